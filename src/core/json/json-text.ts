@@ -155,17 +155,19 @@ export function scanStringEnd(text: string, open: number): number {
 
 /** Decodes the string body between `start` and `end` (exclusive), or null if it is not valid JSON. */
 export function decodeJsonString(text: string, start: number, end: number): string | null {
-  const bs = text.indexOf('\\', start);
-  if (bs < 0 || bs >= end) {
-    for (let i = start; i < end; i++) if (text.charCodeAt(i) < 32) return null;
-    return text.slice(start, end);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) {
+      try {
+        const s = JSON.parse(text.slice(start - 1, end + 1));
+        return typeof s === 'string' ? s : null;
+      } catch {
+        return null;
+      }
+    }
+    if (c < 32) return null;
   }
-  try {
-    const s = JSON.parse(text.slice(start - 1, end + 1));
-    return typeof s === 'string' ? s : null;
-  } catch {
-    return null;
-  }
+  return text.slice(start, end);
 }
 
 /** True for an object value in either representation (not an array, not a number wrapper). */

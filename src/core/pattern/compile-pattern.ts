@@ -7,7 +7,7 @@
 import { entriesOf, isObject, JsonNumber, parseJsonText, type Loose } from '../json/json-text.ts';
 import { parseCidr } from './cidr.ts';
 import { comparableKey, fold, type Matcher } from './value-matcher.ts';
-import { compileWildcard } from './wildcard.ts';
+import { compileWildcard, type Wildcard } from './wildcard.ts';
 
 /** One field of a sub-rule: the event path and its alternatives. */
 export interface PatternField {
@@ -177,7 +177,7 @@ function compileValue(v: Loose, at: string): Matcher {
       return { kind: 'eic', value: fold(str(arg, opAt, 'equals-ignore-case')) };
     case 'wildcard': {
       const s = str(arg, opAt, 'wildcard');
-      return { kind: 'wildcard', value: s, regex: wildcard(s, opAt) };
+      return { kind: 'wildcard', value: s, glob: wildcard(s, opAt) };
     }
     case 'numeric':
       return compileNumeric(arg, opAt);
@@ -208,7 +208,7 @@ function str(v: Loose, at: string, what: string): string {
   return v;
 }
 
-function wildcard(s: string, at: string): RegExp {
+function wildcard(s: string, at: string): Wildcard {
   const re = compileWildcard(s);
   if (typeof re === 'string') throw new PatternError(at, `invalid wildcard "${s}": ${re}`);
   return re;
@@ -262,7 +262,7 @@ function compileAnythingBut(arg: Loose, at: string): Matcher {
         if (list.length === 0) throw new PatternError(opAt, 'empty arrays are not allowed');
         return {
           kind: 'anything-but-wildcard',
-          regexes: list.map((x, i) => {
+          globs: list.map((x, i) => {
             const p = Array.isArray(v) ? `${opAt}[${i}]` : opAt;
             return wildcard(str(x, p, 'anything-but wildcard'), p);
           }),

@@ -12,13 +12,18 @@ import { compilePattern, type SubRule } from './compile-pattern.ts';
 import { matchSubRule } from './match-reference.ts';
 import { PathIndex } from './path-index.ts';
 import { scanJsonText } from './scan-json-text.ts';
+import { compileWalker, type Walker } from './compile-walker.ts';
 import { comparableKey, V_LITERAL, V_NUMBER, V_STRING } from './value-matcher.ts';
 
 /** A node of the path trie. Children are keyed by every dotted join of the following segments. */
 export interface PathNode {
   children: Map<string, PathNode>;
+  /** The children as a flat [key, node, …] list while there are few of them (scanned in place). */
+  small: Array<string | PathNode> | null;
   index: PathIndex | null;
 }
+
+const SMALL_CHILDREN = 8;
 
 /**
  * Matches events against many named patterns.
@@ -29,7 +34,7 @@ export interface PathNode {
  *   m.matchEvent({ source: 'aws.ec2' }); // ['ec2']
  */
 export class RuleMachine<T = string> {
-  readonly root: PathNode = { children: new Map(), index: null };
+  readonly root: PathNode = { children: new Map(), small: [], index: null };
   private readonly nodes = new Map<string, PathNode>([['', this.root]]);
   private readonly names: T[] = [];
   private readonly subRules: Array<{ rule: number; fields: number; compiled: SubRule }> = [];
@@ -43,6 +48,9 @@ export class RuleMachine<T = string> {
   private subCount = new Int32Array(16);
   private ruleEpoch = new Int32Array(16);
   private candidates: number[] = [];
+  private readonly ruleScratch: number[] = [];
+  /** The generated walker for parsed events; undefined until first needed after a change. */
+  private walker: Walker | null | undefined;
   /** Set during a walk when a value came from an object inside an array. */
   objectInArray = false;
 
@@ -57,6 +65,7 @@ export class RuleMachine<T = string> {
    */
   add(name: T, pattern: Loose | string): void {
     const compiled = compilePattern(pattern);
+    this.walker = undefined;
     const rule = this.names.push(name) - 1;
     this.ruleEpoch = grow(this.ruleEpoch, rule + 1);
     for (const sub of compiled) {
@@ -77,7 +86,7 @@ export class RuleMachine<T = string> {
 
   private node(path: string): PathNode {
     let n = this.nodes.get(path);
-    if (n === undefined) this.nodes.set(path, (n = { children: new Map(), index: null }));
+    if (n === undefined) this.nodes.set(path, (n = { children: new Map(), small: [], index: null }));
     return n;
   }
 
@@ -88,6 +97,10 @@ export class RuleMachine<T = string> {
       for (let j = i + 1; j <= segs.length; j++) {
         from.children.set(segs.slice(i, j).join('.'), this.node(segs.slice(0, j).join('.')));
       }
+      // Names that objects inherit (toString, __proto__…) would be found on the prototype by a
+      // lookup, so such nodes always enumerate.
+      const inherited = [...from.children.keys()].some((k) => k in Object.prototype);
+      from.small = from.children.size > SMALL_CHILDREN || inherited ? null : [...from.children].flat();
     }
     const leaf = this.node(path);
     return (leaf.index ??= new PathIndex(path));
@@ -123,20 +136,27 @@ export class RuleMachine<T = string> {
     index.visit(kind, text, key, this.sat);
   }
 
-  /** Finishes the event: applies `exists: false` and array consistency, returns matched names. */
-  finish(tree: () => Loose): T[] {
+  /**
+   * Finishes the event: applies `exists: false` and array consistency, returns matched names.
+   * `event` is the event (or its JSON text), parsed only if array consistency must be checked.
+   */
+  finish(event: Loose | string, isText: boolean): T[] {
     for (const index of this.absentPaths) {
       if (index.presentEpoch !== this.epoch) for (const c of index.absentConds) this.sat(c);
     }
     const out: T[] = [];
     if (this.candidates.length === 0) return out;
     const ids = this.objectInArray ? new WeakMap<object, number>() : null;
-    let event: Loose | undefined;
-    const rules: number[] = [];
+    let tree: Loose | undefined;
+    const rules = this.ruleScratch;
+    rules.length = 0;
     for (const s of this.candidates) {
       const sub = this.subRules[s];
       if (this.ruleEpoch[sub.rule] === this.epoch) continue;
-      if (ids !== null && sub.fields > 1 && !matchSubRule((event ??= tree()), sub.compiled, ids)) continue;
+      if (ids !== null && sub.fields > 1) {
+        tree ??= isText ? parseJsonText(event as string) : event;
+        if (!matchSubRule(tree, sub.compiled, ids)) continue;
+      }
       this.ruleEpoch[sub.rule] = this.epoch;
       rules.push(sub.rule);
     }
@@ -148,8 +168,14 @@ export class RuleMachine<T = string> {
   /** Names of the rules matching an event given as a value (parsed JSON). */
   matchEvent(event: Loose): T[] {
     this.begin();
-    if (isObject(event)) this.walkObject(event, this.root, false);
-    return this.finish(() => event);
+    if (event !== null && typeof event === 'object' && Object.getPrototypeOf(event) === Object.prototype) {
+      if (this.walker === undefined) this.walker = compileWalker(this.root);
+      if (this.walker !== null) this.walker(event, this);
+      else this.walkObject(event as { [k: string]: Loose }, this.root, false);
+    } else if (isObject(event)) {
+      this.walkObject(event, this.root, false);
+    }
+    return this.finish(event, false);
   }
 
   /**
@@ -159,7 +185,7 @@ export class RuleMachine<T = string> {
   matchJsonText(text: string): T[] {
     this.begin();
     scanJsonText(text, this);
-    return this.finish(() => parseJsonText(text));
+    return this.finish(text, true);
   }
 
   private walkObject(obj: JsonEntries | { [k: string]: Loose }, node: PathNode, inArray: boolean): void {
@@ -172,17 +198,30 @@ export class RuleMachine<T = string> {
       }
       return;
     }
+    const small = node.small;
+    if (small !== null) {
+      // Few children (dotted joins included): look each one up rather than enumerate the object.
+      for (let i = 0; i < small.length; i += 2) {
+        const v = obj[small[i] as string];
+        if (v !== undefined) this.walkValue(v, small[i + 1] as PathNode, inArray);
+      }
+      return;
+    }
     for (const k in obj) {
       const child = children.get(k);
       if (child !== undefined) this.walkValue(obj[k], child, inArray);
     }
   }
 
-  private walkValue(v: Loose, node: PathNode, inArray: boolean): void {
+  /** Walks any value at `node` (the generic path; the generated walker falls back to it). */
+  walkValue(v: Loose, node: PathNode, inArray: boolean): void {
     if (typeof v === 'string') {
       if (node.index !== null) this.value(node.index, V_STRING, v, NaN);
     } else if (typeof v === 'number') {
-      if (node.index !== null) this.value(node.index, V_NUMBER, JSON.stringify(v), comparableKey(v));
+      if (node.index !== null) {
+        const key = comparableKey(v);
+        this.value(node.index, V_NUMBER, key === key ? '' : JSON.stringify(v), key);
+      }
     } else if (v === null || typeof v === 'boolean') {
       if (node.index !== null) this.value(node.index, V_LITERAL, String(v), NaN);
     } else if (v instanceof JsonNumber) {
@@ -195,7 +234,7 @@ export class RuleMachine<T = string> {
   }
 }
 
-function grow(a: Int32Array, n: number): Int32Array {
+function grow(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   if (n <= a.length) return a;
   const b = new Int32Array(Math.max(n, a.length * 2));
   b.set(a);

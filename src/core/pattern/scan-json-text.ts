@@ -51,21 +51,18 @@ class Scanner {
       this.pos++;
       return;
     }
-    const children = node.children;
     for (;;) {
       this.ws();
       if (t.charCodeAt(this.pos) !== 34) throw new JsonScanError('expected a key', this.pos);
       const end = scanStringEnd(t, this.pos);
       if (end < 0) throw new JsonScanError('unterminated key', this.pos);
       const start = this.pos + 1;
-      let key = t.slice(start, end);
-      if (key.indexOf('\\') >= 0) key = decodeJsonString(t, start, end) ?? key;
+      const child = findChild(node, t, start, end);
       this.pos = end + 1;
       this.ws();
       if (t.charCodeAt(this.pos) !== 58) throw new JsonScanError("expected ':'", this.pos);
       this.pos++;
       this.ws();
-      const child = children.get(key);
       if (child === undefined) this.skip();
       else this.value(child, inArray);
       this.ws();
@@ -139,24 +136,75 @@ class Scanner {
       return;
     }
     if (c !== 123 && c !== 91) return this.skipScalar();
-    let depth = 0;
-    let i = this.pos;
-    const n = t.length;
-    while (i < n) {
-      const d = t.charCodeAt(i);
-      if (d === 34) {
-        const end = scanStringEnd(t, i);
-        if (end < 0) break;
-        i = end + 1;
-        continue;
-      }
-      if (d === 123 || d === 91) depth++;
-      else if ((d === 125 || d === 93) && --depth === 0) {
-        this.pos = i + 1;
-        return;
-      }
-      i++;
-    }
-    throw new JsonScanError('unterminated object or array', this.pos);
+    const end = skipContainer(t, this.pos);
+    if (end < 0) throw new JsonScanError('unterminated object or array', this.pos);
+    this.pos = end;
   }
+}
+
+const NONE = 0x7fffffff;
+
+function next(t: string, ch: string, from: number): number {
+  const i = t.indexOf(ch, from);
+  return i < 0 ? NONE : i;
+}
+
+/**
+ * End (exclusive) of the object or array starting at `i`, or -1. Jumps between brackets and
+ * quotes with `indexOf`, which runs natively: several times faster than a loop over characters
+ * on the long runs of numbers that coordinates and the like are made of.
+ */
+export function skipContainer(t: string, i: number): number {
+  let depth = 0;
+  let open1 = next(t, '[', i);
+  let close1 = next(t, ']', i);
+  let open2 = next(t, '{', i);
+  let close2 = next(t, '}', i);
+  let quote = next(t, '"', i);
+  for (;;) {
+    let p = open1;
+    let k = 0;
+    if (close1 < p) (p = close1), (k = 1);
+    if (open2 < p) (p = open2), (k = 2);
+    if (close2 < p) (p = close2), (k = 3);
+    if (quote < p) (p = quote), (k = 4);
+    if (p === NONE) return -1;
+    if (k === 0) {
+      depth++;
+      open1 = next(t, '[', p + 1);
+    } else if (k === 2) {
+      depth++;
+      open2 = next(t, '{', p + 1);
+    } else if (k === 1 || k === 3) {
+      if (--depth === 0) return p + 1;
+      if (k === 1) close1 = next(t, ']', p + 1);
+      else close2 = next(t, '}', p + 1);
+    } else {
+      const e = scanStringEnd(t, p);
+      if (e < 0) return -1;
+      if (open1 < e) open1 = next(t, '[', e + 1);
+      if (close1 < e) close1 = next(t, ']', e + 1);
+      if (open2 < e) open2 = next(t, '{', e + 1);
+      if (close2 < e) close2 = next(t, '}', e + 1);
+      quote = next(t, '"', e + 1);
+    }
+  }
+}
+
+/** The child of `node` named by the key text between `start` and `end`, without allocating when it can. */
+function findChild(node: PathNode, t: string, start: number, end: number): PathNode | undefined {
+  const small = node.small;
+  if (small !== null) {
+    const len = end - start;
+    for (let i = 0; i < small.length; i += 2) {
+      const k = small[i] as string;
+      if (k.length === len && t.startsWith(k, start)) return small[i + 1] as PathNode;
+    }
+    // Only a key written with escapes can still name a child.
+    let escaped = false;
+    for (let i = start; i < end && !escaped; i++) escaped = t.charCodeAt(i) === 92;
+    if (!escaped) return undefined;
+  }
+  const key = decodeJsonString(t, start, end) ?? t.slice(start, end);
+  return node.children.get(key);
 }

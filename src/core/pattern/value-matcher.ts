@@ -4,7 +4,7 @@
  * string values; numeric ranges only numbers; numbers compare at six decimal places within
  * ±5e9 and by their text outside it; anything-but fails only on an equal value of its own type.
  */
-import { compileWildcard } from './wildcard.ts';
+import { compileWildcard, type Wildcard } from './wildcard.ts';
 import { parseIp, type IpRange } from './cidr.ts';
 
 /** Kinds of event value. */
@@ -18,13 +18,13 @@ export type Matcher =
   | { kind: 'exact'; value: string }
   | { kind: 'literal'; text: string; key: number }
   | { kind: 'prefix' | 'suffix' | 'eic' | 'prefix-eic' | 'suffix-eic'; value: string }
-  | { kind: 'wildcard'; value: string; regex: RegExp }
+  | { kind: 'wildcard'; value: string; glob: Wildcard }
   | { kind: 'numeric'; lo: number; loOpen: boolean; hi: number; hiOpen: boolean }
   | { kind: 'cidr'; range: IpRange }
   | { kind: 'anything-but'; strings: Set<string>; numbers: Set<number> }
   | { kind: 'anything-but-prefix' | 'anything-but-suffix'; value: string }
   | { kind: 'anything-but-eic'; values: Set<string> }
-  | { kind: 'anything-but-wildcard'; regexes: RegExp[] }
+  | { kind: 'anything-but-wildcard'; globs: Wildcard[] }
   | { kind: 'exists'; exists: boolean };
 
 const FIVE_BILLION = 5e9;
@@ -48,7 +48,8 @@ export function fold(s: string): string {
 /**
  * Tests one event value against one matcher.
  * `text` is the string itself for strings, and the JSON text for numbers and literals;
- * `key` is {@link comparableKey} of a number (NaN otherwise).
+ * `key` is {@link comparableKey} of a number (NaN otherwise). The text of a number whose key is
+ * defined is never read, so callers may pass '' for it.
  */
 export function matchValue(m: Matcher, kind: ValueKind, text: string, key: number): boolean {
   switch (m.kind) {
@@ -68,7 +69,7 @@ export function matchValue(m: Matcher, kind: ValueKind, text: string, key: numbe
     case 'suffix-eic':
       return kind === V_STRING && fold(text).endsWith(m.value);
     case 'wildcard':
-      return kind === V_STRING && m.regex.test(text);
+      return kind === V_STRING && m.glob.test(text);
     case 'numeric':
       return kind === V_NUMBER && key === key && inRange(m, key);
     case 'cidr': {
@@ -87,7 +88,7 @@ export function matchValue(m: Matcher, kind: ValueKind, text: string, key: numbe
     case 'anything-but-eic':
       return !(kind === V_STRING && m.values.has(fold(text)));
     case 'anything-but-wildcard':
-      return !(kind === V_STRING && m.regexes.some((r) => r.test(text)));
+      return !(kind === V_STRING && m.globs.some((g) => g.test(text)));
     case 'exists':
       return m.exists;
   }
