@@ -1,0 +1,38 @@
+/**
+ * Shared CLI plumbing: usage errors (exit 2), reading `json|@file` arguments, and line-by-line
+ * batch input on stdin with buffered output.
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** A bad invocation or bad input: the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The text of an argument given inline or as `@file`. */
+export function argText(value: string, name: string): string {
+  if (!value.startsWith('@')) return value;
+  try {
+    return readFileSync(value.slice(1), 'utf8');
+  } catch (e) {
+    throw new UsageError(`--${name}: cannot read ${value.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Calls `handle` for each line of stdin (a final empty line is not a line) and writes what it returns. */
+export async function eachStdinLine(handle: (line: string) => string): Promise<void> {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let buffer = '';
+  for await (const line of rl) {
+    buffer += handle(line) + '\n';
+    if (buffer.length > 65536) {
+      if (!process.stdout.write(buffer)) await new Promise((r) => process.stdout.once('drain', r));
+      buffer = '';
+    }
+  }
+  if (buffer) process.stdout.write(buffer);
+}

@@ -1,0 +1,84 @@
+/**
+ * `sluice test-pattern`: like EventBridge's TestEventPattern. One pattern and event, or a batch
+ * of `{"pattern":…,"event":…}` lines on stdin (each may be a JSON value or a string of JSON text).
+ */
+import { parseArgs } from 'node:util';
+import { JsonEntries, parseJsonText, type Loose } from '../../core/json/json-text.ts';
+import { isObject } from '../../core/json/json-text.ts';
+import { PatternError } from '../../core/pattern/compile-pattern.ts';
+import { RuleMachine } from '../../core/pattern/rule-machine.ts';
+import { argText, eachStdinLine, UsageError } from '../cli-io.ts';
+
+export const usage = `usage: sluice test-pattern --pattern <json|@file> --event <json|@file>
+       sluice test-pattern --batch < cases.ndjson`;
+
+/** Whether `pattern` matches `event`; throws PatternError or UsageError. */
+export function testPattern(pattern: Loose | string, event: Loose | string): boolean {
+  const machine = new RuleMachine<number>();
+  machine.add(0, pattern);
+  const e = typeof event === 'string' ? parseEvent(event) : event;
+  if (!isObject(e)) throw new UsageError('event must be a JSON object');
+  return machine.matchEvent(e).length > 0;
+}
+
+function parseEvent(text: string): Loose {
+  try {
+    return parseJsonText(text);
+  } catch (e) {
+    throw new UsageError(`event is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function field(line: JsonEntries, name: string): Loose | undefined {
+  let v: Loose | undefined;
+  for (const [k, x] of line.entries) if (k === name) v = x;
+  return v;
+}
+
+/** One batch line in, one result line out. */
+export function testPatternLine(text: string): string {
+  try {
+    let line: Loose;
+    try {
+      line = parseJsonText(text);
+    } catch (e) {
+      throw new UsageError(`line is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!(line instanceof JsonEntries)) throw new UsageError('line must be a JSON object {"pattern":…,"event":…}');
+    const pattern = field(line, 'pattern');
+    const event = field(line, 'event');
+    if (pattern === undefined) throw new UsageError('missing "pattern"');
+    if (event === undefined) throw new UsageError('missing "event"');
+    return JSON.stringify({ matches: testPattern(pattern, event) });
+  } catch (e) {
+    return JSON.stringify({ error: describe(e) });
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof PatternError) return `invalid pattern: ${e.message}`;
+  if (e instanceof UsageError) return e.message;
+  throw e;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { pattern: { type: 'string' }, event: { type: 'string' }, batch: { type: 'boolean' } },
+  });
+  if (values.batch) {
+    if (values.pattern || values.event) throw new UsageError('--batch reads pattern and event from stdin; do not also pass --pattern or --event');
+    await eachStdinLine(testPatternLine);
+    return 0;
+  }
+  if (!values.pattern || !values.event) throw new UsageError('--pattern and --event are required');
+  const pattern = argText(values.pattern, 'pattern');
+  const event = argText(values.event, 'event');
+  try {
+    process.stdout.write(String(testPattern(pattern, event)) + '\n');
+  } catch (e) {
+    process.stderr.write(describe(e) + '\n');
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+/**
+ * The `sluice` command: dispatches to a subcommand; a usage error prints the reason and the
+ * usage on stderr and exits with status 2.
+ */
+import * as dev from './commands/dev.ts';
+import * as testPattern from './commands/test-pattern.ts';
+import * as testTransform from './commands/test-transform.ts';
+import * as validate from './commands/validate.ts';
+import { UsageError } from './cli-io.ts';
+
+interface Command {
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  dev,
+  'test-pattern': testPattern,
+  'test-transform': testTransform,
+  validate,
+};
+
+const HELP = `sluice — an open event analytics pipeline
+
+commands:
+  dev             validate a config and route events through its rules
+  validate        check a config file: prints every problem, or ok
+  test-pattern    test an EventBridge event pattern against an event (like TestEventPattern)
+  test-transform  show what a target receives through an input transformer or InputPath
+
+Run "sluice <command> --help" for a command's options.`;
+
+/** Runs the CLI and returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP + '\n');
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`sluice: unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`sluice ${name}: ${err.message}\n${command.usage}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

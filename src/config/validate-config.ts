@@ -1,0 +1,92 @@
+/**
+ * Validates a configuration: structure first, then meaning (patterns compile, transformers are
+ * ones AWS accepts, targets name existing streams, names are unique). Every problem is reported,
+ * each with its path and what is allowed.
+ */
+import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
+import { compileInputPath, compileInputTransformer, TransformConfigError } from '../core/transform/input-transformer.ts';
+import { any, array, fn, integer, join, object, record, string, tagged, type ConfigIssue } from './check.ts';
+import type { SluiceConfig } from './config.ts';
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+const target = object({
+  stream: { check: string(), required: true },
+  input_transformer: {
+    check: object({
+      input_paths_map: { check: record(string(), /^.+$/) },
+      input_template: { check: string(), required: true },
+    }),
+  },
+  input_path: { check: string() },
+  transform: { check: fn() },
+});
+
+const rule = object({
+  name: { check: string({ pattern: NAME, what: 'a rule name (1 to 64 letters, digits, ".", "_" or "-")' }), required: true },
+  description: { check: string({ max: 512 }) },
+  pattern: { check: any(), required: true },
+  targets: { check: array(target, { min: 1, max: 5 }), required: true },
+});
+
+const stream = object({
+  buffer: {
+    check: object({
+      max_records: { check: integer({ min: 1, max: 100_000 }) },
+      max_bytes: { check: integer({ min: 1, max: 128 * 1024 * 1024 }) },
+      interval_seconds: { check: integer({ min: 0, max: 900 }) },
+    }),
+  },
+  destination: { check: tagged('type', { stdout: object({ type: { check: string() } }) }), required: true },
+});
+
+const root = object({
+  rules: { check: array(rule) },
+  streams: { check: record(stream) },
+});
+
+/**
+ * Returns every problem in a configuration (an empty list when it is valid).
+ *
+ * @example validateConfig({ streams: { s: { buffer: { max_bytes: '5MB' } } } })
+ *   // [{ path: 'streams.s.buffer.max_bytes', message: 'expected a positive integer …, got "5MB"' }, …]
+ */
+export function validateConfig(config: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  root(config, '', issues);
+  if (issues.length > 0) return issues;
+  const c = config as SluiceConfig;
+  const streams = new Set(Object.keys(c.streams ?? {}));
+  const seen = new Set<string>();
+  (c.rules ?? []).forEach((r, i) => {
+    const at = join('rules', i);
+    if (seen.has(r.name)) issues.push({ path: join(at, 'name'), message: `duplicate rule name "${r.name}"` });
+    seen.add(r.name);
+    try {
+      compilePattern(r.pattern as never);
+    } catch (e) {
+      if (!(e instanceof PatternError)) throw e;
+      issues.push({ path: e.where ? `${at}.pattern.${e.where}` : `${at}.pattern`, message: e.reason });
+    }
+    r.targets.forEach((t, j) => {
+      const tat = join(join(at, 'targets'), j);
+      if (!streams.has(t.stream)) {
+        const known = [...streams].map((s) => JSON.stringify(s)).join(', ') || 'none are defined';
+        issues.push({ path: join(tat, 'stream'), message: `no stream named "${t.stream}"; streams: ${known}` });
+      }
+      const forms = ['input_transformer', 'input_path', 'transform'].filter((k) => t[k as keyof typeof t] !== undefined);
+      if (forms.length > 1) issues.push({ path: tat, message: `${forms.join(' and ')} are mutually exclusive; use one` });
+      try {
+        if (t.input_transformer) {
+          compileInputTransformer({ inputPathsMap: t.input_transformer.input_paths_map, inputTemplate: t.input_transformer.input_template });
+        }
+        if (t.input_path !== undefined) compileInputPath(t.input_path);
+      } catch (e) {
+        if (!(e instanceof TransformConfigError)) throw e;
+        const where = e.where === 'input_path' ? 'input_path' : `input_transformer.${e.where}`;
+        issues.push({ path: `${tat}.${where}`, message: e.reason });
+      }
+    });
+  });
+  return issues;
+}

@@ -1,0 +1,77 @@
+/**
+ * The JSON path subset EventBridge accepts in InputPathsMap and InputPath: `$`, dot notation
+ * (names may hold letters, digits, `-`, `_`, `/` and other characters except `.`, `[`, `]`
+ * and spaces), array indices `[0]` and the wildcard `*`.
+ */
+import { entriesOf, isObject, type Loose } from '../json/json-text.ts';
+
+export type PathStep = { key: string } | { index: number } | { wildcard: true };
+
+/** A parsed path. `steps` is empty for `$`. */
+export interface JsonPath {
+  source: string;
+  steps: PathStep[];
+}
+
+const NAME = /^[^.[\]\s*]+/;
+
+/**
+ * Parses a path, or returns the reason it is invalid.
+ *
+ * @example parseJsonPath('$.detail.items[0].id')
+ */
+export function parseJsonPath(source: string): JsonPath | string {
+  if (!source.startsWith('$')) return `"${source}" is not a JSON path: it must start with "$"`;
+  const steps: PathStep[] = [];
+  let i = 1;
+  while (i < source.length) {
+    const c = source[i];
+    if (c === '.') {
+      const rest = source.slice(i + 1);
+      if (rest.startsWith('*')) {
+        steps.push({ wildcard: true });
+        i += 2;
+        continue;
+      }
+      const m = NAME.exec(rest);
+      if (!m) return `"${source}" is not a valid JSON path: expected a field name at position ${i + 1}`;
+      steps.push({ key: m[0] });
+      i += 1 + m[0].length;
+    } else if (c === '[') {
+      const m = /^\[(\d+|\*)\]/.exec(source.slice(i));
+      if (!m) return `"${source}" is not a valid JSON path: brackets may hold only an array index or *; use dot notation for names`;
+      steps.push(m[1] === '*' ? { wildcard: true } : { index: Number(m[1]) });
+      i += m[0].length;
+    } else {
+      return `"${source}" is not a valid JSON path: unexpected "${c}" at position ${i}`;
+    }
+  }
+  return { source, steps };
+}
+
+/** The values a path selects; `found` is false when the path leads nowhere in this event. */
+export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean; value: Loose } {
+  let current: Loose[] = [event];
+  let multi = false;
+  for (const step of path.steps) {
+    const next: Loose[] = [];
+    for (const v of current) {
+      if ('key' in step) {
+        if (isObject(v)) {
+          let hit: Loose | undefined;
+          for (const [k, x] of entriesOf(v)) if (k === step.key) hit = x;
+          if (hit !== undefined) next.push(hit);
+        }
+      } else if ('index' in step) {
+        if (Array.isArray(v) && step.index < v.length) next.push(v[step.index]);
+      } else {
+        multi = true;
+        if (Array.isArray(v)) next.push(...v);
+        else if (isObject(v)) for (const [, x] of entriesOf(v)) next.push(x);
+      }
+    }
+    current = next;
+  }
+  if (multi) return { found: true, value: current };
+  return current.length === 0 ? { found: false, value: null } : { found: true, value: current[0] };
+}

@@ -1,0 +1,86 @@
+/**
+ * The router: a config's rules compiled into one rule machine, and for each matched rule every
+ * target's input (transformed as the target says) addressed to its stream.
+ */
+import type { Loose } from '../core/json/json-text.ts';
+import { RuleMachine } from '../core/pattern/rule-machine.ts';
+import {
+  compileInputPath,
+  compileInputTransformer,
+  type CompiledTransform,
+  type TransformContext,
+} from '../core/transform/input-transformer.ts';
+import type { EventEnvelope, RuleConfig, SluiceConfig, TargetConfig } from '../config/config.ts';
+
+/** One target's input for one event. `output` is the exact text the target receives. */
+export type Routed =
+  | { rule: string; stream: string; ok: true; output: string }
+  | { rule: string; stream: string; ok: false; error: string };
+
+interface CompiledTarget {
+  stream: string;
+  transform: CompiledTransform | null;
+  fn: TargetConfig['transform'];
+}
+
+/** Default account and region used in rule ARNs. */
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'local';
+
+/**
+ * Routes events through a configuration's rules.
+ *
+ * @example
+ *   const router = new Router(config);
+ *   router.route(event, new Date().toISOString()); // [{ rule, stream, ok: true, output }]
+ */
+export class Router {
+  private readonly machine = new RuleMachine<number>();
+  private readonly rules: Array<{ config: RuleConfig; arn: string; targets: CompiledTarget[] }> = [];
+
+  constructor(config: SluiceConfig) {
+    for (const rule of config.rules ?? []) {
+      const targets = rule.targets.map((t) => ({
+        stream: t.stream,
+        fn: t.transform,
+        transform: t.input_transformer
+          ? compileInputTransformer({ inputPathsMap: t.input_transformer.input_paths_map, inputTemplate: t.input_transformer.input_template })
+          : t.input_path !== undefined
+            ? compileInputPath(t.input_path)
+            : null,
+      }));
+      this.machine.add(this.rules.length, rule.pattern as Loose);
+      this.rules.push({ config: rule, arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${rule.name}`, targets });
+    }
+  }
+
+  /** Names of the rules matching an event. */
+  match(event: Loose): string[] {
+    return this.machine.matchEvent(event).map((i) => this.rules[i].config.name);
+  }
+
+  /** Every target input the event produces. */
+  route(event: Loose, ingestionTime: string): Routed[] {
+    const out: Routed[] = [];
+    for (const i of this.machine.matchEvent(event)) {
+      const rule = this.rules[i];
+      const ctx: TransformContext = { ruleName: rule.config.name, ruleArn: rule.arn, ingestionTime };
+      for (const t of rule.targets) {
+        const base = { rule: rule.config.name, stream: t.stream };
+        if (t.transform) {
+          out.push({ ...base, ...t.transform.apply(event, ctx) });
+        } else if (t.fn) {
+          try {
+            const v = t.fn(event as unknown as EventEnvelope, ctx);
+            if (v !== undefined) out.push({ ...base, ok: true, output: JSON.stringify(v) });
+          } catch (e) {
+            out.push({ ...base, ok: false, error: `transform function failed: ${(e as Error).name}` });
+          }
+        } else {
+          out.push({ ...base, ok: true, output: JSON.stringify(event) });
+        }
+      }
+    }
+    return out;
+  }
+}
