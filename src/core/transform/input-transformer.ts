@@ -94,14 +94,15 @@ export function compileInputTransformer(spec: InputTransformerSpec): CompiledTra
   const known = (name: string): boolean => vars.has(name) || PREDEFINED.has(name);
   const { segments, keyPlaceholder, undefinedOutside } = tokenize(template, known);
   const json = isJsonTemplate(segments);
-  if (/^\s*[[{]/.test(template)) {
+  const looksJson = /^\s*[[{]/.test(template);
+  if ((json || looksJson) && keyPlaceholder) {
+    throw new TransformConfigError('input_template', `the placeholder <${keyPlaceholder}> is used as an object key, which a JSON template does not allow`);
+  }
+  if (looksJson) {
     if (undefinedOutside) {
       throw new TransformConfigError('input_template', `the placeholder <${undefinedOutside}> is not defined in input_paths_map`);
     }
     if (!json) throw new TransformConfigError('input_template', 'looks like JSON but is not valid JSON with its placeholders filled in');
-  }
-  if (json && keyPlaceholder) {
-    throw new TransformConfigError('input_template', `the placeholder <${keyPlaceholder}> is used as an object key, which a JSON template does not allow`);
   }
   for (const s of segments) {
     if ('name' in s && WHOLE_EVENT.has(s.name) && (!json || s.inString)) {
