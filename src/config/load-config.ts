@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import type { ConfigIssue } from './check.ts';
 import type { SluiceConfig } from './config.ts';
 import { validateConfig } from './validate-config.ts';
@@ -38,7 +39,16 @@ export async function loadConfig(file = DEFAULT_CONFIG_FILE): Promise<SluiceConf
   let value: unknown;
   try {
     if (path.endsWith('.json')) value = JSON.parse(readFileSync(path, 'utf8'));
-    else value = ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
+    else {
+      // tsImport loads TypeScript whatever the surrounding package's module type is.
+      const mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
+      value = mod.default;
+      // Outside an ES-module package the file is compiled to CommonJS: its exports (flagged
+      // __esModule) arrive as the default, and its own default export one level down.
+      if (value !== null && typeof value === 'object' && (value as { __esModule?: boolean }).__esModule) {
+        value = (value as { default?: unknown }).default;
+      }
+    }
   } catch (e) {
     throw new ConfigError(file, [{ path: '', message: `could not load: ${(e as Error).message.split('\n')[0]}` }]);
   }
