@@ -3,7 +3,7 @@
 // JSON-text and the parsed-event doors. Deterministic (seeded) so a failure reproduces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseJsonText } from '../../src/core/json/json-text.ts';
+import { parseJsonText, type Loose } from '../../src/core/json/json-text.ts';
 import { compilePattern } from '../../src/core/pattern/compile-pattern.ts';
 import { matchesReference } from '../../src/core/pattern/match-reference.ts';
 import { RuleMachine } from '../../src/core/pattern/rule-machine.ts';
@@ -53,14 +53,14 @@ function setPath(obj: Record<string, unknown>, path: string[], v: unknown): void
   o[path[path.length - 1]] = v;
 }
 
-function randomPattern(r: () => number): Record<string, unknown> {
+function randomPattern(r: () => number): Loose {
   const p: Record<string, unknown> = {};
   const fields = 1 + Math.floor(r() * 3);
   for (let i = 0; i < fields; i++) {
     setPath(p, pick(r, PATHS), Array.from({ length: 1 + Math.floor(r() * 2) }, () => randomMatcher(r)));
   }
   if (r() < 0.15) p.$or = [{ a: [pick(r, STRINGS)] }, { b: [{ exists: true }] }];
-  return p;
+  return p as Loose;
 }
 
 function randomValue(r: () => number): unknown {
@@ -95,7 +95,7 @@ describe('rule machine', () => {
       for (let j = 0; j < 600; j++) {
         const text = randomEvent(r);
         const event = parseJsonText(text);
-        const expected = compiled.map((c, i) => [c, i] as const).filter(([c]) => matchesReference(c, event)).map(([, i]) => i);
+        const expected: number[] = compiled.map((c, i) => [c, i] as const).filter(([c]) => matchesReference(c, event)).map(([, i]) => i);
         assert.deepEqual(machine.matchJsonText(text), expected, `text ${text}`);
         assert.deepEqual(machine.matchEvent(event), expected, `loose ${text}`);
         if (!/"a":.*"a":/.test(text)) assert.deepEqual(machine.matchEvent(JSON.parse(text)), expected, `parsed ${text}`);

@@ -164,10 +164,22 @@ export function skipContainer(t: string, i: number): number {
   for (;;) {
     let p = open1;
     let k = 0;
-    if (close1 < p) (p = close1), (k = 1);
-    if (open2 < p) (p = open2), (k = 2);
-    if (close2 < p) (p = close2), (k = 3);
-    if (quote < p) (p = quote), (k = 4);
+    if (close1 < p) {
+      p = close1;
+      k = 1;
+    }
+    if (open2 < p) {
+      p = open2;
+      k = 2;
+    }
+    if (close2 < p) {
+      p = close2;
+      k = 3;
+    }
+    if (quote < p) {
+      p = quote;
+      k = 4;
+    }
     if (p === NONE) return -1;
     if (k === 0) {
       depth++;

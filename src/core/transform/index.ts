@@ -1,0 +1,10 @@
+/** EventBridge input transformers and InputPath. */
+export {
+  compileInputTransformer,
+  compileInputPath,
+  TransformConfigError,
+  type InputTransformerSpec,
+  type TransformContext,
+  type TransformResult,
+  type CompiledTransform,
+} from './input-transformer.ts';
