@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { JsonEntries, parseJsonText, type Loose } from '../core/json/json-text.ts';
 
 /** A bad invocation or bad input: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -35,4 +36,34 @@ export async function eachStdinLine(handle: (line: string) => string): Promise<v
     }
   }
   if (buffer) process.stdout.write(buffer);
+}
+
+/**
+ * Answers one batch line: parses it as a JSON object whose keys must be among `allowed` (a
+ * duplicate key keeps its last value), computes the answer, and turns an error into
+ * `{"error": …}` with `describe` (which rethrows what it does not recognise).
+ */
+export function answerLine(
+  text: string,
+  allowed: readonly string[],
+  compute: (fields: Partial<Record<string, Loose>>) => object,
+  describe: (e: unknown) => string,
+): string {
+  try {
+    let line: Loose;
+    try {
+      line = parseJsonText(text);
+    } catch (e) {
+      throw new UsageError(`line is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!(line instanceof JsonEntries)) throw new UsageError(`line must be a JSON object with ${allowed.join(', ')}`);
+    const fields: Partial<Record<string, Loose>> = {};
+    for (const [k, v] of line.entries) {
+      if (!allowed.includes(k)) throw new UsageError(`unknown field "${k}"; allowed: ${allowed.join(', ')}`);
+      fields[k] = v;
+    }
+    return JSON.stringify(compute(fields));
+  } catch (e) {
+    return JSON.stringify({ error: describe(e) });
+  }
 }

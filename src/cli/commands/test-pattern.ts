@@ -3,11 +3,10 @@
  * of `{"pattern":…,"event":…}` lines on stdin (each may be a JSON value or a string of JSON text).
  */
 import { parseArgs } from 'node:util';
-import { JsonEntries, parseJsonText, type Loose } from '../../core/json/json-text.ts';
-import { isObject } from '../../core/json/json-text.ts';
+import { isObject, parseJsonText, type Loose } from '../../core/json/json-text.ts';
 import { PatternError } from '../../core/pattern/compile-pattern.ts';
 import { RuleMachine } from '../../core/pattern/rule-machine.ts';
-import { argText, eachStdinLine, UsageError } from '../cli-io.ts';
+import { answerLine, argText, eachStdinLine, UsageError } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-pattern --pattern <json|@file> --event <json|@file>
        sluice test-pattern --batch < cases.ndjson`;
@@ -29,30 +28,18 @@ function parseEvent(text: string): Loose {
   }
 }
 
-function field(line: JsonEntries, name: string): Loose | undefined {
-  let v: Loose | undefined;
-  for (const [k, x] of line.entries) if (k === name) v = x;
-  return v;
-}
-
-/** One batch line in, one result line out. */
+/** One batch line `{"pattern","event"}` in, one result line out. */
 export function testPatternLine(text: string): string {
-  try {
-    let line: Loose;
-    try {
-      line = parseJsonText(text);
-    } catch (e) {
-      throw new UsageError(`line is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!(line instanceof JsonEntries)) throw new UsageError('line must be a JSON object {"pattern":…,"event":…}');
-    const pattern = field(line, 'pattern');
-    const event = field(line, 'event');
-    if (pattern === undefined) throw new UsageError('missing "pattern"');
-    if (event === undefined) throw new UsageError('missing "event"');
-    return JSON.stringify({ matches: testPattern(pattern, event) });
-  } catch (e) {
-    return JSON.stringify({ error: describe(e) });
-  }
+  return answerLine(
+    text,
+    ['pattern', 'event'],
+    ({ pattern, event }) => {
+      if (pattern === undefined) throw new UsageError('missing "pattern"');
+      if (event === undefined) throw new UsageError('missing "event"');
+      return { matches: testPattern(pattern, event) };
+    },
+    describe,
+  );
 }
 
 function describe(e: unknown): string {

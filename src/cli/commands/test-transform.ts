@@ -3,15 +3,14 @@
  * transformer or an InputPath. One event, or a batch of JSON lines on stdin.
  */
 import { parseArgs } from 'node:util';
-import { entriesOf, isObject, JsonEntries, parseJsonText, type Loose } from '../../core/json/json-text.ts';
+import { entriesOf, isObject, parseJsonText, stringifyLoose, type Loose } from '../../core/json/json-text.ts';
 import {
   compileInputPath,
   compileInputTransformer,
   TransformConfigError,
   type TransformResult,
 } from '../../core/transform/input-transformer.ts';
-import { stringifyLoose } from '../../core/json/json-text.ts';
-import { argText, eachStdinLine, UsageError } from '../cli-io.ts';
+import { answerLine, argText, eachStdinLine, UsageError } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-transform --event <json|@file> (--input-paths-map <json|@file> --input-template <text|@file> | --input-path <path>)
                              [--rule-name N] [--rule-arn A] [--ingestion-time T]
@@ -92,28 +91,20 @@ function describe(e: unknown): string {
   throw e;
 }
 
+const BATCH_FIELDS = ['event', 'inputPathsMap', 'inputTemplate', 'inputPath', 'ruleName', 'ruleArn', 'ingestionTime'];
+
 /** One batch line in, one result line out. */
 export function testTransformLine(text: string): string {
-  try {
-    let line: Loose;
-    try {
-      line = parseJsonText(text);
-    } catch (e) {
-      throw new UsageError(`line is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!(line instanceof JsonEntries)) throw new UsageError('line must be a JSON object');
-    const req: Partial<TransformRequest> = {};
-    const allowed = ['event', 'inputPathsMap', 'inputTemplate', 'inputPath', 'ruleName', 'ruleArn', 'ingestionTime'];
-    for (const [k, v] of line.entries) {
-      if (!allowed.includes(k)) throw new UsageError(`unknown field "${k}"; allowed: ${allowed.join(', ')}`);
-      (req as Record<string, Loose>)[k] = v;
-    }
-    if (req.event === undefined) throw new UsageError('missing "event"');
-    const r = testTransform(req as TransformRequest);
-    return JSON.stringify(r.ok ? { output: r.output } : { error: r.error });
-  } catch (e) {
-    return JSON.stringify({ error: describe(e) });
-  }
+  return answerLine(
+    text,
+    BATCH_FIELDS,
+    (fields) => {
+      if (fields.event === undefined) throw new UsageError('missing "event"');
+      const r = testTransform({ ...fields, event: fields.event });
+      return r.ok ? { output: r.output } : { error: r.error };
+    },
+    describe,
+  );
 }
 
 export async function run(argv: string[]): Promise<number> {
