@@ -222,7 +222,6 @@ function compileNumeric(arg: Loose, at: string): Matcher {
   const k1 = numberInRange(v1, at);
   const hasSecond = arg.length > 2;
   if (op1 === '=' || op1 === '<' || op1 === '<=') {
-    if (!['=', '<', '<=', '>', '>='].includes(op1)) throw new PatternError(at, `unrecognized numeric operator "${op1}"`);
     if (hasSecond) throw new PatternError(at, `too many elements: "${op1}" cannot be followed by another condition`);
     if (op1 === '=') return { kind: 'numeric', lo: k1, loOpen: false, hi: k1, hiOpen: false };
     return { kind: 'numeric', lo: -Infinity, loOpen: false, hi: k1, hiOpen: op1 === '<' };

@@ -7,7 +7,7 @@
  * Events come as values ({@link RuleMachine.matchEvent}) or as JSON text
  * ({@link RuleMachine.matchJsonText}), which skips the subtrees no rule reads without building them.
  */
-import { entriesOf, isObject, JsonEntries, JsonNumber, parseJsonText, type Loose } from '../json/json-text.ts';
+import { isObject, JsonEntries, JsonNumber, parseJsonText, type Loose } from '../json/json-text.ts';
 import { compilePattern, type SubRule } from './compile-pattern.ts';
 import { matchSubRule } from './match-reference.ts';
 import { PathIndex } from './path-index.ts';
@@ -241,4 +241,3 @@ function grow(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   return b;
 }
 
-export { entriesOf };

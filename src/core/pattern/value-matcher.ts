@@ -4,7 +4,7 @@
  * string values; numeric ranges only numbers; numbers compare at six decimal places within
  * ±5e9 and by their text outside it; anything-but fails only on an equal value of its own type.
  */
-import { compileWildcard, type Wildcard } from './wildcard.ts';
+import type { Wildcard } from './wildcard.ts';
 import { parseIp, type IpRange } from './cidr.ts';
 
 /** Kinds of event value. */
@@ -99,4 +99,3 @@ export function inRange(m: { lo: number; loOpen: boolean; hi: number; hiOpen: bo
   return (m.loOpen ? key > m.lo : key >= m.lo) && (m.hiOpen ? key < m.hi : key <= m.hi);
 }
 
-export { compileWildcard };
