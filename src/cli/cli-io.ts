@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { JsonEntries, parseJsonText, type Loose } from '../core/json/json-text.ts';
+import type { SluiceConfig } from '../config/config.ts';
+import { ConfigError, DEFAULT_CONFIG_FILE, formatIssue, loadConfig, readEnvironment } from '../config/load-config.ts';
 
 /** A bad invocation or bad input: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -21,6 +23,30 @@ export function argText(value: string, name: string): string {
     return readFileSync(value.slice(1), 'utf8');
   } catch (e) {
     throw new UsageError(`--${name}: cannot read ${value.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Parses the JSON text of an argument or field; bad JSON is a usage error naming `what`. */
+export function parseJsonArg(text: string, what: string): Loose {
+  try {
+    return parseJsonText(text);
+  } catch (e) {
+    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads the config named by `--config`, `SLUICE_CONFIG` or the default file. On problems prints
+ * each with the file name on stderr and returns null (the command then exits 2).
+ */
+export async function loadConfigOrReport(configArg: string | undefined): Promise<{ file: string; config: SluiceConfig } | null> {
+  const file = configArg ?? readEnvironment().configFile ?? DEFAULT_CONFIG_FILE;
+  try {
+    return { file, config: await loadConfig(file) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const issue of e.issues) process.stderr.write(`${file}: ${formatIssue(issue)}\n`);
+    return null;
   }
 }
 

@@ -106,14 +106,6 @@ export function integer(opts: { min?: number; max?: number } = {}): Check {
   };
 }
 
-export function oneOf(values: readonly string[]): Check {
-  return (v, path, issues) => {
-    if (typeof v !== 'string' || !values.includes(v)) {
-      issues.push({ path, message: `expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${show(v)}` });
-    }
-  };
-}
-
 export function fn(): Check {
   return (v, path, issues) => {
     if (typeof v !== 'function') issues.push({ path, message: `expected a function, got ${show(v)}` });

@@ -68,9 +68,6 @@ export interface SluiceConfig {
   streams?: Record<string, StreamConfig>;
 }
 
-/** Firehose's default buffering. */
-export const DEFAULT_BUFFER: Required<BufferConfig> = { max_records: 500, max_bytes: 5 * 1024 * 1024, interval_seconds: 300 };
-
 /**
  * Declares a Sluice configuration with types; validated when loaded.
  *

@@ -4,7 +4,8 @@
  * each with its path and what is allowed.
  */
 import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
-import { compileInputPath, compileInputTransformer, TransformConfigError } from '../core/transform/input-transformer.ts';
+import { TransformConfigError } from '../core/transform/input-transformer.ts';
+import { compileTargetTransform } from '../pipeline/router.ts';
 import { any, array, fn, integer, join, object, record, string, tagged, type ConfigIssue } from './check.ts';
 import type { SluiceConfig } from './config.ts';
 
@@ -77,10 +78,7 @@ export function validateConfig(config: unknown): ConfigIssue[] {
       const forms = ['input_transformer', 'input_path', 'transform'].filter((k) => t[k as keyof typeof t] !== undefined);
       if (forms.length > 1) issues.push({ path: tat, message: `${forms.join(' and ')} are mutually exclusive; use one` });
       try {
-        if (t.input_transformer) {
-          compileInputTransformer({ inputPathsMap: t.input_transformer.input_paths_map, inputTemplate: t.input_transformer.input_template });
-        }
-        if (t.input_path !== undefined) compileInputPath(t.input_path);
+        compileTargetTransform(t);
       } catch (e) {
         if (!(e instanceof TransformConfigError)) throw e;
         const where = e.where === 'input_path' ? 'input_path' : `input_transformer.${e.where}`;

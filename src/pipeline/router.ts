@@ -23,6 +23,18 @@ interface CompiledTarget {
   fn: TargetConfig['transform'];
 }
 
+/**
+ * The compiled input transformer or InputPath of a target, or null when it sends the event (or a
+ * function's result). Throws TransformConfigError for a configuration AWS would refuse; config
+ * validation calls it too, so what loads is exactly what routes.
+ */
+export function compileTargetTransform(t: TargetConfig): CompiledTransform | null {
+  if (t.input_transformer) {
+    return compileInputTransformer({ inputPathsMap: t.input_transformer.input_paths_map, inputTemplate: t.input_transformer.input_template });
+  }
+  return t.input_path !== undefined ? compileInputPath(t.input_path) : null;
+}
+
 /** Default account and region used in rule ARNs. */
 export const LOCAL_ACCOUNT = '000000000000';
 export const LOCAL_REGION = 'local';
@@ -40,15 +52,7 @@ export class Router {
 
   constructor(config: SluiceConfig) {
     for (const rule of config.rules ?? []) {
-      const targets = rule.targets.map((t) => ({
-        stream: t.stream,
-        fn: t.transform,
-        transform: t.input_transformer
-          ? compileInputTransformer({ inputPathsMap: t.input_transformer.input_paths_map, inputTemplate: t.input_transformer.input_template })
-          : t.input_path !== undefined
-            ? compileInputPath(t.input_path)
-            : null,
-      }));
+      const targets = rule.targets.map((t) => ({ stream: t.stream, fn: t.transform, transform: compileTargetTransform(t) }));
       this.machine.add(this.rules.length, rule.pattern as Loose);
       this.rules.push({ config: rule, arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${rule.name}`, targets });
     }

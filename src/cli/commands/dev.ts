@@ -6,24 +6,17 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_CONFIG_FILE, formatIssue, loadConfig, readEnvironment } from '../../config/load-config.ts';
 import { parseJsonText } from '../../core/json/json-text.ts';
 import { Router } from '../../pipeline/router.ts';
-import { UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, UsageError } from '../cli-io.ts';
 
 export const usage = 'usage: sluice dev [--config FILE] [--events FILE.ndjson]';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, events: { type: 'string' } } });
-  const file = values.config ?? readEnvironment().configFile ?? DEFAULT_CONFIG_FILE;
-  let config;
-  try {
-    config = await loadConfig(file);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const issue of e.issues) process.stderr.write(`${file}: ${formatIssue(issue)}\n`);
-    return 2;
-  }
+  const loaded = await loadConfigOrReport(values.config);
+  if (loaded === null) return 2;
+  const { file, config } = loaded;
   const router = new Router(config);
   const rules = config.rules ?? [];
   const log = (s: string): boolean => process.stderr.write(s + '\n');

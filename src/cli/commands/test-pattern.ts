@@ -3,10 +3,10 @@
  * of `{"pattern":…,"event":…}` lines on stdin (each may be a JSON value or a string of JSON text).
  */
 import { parseArgs } from 'node:util';
-import { isObject, parseJsonText, type Loose } from '../../core/json/json-text.ts';
+import { isObject, type Loose } from '../../core/json/json-text.ts';
 import { PatternError } from '../../core/pattern/compile-pattern.ts';
 import { RuleMachine } from '../../core/pattern/rule-machine.ts';
-import { answerLine, argText, eachStdinLine, UsageError } from '../cli-io.ts';
+import { answerLine, argText, eachStdinLine, parseJsonArg, UsageError } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-pattern --pattern <json|@file> --event <json|@file>
        sluice test-pattern --batch < cases.ndjson`;
@@ -15,17 +15,9 @@ export const usage = `usage: sluice test-pattern --pattern <json|@file> --event 
 export function testPattern(pattern: Loose | string, event: Loose | string): boolean {
   const machine = new RuleMachine<number>();
   machine.add(0, pattern);
-  const e = typeof event === 'string' ? parseEvent(event) : event;
+  const e = typeof event === 'string' ? parseJsonArg(event, 'event') : event;
   if (!isObject(e)) throw new UsageError('event must be a JSON object');
   return machine.matchEvent(e).length > 0;
-}
-
-function parseEvent(text: string): Loose {
-  try {
-    return parseJsonText(text);
-  } catch (e) {
-    throw new UsageError(`event is not valid JSON: ${(e as Error).message}`);
-  }
 }
 
 /** One batch line `{"pattern","event"}` in, one result line out. */

@@ -3,14 +3,14 @@
  * transformer or an InputPath. One event, or a batch of JSON lines on stdin.
  */
 import { parseArgs } from 'node:util';
-import { entriesOf, isObject, parseJsonText, stringifyLoose, type Loose } from '../../core/json/json-text.ts';
+import { entriesOf, isObject, stringifyLoose, type Loose } from '../../core/json/json-text.ts';
 import {
   compileInputPath,
   compileInputTransformer,
   TransformConfigError,
   type TransformResult,
 } from '../../core/transform/input-transformer.ts';
-import { answerLine, argText, eachStdinLine, UsageError } from '../cli-io.ts';
+import { answerLine, argText, eachStdinLine, parseJsonArg, UsageError } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-transform --event <json|@file> (--input-paths-map <json|@file> --input-template <text|@file> | --input-path <path>)
                              [--rule-name N] [--rule-arn A] [--ingestion-time T]
@@ -28,12 +28,7 @@ export interface TransformRequest {
 }
 
 function asValue(v: Loose, what: string): Loose {
-  if (typeof v !== 'string') return v;
-  try {
-    return parseJsonText(v);
-  } catch (e) {
-    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
-  }
+  return typeof v === 'string' ? parseJsonArg(v, what) : v;
 }
 
 function optString(v: Loose | undefined, what: string): string | undefined {
