@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/citylots/gen-citylots.mjs', 'test-results/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench/citylots/gen-citylots.mjs', 'test-results/', 'scratch/', '.sluice/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

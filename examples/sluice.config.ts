@@ -1,6 +1,6 @@
 // The example configuration: the two pipelines Sluice grew from.
 //  - findings: Jit's rule, an EventBridge pattern on source and detail-type with an input
-//    transformer into the unified metric schema.
+//    transformer into the unified metric schema, validated and stored in the metrics store.
 //  - transactions: DynamoDB stream records of immutable transactions, routed by an ordinary rule.
 import { defineConfig } from 'sluice/config';
 
@@ -42,7 +42,16 @@ export default defineConfig({
     },
   ],
   streams: {
-    metrics: { buffer: { max_records: 500, interval_seconds: 60 }, destination: { type: 'stdout' } },
+    metrics: {
+      // Firehose's 60 s / 5 MiB buffering, as in the seed (sluice dev delivers within a second).
+      buffer: { max_bytes: 5 * 1024 * 1024, interval_seconds: 60 },
+      processors: [
+        { type: 'validate' },
+        // Producers may add who uploaded; only a keyed pseudonym of it is ever stored.
+        { type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { 'metadata.user_id': 'hash' } },
+      ],
+      destination: { type: 'metrics', retention_days: 400 },
+    },
     transactions: { destination: { type: 'stdout' } },
   },
 });

@@ -3,6 +3,8 @@
  * usage on stderr and exits with status 2.
  */
 import * as dev from './commands/dev.ts';
+import * as keys from './commands/keys.ts';
+import * as start from './commands/start.ts';
 import * as testPattern from './commands/test-pattern.ts';
 import * as testTransform from './commands/test-transform.ts';
 import * as validate from './commands/validate.ts';
@@ -15,6 +17,8 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   dev,
+  start,
+  keys,
   'test-pattern': testPattern,
   'test-transform': testTransform,
   validate,
@@ -23,7 +27,9 @@ const COMMANDS: Record<string, Command> = {
 const HELP = `sluice — an open event analytics pipeline
 
 commands:
-  dev             validate a config and route events through its rules
+  dev             run Sluice on the embedded database with demo data (npm start)
+  start           run Sluice for production: no demo, Firehose buffering, JSON logs
+  keys            create, list and revoke API keys
   validate        check a config file: prints every problem, or ok
   test-pattern    test an EventBridge event pattern against an event (like TestEventPattern)
   test-transform  show what a target receives through an input transformer or InputPath

@@ -134,3 +134,31 @@ export function tagged(tag: string, variants: Record<string, Check>): Check {
     check(v, path, issues);
   };
 }
+
+/** One of a fixed set of strings. */
+export function choice(values: readonly string[]): Check {
+  return (v, path, issues) => {
+    if (typeof v !== 'string' || !values.includes(v)) {
+      issues.push({ path, message: `expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${show(v)}` });
+    }
+  };
+}
+
+/** A plain object whose content is checked elsewhere (a JSON Schema, say). */
+export function plainObject(): Check {
+  return (v, path, issues) => {
+    if (!isPlainObject(v)) issues.push({ path, message: `expected an object, got ${show(v)}` });
+  };
+}
+
+/** Passes when any one of the checks passes; otherwise reports the first check's problems. */
+export function either(...checks: Check[]): Check {
+  return (v, path, issues) => {
+    const tries = checks.map((c) => {
+      const found: ConfigIssue[] = [];
+      c(v, path, found);
+      return found;
+    });
+    if (!tries.some((t) => t.length === 0)) issues.push(...tries[0]);
+  };
+}

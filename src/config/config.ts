@@ -4,6 +4,8 @@
  */
 import type { Loose } from '../core/json/json-text.ts';
 import type { TransformContext } from '../core/transform/input-transformer.ts';
+import type { Outcome } from '../core/outcome.ts';
+import type { FieldPolicy } from '../core/privacy/pseudonymizer.ts';
 
 /** An EventBridge event envelope, as every source produces it. */
 export interface EventEnvelope {
@@ -54,18 +56,78 @@ export interface StdoutDestinationConfig {
   type: 'stdout';
 }
 
-export type DestinationConfig = StdoutDestinationConfig;
+/**
+ * The metrics store: unified metric records become points (dimensions, measures, time) of their
+ * tenant, idempotent on the record id.
+ */
+export interface MetricsDestinationConfig {
+  type: 'metrics';
+  /** Points older than this are dropped, a day partition at a time. Default 400. */
+  retention_days?: number;
+}
 
-/** A Firehose-style delivery stream. */
+export type DestinationConfig = StdoutDestinationConfig | MetricsDestinationConfig;
+
+/** Validates each record against a JSON Schema (Ajv); the unified metric schema is built in. */
+export interface ValidateProcessorConfig {
+  type: 'validate';
+  /** `"unified_metric"` (the default) or a JSON Schema of the whole record. */
+  schema?: 'unified_metric' | Record<string, unknown>;
+  /** Per-metric JSON Schemas of `data`, keyed by `metric_name`. */
+  metric_schemas?: Record<string, Record<string, unknown>>;
+  /** What happens to a record that does not conform: `fail` (to the error output; default) or `drop`. */
+  on_invalid?: 'fail' | 'drop';
+}
+
+/** An async function over a batch returning the enriched records, in order (see `cached`). */
+export interface EnrichProcessorConfig {
+  type: 'enrich';
+  name?: string;
+  fn: (records: unknown[]) => Promise<unknown[]> | unknown[];
+}
+
+/** Where a secret comes from: an environment variable or a file, read once at start. */
+export type SecretSource = { env: string } | { file: string };
+
+/**
+ * Pseudonymizes personal data: HMAC-SHA256 under a key ring (`k2:secret,k1:secret`, the first is
+ * current), with a policy per field path (`metadata.user_id: 'hash'`).
+ */
+export interface PseudonymizeProcessorConfig {
+  type: 'pseudonymize';
+  key: SecretSource;
+  fields: Record<string, FieldPolicy>;
+}
+
+/** Your own step: returns one outcome per record (`ok(record)`, `drop(reason)`, `fail(code, reason)`). */
+export interface CustomProcessorConfig {
+  type: 'custom';
+  name: string;
+  process: (records: unknown[]) => Promise<Outcome[]> | Outcome[];
+}
+
+export type ProcessorConfig = ValidateProcessorConfig | EnrichProcessorConfig | PseudonymizeProcessorConfig | CustomProcessorConfig;
+
+/** A Firehose-style delivery stream: buffer, processors in order, one destination. */
 export interface StreamConfig {
   buffer?: BufferConfig;
+  processors?: ProcessorConfig[];
   destination: DestinationConfig;
+}
+
+/** Limits on what producers may send. */
+export interface IngestConfig {
+  /** Per tenant: sustained events per second and burst (token bucket). Over it: 429 with Retry-After. */
+  rate_limit?: { events_per_second?: number; burst?: number };
+  /** Accepted but not yet delivered bytes before intake answers 503 (backpressure). Default 64 MiB. */
+  max_pending_bytes?: number;
 }
 
 /** The whole configuration. */
 export interface SluiceConfig {
   rules?: RuleConfig[];
   streams?: Record<string, StreamConfig>;
+  ingest?: IngestConfig;
 }
 
 /**

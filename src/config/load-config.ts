@@ -60,7 +60,7 @@ export async function loadConfig(file = DEFAULT_CONFIG_FILE): Promise<SluiceConf
   return value as SluiceConfig;
 }
 
-/** The environment variables Sluice reads, in one place. */
-export function readEnvironment(env: NodeJS.ProcessEnv = process.env): { configFile?: string } {
-  return { configFile: env.SLUICE_CONFIG || undefined };
+/** The environment variables Sluice reads, in one place (secrets named by the config: secrets.ts). */
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): { configFile?: string; databaseUrl?: string; dataDir?: string } {
+  return { configFile: env.SLUICE_CONFIG || undefined, databaseUrl: env.DATABASE_URL || undefined, dataDir: env.SLUICE_DATA_DIR || undefined };
 }

@@ -6,7 +6,8 @@
 import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
 import { TransformConfigError } from '../core/transform/input-transformer.ts';
 import { compileTargetTransform } from '../pipeline/router.ts';
-import { any, array, fn, integer, join, object, record, string, tagged, type ConfigIssue } from './check.ts';
+import { any, array, choice, either, fn, integer, join, object, plainObject, record, string, tagged, type ConfigIssue } from './check.ts';
+import { FIELD_POLICIES } from '../core/privacy/pseudonymizer.ts';
 import type { SluiceConfig } from './config.ts';
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -30,6 +31,24 @@ const rule = object({
   targets: { check: array(target, { min: 1, max: 5 }), required: true },
 });
 
+const secret = either(object({ env: { check: string({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'an environment variable name' }), required: true } }), object({ file: { check: string(), required: true } }));
+
+const processor = tagged('type', {
+  validate: object({
+    type: { check: string() },
+    schema: { check: either(choice(['unified_metric']), plainObject()) },
+    metric_schemas: { check: record(plainObject(), /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/) },
+    on_invalid: { check: choice(['fail', 'drop']) },
+  }),
+  enrich: object({ type: { check: string() }, name: { check: string({ pattern: NAME, what: 'a step name' }) }, fn: { check: fn(), required: true } }),
+  pseudonymize: object({
+    type: { check: string() },
+    key: { check: secret, required: true },
+    fields: { check: record(choice(FIELD_POLICIES), /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/), required: true },
+  }),
+  custom: object({ type: { check: string() }, name: { check: string({ pattern: NAME, what: 'a step name' }), required: true }, process: { check: fn(), required: true } }),
+});
+
 const stream = object({
   buffer: {
     check: object({
@@ -38,12 +57,25 @@ const stream = object({
       interval_seconds: { check: integer({ min: 0, max: 900 }) },
     }),
   },
-  destination: { check: tagged('type', { stdout: object({ type: { check: string() } }) }), required: true },
+  processors: { check: array(processor, { max: 20 }) },
+  destination: {
+    check: tagged('type', {
+      stdout: object({ type: { check: string() } }),
+      metrics: object({ type: { check: string() }, retention_days: { check: integer({ min: 1, max: 36_500 }) } }),
+    }),
+    required: true,
+  },
 });
 
 const root = object({
   rules: { check: array(rule) },
   streams: { check: record(stream) },
+  ingest: {
+    check: object({
+      rate_limit: { check: object({ events_per_second: { check: integer({ min: 1 }) }, burst: { check: integer({ min: 1 }) } }) },
+      max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
+    }),
+  },
 });
 
 /**

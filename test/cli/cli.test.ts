@@ -119,20 +119,3 @@ describe('sluice validate', () => {
     assert.match(r.stderr, /colour: unknown key/);
   });
 });
-
-describe('sluice dev', () => {
-  it('routes the example events through the example rules', () => {
-    const r = sluice(['dev', '--config', 'examples/sluice.config.ts', '--events', 'examples/events.ndjson']);
-    assert.equal(r.status, 0, r.stderr);
-    const out = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-    const metrics = out.filter((o) => o.stream === 'metrics');
-    assert.equal(metrics.length, 6);
-    assert.deepEqual(metrics[0].record, {
-      metric_name: 'findings_upload_completed',
-      metadata: { tenant_id: 'acme', event_id: 'evt-0', event_time: '2024-05-01T10:00:00Z' },
-      data: { new_findings_count: 1, existing_findings_count: 10 },
-    });
-    assert.equal(out.filter((o) => o.stream === 'transactions').length, 1);
-    assert.match(r.stderr, /routed 8 event\(s\): 7 matched at least one rule, 0 failed/);
-  });
-});

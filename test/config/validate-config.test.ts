@@ -24,9 +24,9 @@ describe('config validation', () => {
     const lines = issues.map((i) => `${i.path}: ${i.message}`);
     assert.ok(lines.includes('streams.metrics.buffer.max_bytes: expected a positive integer and ≤ 134217728, got "5MB"'), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
-    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", got "kafka"'), lines.join('\n'));
+    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
-    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams'), lines.join('\n'));
+    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest'), lines.join('\n'));
   });
 
   it('rejects unknown keys at every level', () => {

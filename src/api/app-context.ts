@@ -1,0 +1,16 @@
+/** What the HTTP app needs from the running process. */
+import type { KeyStore } from '../auth/api-keys.ts';
+import type { SluiceConfig } from '../config/config.ts';
+import type { Intake } from '../pipeline/intake.ts';
+import type { StreamCounters } from '../pipeline/stream-counters.ts';
+import type { QueryService } from '../query/query-service.ts';
+
+export interface AppContext {
+  config: SluiceConfig;
+  keys: KeyStore;
+  intake: Intake;
+  queries: QueryService;
+  counters: StreamCounters;
+  /** Whether the process is shutting down (intake answers 503). */
+  stopping: () => boolean;
+}

@@ -1,0 +1,30 @@
+/**
+ * The HTTP API as one Hono app, the same on Node and (later) on Lambda: ingest (AWS JSON
+ * protocol on `/`, `/v1/events`), queries (`/v1/query`), health and Prometheus metrics.
+ */
+import { Hono } from 'hono';
+import { postAwsJson } from '../sources/aws/aws-json-route.ts';
+import { postEvents } from '../sources/http/events-route.ts';
+import { postQuery } from '../query/query-route.ts';
+import type { AppContext } from './app-context.ts';
+import { httpError } from './http-error.ts';
+
+/**
+ * @example serve({ fetch: createApp(ctx).fetch, port: 8787 });
+ */
+export function createApp(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.post('/', (c) => postAwsJson(c, ctx));
+  app.post('/v1/events', (c) => postEvents(c, ctx));
+  app.post('/v1/query', (c) => postQuery(c, ctx));
+  app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
+  app.get('/metrics', (c) => c.text(ctx.counters.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));
+  app.onError((e, c) => {
+    // Never echo the error: it may quote a payload. The process log has the class.
+    process.stderr.write(`sluice: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${e.name}\n`);
+    if (process.env.SLUICE_DEBUG) console.error(e);
+    return httpError(c, 500, 'internal_error', 'Sluice could not handle the request; it was not acknowledged, retry it');
+  });
+  return app;
+}

@@ -1,0 +1,55 @@
+/**
+ * What `sluice dev` and `sluice start` share: load the config, open the store, serve, and stop
+ * cleanly on SIGTERM or SIGINT (stop taking requests, deliver what was accepted, exit).
+ */
+import { parseArgs } from 'node:util';
+import { startSluice, type RunningSluice } from '../../runtime/sluice-node.ts';
+import { createLogger, type Logger } from '../../runtime/logger.ts';
+import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
+
+export const serveUsage = (cmd: string): string => `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--no-demo]' : ''}`;
+
+export interface Served {
+  sluice: RunningSluice;
+  log: Logger;
+  dataDir: string;
+  file: string;
+}
+
+export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Served) => Promise<() => void>): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...STORE_OPTIONS, port: { type: 'string' }, host: { type: 'string' }, ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' } } : {}) },
+  });
+  const port = values.port === undefined ? 8787 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number 0 to 65535, got ${JSON.stringify(values.port)}`);
+  const loaded = await loadConfigOrReport(values.config);
+  if (loaded === null) return 2;
+  const log = createLogger(mode === 'dev' ? 'text' : 'json');
+  const where = storeLocation(values);
+  let sluice: RunningSluice;
+  try {
+    sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log });
+  } catch (e) {
+    log.error(`sluice ${mode}: could not start: ${(e as Error).message}`);
+    return 1;
+  }
+  const stopExtras = await after({ sluice, log, dataDir: where.dataDir, file: loaded.file });
+  return new Promise<number>((done) => {
+    const shutdown = (signal: string): void => {
+      log.info(`${signal}: delivering what was accepted, then exiting`);
+      stopExtras();
+      sluice.stop().then(
+        () => done(0),
+        (e: Error) => {
+          log.error(`shutdown failed: ${e.name}`);
+          done(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+

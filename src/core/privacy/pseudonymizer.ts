@@ -1,0 +1,155 @@
+/**
+ * Pseudonymization: per-field policies over a record, with HMAC-SHA256 under a key ring. The
+ * same key and value always give the same pseudonym, so pseudonyms from different sources join.
+ * The output carries the key id (`k1:…`) so a key can be rotated: new pseudonyms use the current
+ * key, and `pseudonymsOf` computes a subject's pseudonym under every key for erasure.
+ */
+import { createHmac } from 'node:crypto';
+
+export const FIELD_POLICIES = ['hash', 'drop', 'truncate-ip', 'coarsen-date', 'keep'] as const;
+export type FieldPolicy = (typeof FIELD_POLICIES)[number];
+
+export interface KeyRing {
+  current: string;
+  keys: Map<string, Buffer>;
+}
+
+/** Thrown for a key ring that cannot be used; the message never contains key material. */
+export class KeyRingError extends Error {}
+
+/**
+ * Parses a key ring written as `id:secret` pairs separated by commas or whitespace; the first
+ * is the current key. Secrets must be at least 16 characters.
+ *
+ * @example parseKeyRing('k2:9f8e…,k1:0a1b…').current // 'k2'
+ */
+export function parseKeyRing(text: string): KeyRing {
+  const keys = new Map<string, Buffer>();
+  let current = '';
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    const i = part.indexOf(':');
+    const id = i > 0 ? part.slice(0, i) : '';
+    const secret = part.slice(i + 1);
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) throw new KeyRingError('each key must be written id:secret with an id of 1 to 16 letters, digits, "_" or "-"');
+    if (secret.length < 16) throw new KeyRingError(`key ${id}: the secret must be at least 16 characters`);
+    if (keys.has(id)) throw new KeyRingError(`key ${id} appears twice`);
+    keys.set(id, Buffer.from(secret, 'utf8'));
+    current ||= id;
+  }
+  if (!current) throw new KeyRingError('the key ring is empty; write it as id:secret[,id:secret…]');
+  return { current, keys };
+}
+
+/** A bounded least-recently-used cache: ids repeat, and HMAC is the pipeline's largest cost. */
+class Lru {
+  private readonly map = new Map<string, string>();
+  constructor(private readonly max: number) {}
+  get(k: string): string | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: string): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(k, v);
+  }
+}
+
+/** Truncates an IPv4 address to its /24 and an IPv6 address to its /48; anything else is dropped. */
+export function truncateIp(v: string): string | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0`;
+  if (v.includes(':') && /^[0-9a-fA-F:]+$/.test(v)) {
+    const [head] = v.split('::');
+    const groups = head.split(':').filter(Boolean).slice(0, 3);
+    return `${groups.join(':')}::`;
+  }
+  return undefined;
+}
+
+/** Coarsens a date or timestamp to the first day of its month (`2024-05-01`); else dropped. */
+export function coarsenDate(v: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})/.exec(v);
+  return m ? `${m[1]}-${m[2]}-01` : undefined;
+}
+
+/**
+ * Applies field policies to records.
+ *
+ * @example
+ *   const p = new Pseudonymizer(parseKeyRing('k1:0123456789abcdef'), { 'metadata.user_id': 'hash' });
+ *   p.apply({ metadata: { user_id: 'u-1' } }); // { metadata: { user_id: 'k1:5c2e…' } }
+ */
+export class Pseudonymizer {
+  private readonly cache = new Lru(100_000);
+  private readonly paths: Array<{ path: string[]; policy: FieldPolicy }>;
+
+  constructor(
+    private readonly ring: KeyRing,
+    fields: Record<string, FieldPolicy>,
+  ) {
+    this.paths = Object.entries(fields).map(([p, policy]) => ({ path: p.split('.'), policy }));
+  }
+
+  /** The pseudonym of a value under the current key (or the named one). */
+  pseudonym(value: string, keyId = this.ring.current): string {
+    const cacheKey = keyId + '\u0000' + value;
+    let out = this.cache.get(cacheKey);
+    if (out === undefined) {
+      const key = this.ring.keys.get(keyId);
+      if (!key) throw new KeyRingError(`no key ${keyId} in the key ring`);
+      out = `${keyId}:${createHmac('sha256', key).update(value).digest('hex').slice(0, 32)}`;
+      this.cache.set(cacheKey, out);
+    }
+    return out;
+  }
+
+  /** A subject's pseudonym under every key of the ring (for erasure). */
+  pseudonymsOf(value: string): string[] {
+    return [...this.ring.keys.keys()].map((id) => this.pseudonym(value, id));
+  }
+
+  /** A copy of the record with every policy applied (the input is not changed). */
+  apply(record: unknown): unknown {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) return record;
+    const out = structuredCloneShallowPaths(record as Record<string, unknown>, this.paths.map((p) => p.path));
+    for (const { path, policy } of this.paths) {
+      if (policy === 'keep') continue;
+      let parent: Record<string, unknown> | undefined = out;
+      for (let i = 0; i < path.length - 1 && parent; i++) {
+        const next: unknown = parent[path[i]];
+        parent = next !== null && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : undefined;
+      }
+      const leaf = path[path.length - 1];
+      if (!parent || !(leaf in parent)) continue;
+      const v = parent[leaf];
+      let replaced: unknown;
+      if (policy === 'drop' || v === null || v === undefined) replaced = undefined;
+      else if (policy === 'hash') replaced = this.pseudonym(typeof v === 'string' ? v : JSON.stringify(v));
+      else if (policy === 'truncate-ip') replaced = typeof v === 'string' ? truncateIp(v) : undefined;
+      else replaced = typeof v === 'string' ? coarsenDate(v) : undefined;
+      if (replaced === undefined) delete parent[leaf];
+      else parent[leaf] = replaced;
+    }
+    return out;
+  }
+}
+
+/** Copies the objects along the given paths so that changing them leaves the input intact. */
+function structuredCloneShallowPaths(root: Record<string, unknown>, paths: string[][]): Record<string, unknown> {
+  const out = { ...root };
+  for (const path of paths) {
+    let src: Record<string, unknown> = out;
+    for (let i = 0; i < path.length - 1; i++) {
+      const next = src[path[i]];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) break;
+      const copy = { ...(next as Record<string, unknown>) };
+      src[path[i]] = copy;
+      src = copy;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * How a unified metric record becomes a point, as Timestream models it: the tenant and metric,
+ * a time, dimensions (strings: the other metadata and the string or boolean data fields) and
+ * measures (the numeric data fields).
+ */
+import { ANY_TENANT } from '../../auth/api-keys.ts';
+
+export interface MetricPoint {
+  tenant: string;
+  metric: string;
+  time: string;
+  record_id: string;
+  dimensions: Record<string, string>;
+  measures: Record<string, number>;
+}
+
+const RESERVED = new Set(['tenant_id', 'event_id', 'event_time']);
+const DAY_MS = 86_400_000;
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The point of a record, or why it cannot be one. `sourceTenant` is the tenant of the key that
+ * sent the event: a record may only land in that tenant (an admin key may send for any).
+ *
+ * @example toPoint({ metric_name: 'm', metadata: { tenant_id: 'acme', event_time: '…' }, data: { n: 1 } }, 'id', 'acme', Date.now(), 400)
+ */
+export function toPoint(
+  value: unknown,
+  recordId: string,
+  sourceTenant: string,
+  now: number,
+  retentionDays: number,
+): { ok: true; point: MetricPoint } | { ok: false; code: string; reason: string } {
+  if (!isObj(value) || typeof value.metric_name !== 'string' || !isObj(value.metadata)) {
+    return { ok: false, code: 'not_a_metric_record', reason: 'expected { metric_name, metadata: { tenant_id, event_time }, data }' };
+  }
+  const meta = value.metadata;
+  const tenant = meta.tenant_id;
+  if (typeof tenant !== 'string' || tenant.length === 0) return { ok: false, code: 'missing_tenant', reason: 'metadata.tenant_id must be a non-empty string' };
+  if (sourceTenant !== ANY_TENANT && tenant !== sourceTenant) {
+    return { ok: false, code: 'tenant_mismatch', reason: `the ingest key belongs to tenant ${sourceTenant}; a record for another tenant needs an admin key` };
+  }
+  const t = typeof meta.event_time === 'string' ? Date.parse(meta.event_time) : NaN;
+  if (!Number.isFinite(t)) return { ok: false, code: 'invalid_time', reason: 'metadata.event_time must be an ISO 8601 date-time' };
+  if (t < now - retentionDays * DAY_MS || t > now + DAY_MS) {
+    return { ok: false, code: 'time_out_of_range', reason: `metadata.event_time must be within the last ${retentionDays} days and at most one day ahead` };
+  }
+  const dimensions: Record<string, string> = {};
+  const measures: Record<string, number> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (!RESERVED.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) dimensions[k] = String(v);
+  }
+  if (isObj(value.data)) {
+    for (const [k, v] of Object.entries(value.data)) {
+      if (typeof v === 'number' && Number.isFinite(v)) measures[k] = v;
+      else if (typeof v === 'string' || typeof v === 'boolean') dimensions[k] = String(v);
+    }
+  }
+  const eventId = meta.event_id;
+  const id = typeof eventId === 'string' || typeof eventId === 'number' ? `e:${eventId}` : `r:${recordId}`;
+  return { ok: true, point: { tenant, metric: value.metric_name, time: new Date(t).toISOString(), record_id: id, dimensions, measures } };
+}

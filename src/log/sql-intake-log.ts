@@ -1,0 +1,142 @@
+/**
+ * The intake log in SQL: one row per accepted request (its events as NDJSON). Appends from
+ * concurrent requests are group-committed in one INSERT; a request is acknowledged only after
+ * its row committed. Rows are owned by the process that wrote or claimed them and deleted when
+ * everything derived from them is delivered. A row whose owner stopped heart-beating (a crash,
+ * kill -9) is claimed again by a live process: delivery is at least once, and destinations are
+ * idempotent on record ids, so nothing acknowledged is lost or counted twice.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../store/database.ts';
+
+export interface LogRow {
+  tenant: string;
+  kind: 'events' | 'records';
+  stream: string | null;
+  count: number;
+  payload: string;
+}
+
+export interface ClaimedRow extends LogRow {
+  id: number;
+  received_at: string;
+}
+
+interface Waiting {
+  row: LogRow;
+  resolve: (id: number) => void;
+  reject: (e: unknown) => void;
+}
+
+const APPEND = `
+insert into sluice.intake_log (tenant, kind, stream, count, payload, owner)
+select tenant, kind, stream, count, payload, $2 from json_to_recordset($1::text::json)
+  as x(tenant text, kind text, stream text, count int, payload text, ord int)
+order by ord
+returning id::float8 as id`;
+
+/**
+ * @example
+ *   const log = new SqlIntakeLog(db, { leaseSeconds: 30, exclusive: true });
+ *   await log.start();
+ *   const id = await log.append({ tenant: 'acme', kind: 'events', stream: null, count: 1, payload: '{…}\n' });
+ */
+export class SqlIntakeLog {
+  readonly workerId = randomUUID();
+  private queue: Waiting[] = [];
+  private flushing = false;
+  private completed: number[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
+  private deleting: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: { leaseSeconds: number; exclusive: boolean },
+  ) {}
+
+  /** Registers this process. With an exclusive (embedded) database, earlier owners are gone. */
+  async start(): Promise<void> {
+    if (this.opts.exclusive) await this.db.query('delete from sluice.workers');
+    await this.db.query('insert into sluice.workers (id) values ($1)', [this.workerId]);
+    const every = Math.max(500, (this.opts.leaseSeconds * 1000) / 3);
+    this.heartbeat = setInterval(() => {
+      this.db.query('update sluice.workers set heartbeat_at = now() where id = $1', [this.workerId]).catch(() => {});
+    }, every);
+    this.heartbeat.unref();
+  }
+
+  /** Appends one request's entry; resolves with its id once committed. */
+  append(row: LogRow): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    // Let the requests arriving in this turn of the event loop join the same INSERT.
+    await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, 500);
+      try {
+        const rows = await this.db.query<{ id: number }>(APPEND, [JSON.stringify(batch.map((w, ord) => ({ ...w.row, ord }))), this.workerId]);
+        const ids = rows.map((r) => r.id).sort((a, b) => a - b);
+        batch.forEach((w, i) => w.resolve(ids[i]));
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Marks entries delivered; they are deleted in batches. */
+  complete(id: number): void {
+    this.completed.push(id);
+    if (this.completed.length === 1) setTimeout(() => void this.deleteCompleted(), 50).unref();
+  }
+
+  /** Deletes completed entries now (also called on shutdown). */
+  deleteCompleted(): Promise<void> {
+    this.deleting = this.deleting.then(async () => {
+      while (this.completed.length > 0) {
+        const ids = this.completed.splice(0, 5000);
+        try {
+          await this.db.query('delete from sluice.intake_log where id in (select value::bigint from json_array_elements_text($1::text::json))', [JSON.stringify(ids)]);
+        } catch {
+          // Left in the log, the entries are delivered again later; destinations skip known ids.
+          this.completed.push(...ids);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    });
+    return this.deleting;
+  }
+
+  /** Claims entries whose owner is gone, oldest first. */
+  async claimOrphans(limit: number): Promise<ClaimedRow[]> {
+    return this.db.query<ClaimedRow & Record<string, unknown>>(
+      `update sluice.intake_log l set owner = $1, attempts = attempts + 1
+        where id in (
+          select id from sluice.intake_log
+           where owner is distinct from $1
+             and (owner is null or owner not in (
+               select id from sluice.workers where heartbeat_at > now() - make_interval(secs => $2)))
+           order by id limit $3 for update skip locked)
+        returning id::float8 as id, tenant, kind, stream, count, payload, received_at::text as received_at`,
+      [this.workerId, this.opts.leaseSeconds, limit],
+    );
+  }
+
+  /** Entries not yet delivered, in all processes. */
+  async backlog(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>('select count(*)::int as n from sluice.intake_log');
+    return rows[0].n;
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.deleteCompleted();
+    await this.db.query('delete from sluice.workers where id = $1', [this.workerId]).catch(() => {});
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The pipeline of one process: intake log entries in, routed records out to their streams, and
+ * each entry acknowledged to the log once every record derived from it is delivered (or in an
+ * error output). It also bounds what is in flight: intake refuses new requests (503) while the
+ * accepted-but-undelivered bytes exceed the limit.
+ */
+import type { Loose } from '../core/json/json-text.ts';
+import type { SluiceConfig } from '../config/config.ts';
+import type { Destination } from '../destinations/destination.ts';
+import type { Processor } from '../processors/processor.ts';
+import type { ErrorOutput } from './error-output.ts';
+import { Router } from './router.ts';
+import { Stream, type BufferLimits, type StreamRecord } from './stream.ts';
+import type { StreamCounters } from './stream-counters.ts';
+
+/** A direct stream record: JSON text already parsed (`value`) or Firehose bytes (`data`, base64). */
+export interface DirectRecord {
+  id: string;
+  value?: unknown;
+  data?: string;
+}
+
+/** One intake log entry, as held in memory. */
+export interface LogEntry {
+  id: number;
+  tenant: string;
+  kind: 'events' | 'records';
+  stream: string | null;
+  /** Events (EventBridge envelopes) or direct records. */
+  items: unknown[];
+  bytes: number;
+  receivedAt: string;
+}
+
+export interface PipelineParts {
+  config: SluiceConfig;
+  buffer: (stream: string) => BufferLimits;
+  processors: (stream: string) => Processor[];
+  destination: (stream: string) => Destination;
+  errors: ErrorOutput;
+  counters: StreamCounters;
+  /** Called when an entry is fully delivered. */
+  complete: (id: number) => void;
+  warn: (message: string) => void;
+}
+
+function decodeDirect(r: DirectRecord): { ok: true; value: unknown } | { ok: false } {
+  if (r.data === undefined) return { ok: true, value: r.value };
+  try {
+    return { ok: true, value: JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * @example
+ *   const pipeline = new Pipeline(parts);
+ *   pipeline.accept({ id: 1, tenant: 'acme', kind: 'events', stream: null, items: [event], bytes: 420, receivedAt });
+ */
+export class Pipeline {
+  readonly router: Router;
+  readonly streams = new Map<string, Stream>();
+  private pending = 0;
+  private readonly idle: Array<() => void> = [];
+
+  constructor(private readonly parts: PipelineParts) {
+    this.router = new Router(parts.config);
+    for (const name of Object.keys(parts.config.streams ?? {})) {
+      this.streams.set(
+        name,
+        new Stream({
+          name,
+          buffer: parts.buffer(name),
+          processors: parts.processors(name),
+          destination: parts.destination(name),
+          errors: parts.errors,
+          counters: parts.counters,
+          warn: parts.warn,
+        }),
+      );
+    }
+  }
+
+  /** Bytes accepted and not yet delivered. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  accept(entry: LogEntry): void {
+    this.pending += entry.bytes;
+    let outstanding = 1;
+    const done = (): void => {
+      if (--outstanding === 0) {
+        this.pending -= entry.bytes;
+        this.parts.complete(entry.id);
+        if (this.pending === 0) for (const f of this.idle.splice(0)) f();
+      }
+    };
+    const per = Math.max(1, Math.floor(entry.bytes / Math.max(1, entry.items.length)));
+    const rejected = new Map<Stream, Array<{ record: StreamRecord; step: string; code: string; reason: string }>>();
+    const reject = (stream: Stream, record: StreamRecord, step: string, code: string, reason: string): void => {
+      let list = rejected.get(stream);
+      if (!list) rejected.set(stream, (list = []));
+      list.push({ record, step, code, reason });
+    };
+    const record = (id: string, value: unknown): StreamRecord => {
+      outstanding++;
+      return { id, source_tenant: entry.tenant, value, bytes: per, done };
+    };
+
+    if (entry.kind === 'events') {
+      for (const item of entry.items) {
+        const event = item as { id: string };
+        const seen = new Map<string, number>();
+        for (const r of this.router.route(item as Loose, entry.receivedAt)) {
+          const stream = this.streams.get(r.stream);
+          if (!stream) continue;
+          const n = (seen.get(r.rule) ?? 0) + 1;
+          seen.set(r.rule, n);
+          const id = `${event.id}:${r.rule}:${n}`;
+          if (r.ok) stream.push(record(id, JSON.parse(r.output)));
+          else reject(stream, record(id, null), 'route', 'transform_failed', `rule ${r.rule}: ${r.error}`);
+        }
+      }
+    } else {
+      const stream = entry.stream ? this.streams.get(entry.stream) : undefined;
+      if (!stream) {
+        // The stream was removed from the config since the entry was accepted: keep it in the log.
+        this.parts.warn(`intake entry ${entry.id}: no stream named ${entry.stream}; its records stay in the log`);
+        this.pending -= entry.bytes;
+        return;
+      }
+      for (const item of entry.items) {
+        const direct = item as DirectRecord;
+        const decoded = decodeDirect(direct);
+        if (decoded.ok) stream.push(record(direct.id, decoded.value));
+        else reject(stream, record(direct.id, null), 'decode', 'invalid_json', 'the record data is not JSON text');
+      }
+    }
+    for (const [stream, items] of rejected) void stream.reject(items);
+    done();
+  }
+
+  /** Resolves when everything accepted so far is delivered. */
+  whenIdle(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : new Promise((r) => this.idle.push(r));
+  }
+
+  /** Flushes every stream (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.streams.values()].map((s) => s.drain()));
+  }
+}

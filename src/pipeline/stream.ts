@@ -1,0 +1,191 @@
+/**
+ * A delivery stream with Firehose's semantics: records are buffered until the count, byte or
+ * interval limit is reached (whichever first), then the batch goes through the processors in
+ * order and to the destination. Dropped records are counted; failed ones go to the error output.
+ * A batch the destination cannot take now is retried with backoff, never dropped; records are
+ * acknowledged (`done`) only after their outcome is durable.
+ */
+import type { Outcome } from '../core/outcome.ts';
+import { sqlState } from '../store/database.ts';
+import type { Destination } from '../destinations/destination.ts';
+import type { Processor } from '../processors/processor.ts';
+import type { ErrorOutput, FailedRecord } from './error-output.ts';
+import type { StreamCounters } from './stream-counters.ts';
+
+export interface StreamRecord {
+  id: string;
+  source_tenant: string;
+  value: unknown;
+  bytes: number;
+  /** Called once the record's outcome is durable (delivered, dropped or in the error output). */
+  done: () => void;
+}
+
+export interface BufferLimits {
+  max_records: number;
+  max_bytes: number;
+  interval_seconds: number;
+}
+
+export interface StreamParts {
+  name: string;
+  buffer: BufferLimits;
+  processors: Processor[];
+  destination: Destination;
+  errors: ErrorOutput;
+  counters: StreamCounters;
+  /** Reports a retried failure (no record content). */
+  warn: (message: string) => void;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+/** The tenant a record is for, when it says (for the error output). */
+function tenantOf(v: unknown): string | null {
+  const t = (v as { metadata?: { tenant_id?: unknown } } | null)?.metadata?.tenant_id;
+  return typeof t === 'string' ? t.slice(0, 63) : null;
+}
+
+export class Stream {
+  private buffer: StreamRecord[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+  private closed = false;
+
+  constructor(private readonly parts: StreamParts) {}
+
+  get name(): string {
+    return this.parts.name;
+  }
+
+  /** Buffered records not yet handed to a flush. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  push(record: StreamRecord): void {
+    this.buffer.push(record);
+    this.bytes += record.bytes;
+    const { max_records, max_bytes, interval_seconds } = this.parts.buffer;
+    if (this.buffer.length >= max_records || this.bytes >= max_bytes || interval_seconds === 0) this.requestFlush();
+    else if (!this.timer) this.timer = setTimeout(() => this.requestFlush(), interval_seconds * 1000);
+  }
+
+  /** Records that failed before reaching the stream (routing), straight to the error output. */
+  async reject(items: Array<{ record: StreamRecord; step: string; code: string; reason: string }>): Promise<void> {
+    await this.retrying(() => this.parts.errors.write(items.map((i) => this.failed(i.record, i.step, i.code, i.reason))));
+    for (const i of items) {
+      this.parts.counters.add(this.name, 'failed', i.code);
+      i.record.done();
+    }
+  }
+
+  private requestFlush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.running = this.running.then(async () => {
+      this.flushQueued = false;
+      await this.flushOnce();
+    });
+  }
+
+  /** Flushes everything buffered and waits for it (used on shutdown). */
+  async drain(): Promise<void> {
+    this.closed = true;
+    this.requestFlush();
+    await this.running;
+    while (this.buffer.length > 0) {
+      this.requestFlush();
+      await this.running;
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    const { max_records, max_bytes } = this.parts.buffer;
+    while (this.buffer.length > 0) {
+      // Take at most one buffer's worth; the rest waits for the next flush.
+      let n = 0;
+      let size = 0;
+      while (n < this.buffer.length && n < max_records && (n === 0 || size + this.buffer[n].bytes <= max_bytes)) size += this.buffer[n++].bytes;
+      const batch = this.buffer.splice(0, n);
+      this.bytes -= size;
+      await this.process(batch);
+      const full = this.buffer.length >= max_records || this.bytes >= max_bytes;
+      if (!full && !this.closed) break;
+    }
+    if (this.buffer.length > 0 && !this.timer && !this.closed) {
+      this.timer = setTimeout(() => this.requestFlush(), this.parts.buffer.interval_seconds * 1000);
+    }
+  }
+
+  private failed(r: StreamRecord, step: string, code: string, reason: string): FailedRecord {
+    let record: unknown = r.value;
+    for (const p of this.parts.processors) if (p.protect) record = p.protect(record);
+    return { stream: this.name, tenant: tenantOf(r.value), step, code, reason, record_id: r.id, record };
+  }
+
+  private async process(batch: StreamRecord[]): Promise<void> {
+    const { processors, destination, counters } = this.parts;
+    let live = batch;
+    let values = batch.map((r) => r.value);
+    const failures: FailedRecord[] = [];
+    for (const p of processors) {
+      let outcomes: Outcome[];
+      try {
+        outcomes = await p.process(values);
+      } catch (e) {
+        outcomes = values.map(() => ({ kind: 'fail', code: 'processor_error', reason: `${p.step} threw ${(e as Error)?.name ?? 'an error'}` }));
+      }
+      const nextLive: StreamRecord[] = [];
+      const nextValues: unknown[] = [];
+      outcomes.forEach((o, i) => {
+        const r = live[i];
+        if (o.kind === 'ok') {
+          nextLive.push(r);
+          nextValues.push(o.value);
+        } else if (o.kind === 'drop') {
+          counters.add(this.name, 'dropped', p.step);
+        } else {
+          failures.push(this.failed(r, p.step, o.code, o.reason));
+        }
+      });
+      live = nextLive;
+      values = nextValues;
+    }
+    if (live.length > 0) {
+      const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i] }));
+      const refused = await this.retrying(() => destination.write(delivered));
+      const bad = new Set<number>();
+      for (const f of refused) {
+        bad.add(f.index);
+        failures.push(this.failed({ ...live[f.index], value: values[f.index] }, 'deliver', f.code, f.reason));
+      }
+      counters.add(this.name, 'ok', '', live.length - bad.size);
+    }
+    if (failures.length > 0) {
+      await this.retrying(() => this.parts.errors.write(failures));
+      for (const f of failures) counters.add(this.name, 'failed', f.code);
+    }
+    for (const r of batch) r.done();
+  }
+
+  /** Runs a write until it succeeds, backing off; the batch stays owned and unacknowledged meanwhile. */
+  private async retrying<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (e) {
+        const wait = Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt);
+        // Only the error's class: a database message can quote a value from the batch.
+        this.parts.warn(`stream ${this.name}: write failed (${sqlState(e) ?? (e as Error)?.name ?? 'error'}); retrying in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+}

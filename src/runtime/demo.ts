@@ -1,0 +1,80 @@
+/**
+ * The demo of `sluice dev`: three tenants with an ingest and a read key each (kept in the data
+ * dir so they survive restarts), a day of history at first start, then a findings upload every
+ * couple of seconds per tenant — all sent through the public `/v1/events` door like any producer.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyStore } from '../auth/api-keys.ts';
+
+export const DEMO_TENANTS = ['acme', 'globex', 'initech'] as const;
+
+export interface DemoKeys {
+  [tenant: string]: { ingest: string; read: string };
+}
+
+export interface Demo {
+  keys: DemoKeys;
+  stop(): void;
+}
+
+/** A findings upload of a tenant at a time, as Jit's services emit it. */
+export function findingsEvent(tenant: string, at: Date, scale: number): Record<string, unknown> {
+  const fresh = Math.round(Math.random() * 6 * scale);
+  return {
+    source: 'findings',
+    'detail-type': 'findings-uploaded',
+    time: at.toISOString(),
+    detail: {
+      tenant_id: tenant,
+      event_id: randomUUID(),
+      new_findings_count: fresh,
+      existing_findings_count: Math.round(20 * scale + Math.random() * 30),
+      created_at: at.toISOString(),
+    },
+  };
+}
+
+async function demoKeys(keys: KeyStore, dataDir: string): Promise<{ keys: DemoKeys; created: boolean }> {
+  const file = join(dataDir, 'demo-keys.json');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as DemoKeys;
+    const valid = await Promise.all(Object.values(saved).map(async (k) => (await keys.verifyBearer(k.ingest)) && (await keys.verifyBearer(k.read))));
+    if (valid.every(Boolean)) return { keys: saved, created: false };
+  }
+  const made: DemoKeys = {};
+  for (const t of DEMO_TENANTS) made[t] = { ingest: (await keys.create(t, 'ingest')).key, read: (await keys.create(t, 'read')).key };
+  writeFileSync(file, JSON.stringify(made, null, 2) + '\n', { mode: 0o600 });
+  return { keys: made, created: true };
+}
+
+async function send(url: string, key: string, events: unknown[]): Promise<void> {
+  const res = await fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+    body: events.map((e) => JSON.stringify(e)).join('\n'),
+  });
+  await res.arrayBuffer();
+}
+
+export async function startDemo(url: string, keys: KeyStore, dataDir: string, warn: (m: string) => void): Promise<Demo> {
+  const { keys: demo, created } = await demoKeys(keys, dataDir);
+  const scale: Record<string, number> = { acme: 1, globex: 2.5, initech: 0.6 };
+  if (created) {
+    // A day of history, one upload every five minutes per tenant.
+    const now = Date.now();
+    for (const t of DEMO_TENANTS) {
+      const events = [];
+      for (let ago = 24 * 12; ago > 0; ago--) events.push(findingsEvent(t, new Date(now - ago * 300_000), scale[t]));
+      for (let i = 0; i < events.length; i += 100) await send(url, demo[t].ingest, events.slice(i, i + 100));
+    }
+  }
+  const timer = setInterval(() => {
+    for (const t of DEMO_TENANTS) {
+      send(url, demo[t].ingest, [findingsEvent(t, new Date(), scale[t])]).catch((e: Error) => warn(`demo: sending failed: ${e.name}`));
+    }
+  }, 2000);
+  timer.unref();
+  return { keys: demo, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,166 @@
+/**
+ * One Sluice process on Node: the HTTP API, the intake log, the pipeline and its streams, and
+ * upkeep (claiming orphaned log entries, retention). `sluice dev` and `sluice start` run it, and
+ * so do the tests.
+ */
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { createApp } from '../api/app.ts';
+import { KeyStore } from '../auth/api-keys.ts';
+import type { SluiceConfig } from '../config/config.ts';
+import { createMetricsDestination } from '../destinations/metrics/index.ts';
+import { createStdoutDestination } from '../destinations/stdout/index.ts';
+import type { Destination } from '../destinations/destination.ts';
+import { SqlIntakeLog } from '../log/sql-intake-log.ts';
+import { ErrorOutput } from '../pipeline/error-output.ts';
+import { Intake } from '../pipeline/intake.ts';
+import { Pipeline, type LogEntry } from '../pipeline/pipeline.ts';
+import { RateLimiter } from '../pipeline/rate-limiter.ts';
+import { StreamCounters } from '../pipeline/stream-counters.ts';
+import type { BufferLimits } from '../pipeline/stream.ts';
+import { createProcessors } from '../processors/registry.ts';
+import { QueryService } from '../query/query-service.ts';
+import type { Database } from '../store/database.ts';
+import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
+import { PgliteDriver } from '../store/pglite-driver.ts';
+import { keyRingResolver } from './key-rings.ts';
+import type { Logger } from './logger.ts';
+
+export interface SluiceOptions {
+  mode: 'dev' | 'start';
+  config: SluiceConfig;
+  port: number;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  log: Logger;
+  /** How long a silent process keeps its log entries before others claim them. Default 30. */
+  leaseSeconds?: number;
+  /** Writes of the stdout destination (tests capture them). */
+  stdout?: (line: string) => void;
+}
+
+export interface RunningSluice {
+  url: string;
+  port: number;
+  db: Database;
+  keys: KeyStore;
+  pipeline: Pipeline;
+  intakeLog: SqlIntakeLog;
+  counters: StreamCounters;
+  /** Stops taking requests, delivers what was accepted, and closes. */
+  stop(): Promise<void>;
+}
+
+/** Firehose's default buffering hints (5 MiB or 300 s), with a record cap that bounds a batch. */
+export const FIREHOSE_DEFAULT_BUFFER: BufferLimits = { max_records: 10_000, max_bytes: 5 * 1024 * 1024, interval_seconds: 300 };
+/** `dev` delivers within about a second. */
+export const DEV_MAX_INTERVAL_SECONDS = 1;
+
+export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
+  const { config, log, mode } = opts;
+  const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
+  const keys = new KeyStore(db);
+  const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
+  await intakeLog.start();
+  const counters = new StreamCounters();
+  const queries = new QueryService(db);
+  const keyRing = keyRingResolver(mode, dataDir, log);
+  const destinations: Destination[] = [];
+
+  const pipeline = new Pipeline({
+    config,
+    buffer: (name) => {
+      const b = { ...FIREHOSE_DEFAULT_BUFFER, ...config.streams?.[name]?.buffer };
+      if (mode === 'dev') b.interval_seconds = Math.min(b.interval_seconds, DEV_MAX_INTERVAL_SECONDS);
+      return b;
+    },
+    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing }),
+    destination: (name) => {
+      const d = config.streams![name].destination;
+      const made =
+        d.type === 'metrics'
+          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs) })
+          : createStdoutDestination(opts.stdout);
+      destinations.push(made);
+      return made;
+    },
+    errors: new ErrorOutput(db),
+    counters,
+    complete: (id) => intakeLog.complete(id),
+    warn: (m) => log.warn(m),
+  });
+  const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
+  const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
+  const intake = new Intake(intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending);
+  let stopping = false;
+  const app = createApp({ config, keys, intake, queries, counters, stopping: () => stopping });
+
+  // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
+  const recover = async (): Promise<void> => {
+    while (!stopping && pipeline.pendingBytes < maxPending / 2) {
+      const rows = await intakeLog.claimOrphans(200);
+      if (rows.length === 0) return;
+      log.info(`recovering ${rows.length} intake log entr${rows.length === 1 ? 'y' : 'ies'} not yet delivered`);
+      for (const r of rows) {
+        const entry: LogEntry = {
+          id: r.id,
+          tenant: r.tenant,
+          kind: r.kind,
+          stream: r.stream,
+          items: r.payload.split('\n').map((l) => JSON.parse(l) as unknown),
+          bytes: r.payload.length,
+          receivedAt: new Date(r.received_at.replace(' ', 'T').replace(/\+00$/, 'Z')).toISOString(),
+        };
+        pipeline.accept(entry);
+      }
+    }
+  };
+  await recover();
+  let recovering: Promise<void> = Promise.resolve();
+  const recoverTimer = setInterval(() => {
+    recovering = recovering.then(recover).catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
+  }, 1000);
+  const maintain = async (): Promise<void> => {
+    for (const d of destinations) await d.maintain?.().catch((e: Error) => log.warn(`retention failed: ${e.name}`));
+  };
+  await maintain();
+  const maintainTimer = setInterval(() => void maintain(), 3_600_000);
+  maintainTimer.unref();
+
+  const server = await new Promise<Server>((ready) => {
+    const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+
+  let socketServer: PGLiteSocketServer | null = null;
+  if (db instanceof PgliteDriver) {
+    const path = socketPath(dataDir);
+    rmSync(path, { force: true });
+    socketServer = new PGLiteSocketServer({ db: db.pg, path, maxConnections: 8 });
+    await socketServer.start();
+  }
+
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      stopping = true;
+      clearInterval(recoverTimer);
+      await new Promise<void>((r) => server.close(() => r()));
+      await recovering;
+      await pipeline.drain();
+      await intakeLog.stop();
+      if (socketServer) await socketServer.stop();
+      await db.close();
+    })());
+
+  return { url: `http://127.0.0.1:${port}`, port, db, keys, pipeline, intakeLog, counters, stop };
+}

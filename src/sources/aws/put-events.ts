@@ -1,0 +1,65 @@
+/**
+ * EventBridge `PutEvents` (`X-Amz-Target: AWSEvents.PutEvents`): 1 to 10 entries of at most
+ * 256 KiB each, per-entry results in order with `FailedEntryCount`, entry errors as EventBridge
+ * reports them (`InvalidArgument`, `MalformedDetail`).
+ */
+import { toEnvelope } from '../event-envelope.ts';
+import type { Submission } from '../../pipeline/intake.ts';
+import { awsError } from './aws-error.ts';
+
+export const PUT_EVENTS_LIMITS = { entries: 10, entryBytes: 256 * 1024 } as const;
+
+type ResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Entry size as EventBridge computes it: UTF-8 bytes of Time (14), Source, DetailType, Detail and Resources. */
+function entrySize(e: Record<string, unknown>): number {
+  let n = e.Time !== undefined ? 14 : 0;
+  for (const k of ['Source', 'DetailType', 'Detail']) if (typeof e[k] === 'string') n += Buffer.byteLength(e[k] as string);
+  if (Array.isArray(e.Resources)) for (const r of e.Resources) if (typeof r === 'string') n += Buffer.byteLength(r);
+  return n;
+}
+
+/** Checks a PutEvents request; returns the submission and the answer's entries, or an error response. */
+export function putEvents(body: unknown, tenant: string, now: Date): { submission: Submission; entries: ResultEntry[] } | Response {
+  const entries = isObj(body) ? body.Entries : undefined;
+  if (!Array.isArray(entries) || entries.length < 1 || entries.length > PUT_EVENTS_LIMITS.entries) {
+    return awsError(400, 'ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${PUT_EVENTS_LIMITS.entries}`);
+  }
+  const submission: Submission = { tenant, kind: 'events', stream: null, items: [], lines: [] };
+  const results: ResultEntry[] = entries.map((e): ResultEntry => {
+    if (!isObj(e)) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Entry must be an object.' };
+    if (entrySize(e) > PUT_EVENTS_LIMITS.entryBytes) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Event entry is too large: the maximum is 256 KiB.' };
+    for (const k of ['Source', 'DetailType', 'Detail']) {
+      if (typeof e[k] !== 'string' || (e[k] as string).length === 0) {
+        return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${k} is not valid. Reason: ${k} is a required argument.` };
+      }
+    }
+    let detail: unknown;
+    try {
+      detail = JSON.parse(e.Detail as string);
+    } catch {
+      return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    }
+    if (!isObj(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    let time: string | undefined;
+    if (e.Time !== undefined) {
+      const t = typeof e.Time === 'number' ? e.Time * 1000 : NaN;
+      if (!Number.isFinite(t)) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Time is not valid. Reason: expected epoch seconds.' };
+      time = new Date(t).toISOString();
+    }
+    const env = toEnvelope(
+      { source: e.Source, 'detail-type': e.DetailType, detail, resources: e.Resources, ...(time ? { time } : {}) },
+      tenant,
+      now,
+      e.Detail as string,
+    );
+    if (!env.ok) return { ErrorCode: env.code === 'malformed_detail' ? 'MalformedDetail' : 'InvalidArgument', ErrorMessage: env.message };
+    submission.items.push(env.event);
+    submission.lines.push(JSON.stringify(env.event));
+    return { EventId: env.event.id };
+  });
+  return { submission, entries: results };
+}
+

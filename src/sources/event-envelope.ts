@@ -1,0 +1,82 @@
+/**
+ * Turns what producers send into EventBridge envelopes. Sluice assigns the fields EventBridge
+ * assigns (version, account, region, time when absent) and an id derived from the tenant and the
+ * event's content, time included, when the producer gives none: a producer's retry of the same
+ * event (same time) gets the same id, and destinations count it once.
+ */
+import { createHash } from 'node:crypto';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../pipeline/router.ts';
+
+export interface Envelope {
+  version: string;
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+}
+
+/** Limits from EventBridge's PutEvents. */
+export const MAX_SOURCE_LENGTH = 256;
+export const MAX_DETAIL_TYPE_LENGTH = 128;
+export const MAX_RESOURCES = 20;
+
+export type EnvelopeResult = { ok: true; event: Envelope } | { ok: false; code: string; message: string };
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A uuid-shaped id from a hash of the tenant and content. */
+export function contentId(tenant: string, parts: string[]): string {
+  const h = createHash('sha256').update(tenant).update('\n').update(parts.join('\n')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Checks and completes an event given as an envelope (`source`, `detail-type`, `detail`, and
+ * optionally `id`, `time`, `resources`, `account`, `region`, `version`).
+ *
+ * @example toEnvelope({ source: 'findings', 'detail-type': 'findings-uploaded', detail: {} }, 'acme', new Date())
+ */
+export function toEnvelope(input: unknown, tenant: string, now: Date, detailText?: string): EnvelopeResult {
+  if (!isObj(input)) return { ok: false, code: 'invalid_event', message: 'an event must be a JSON object' };
+  const { source, detail, resources, time, id } = input;
+  const detailType = input['detail-type'];
+  if (typeof source !== 'string' || source.length === 0 || source.length > MAX_SOURCE_LENGTH) {
+    return { ok: false, code: 'invalid_event', message: `source must be a string of 1 to ${MAX_SOURCE_LENGTH} characters` };
+  }
+  if (typeof detailType !== 'string' || detailType.length === 0 || detailType.length > MAX_DETAIL_TYPE_LENGTH) {
+    return { ok: false, code: 'invalid_event', message: `detail-type must be a string of 1 to ${MAX_DETAIL_TYPE_LENGTH} characters` };
+  }
+  if (!isObj(detail)) return { ok: false, code: 'malformed_detail', message: 'detail must be a JSON object' };
+  if (resources !== undefined && (!Array.isArray(resources) || resources.length > MAX_RESOURCES || !resources.every((r) => typeof r === 'string'))) {
+    return { ok: false, code: 'invalid_event', message: `resources must be an array of at most ${MAX_RESOURCES} strings` };
+  }
+  let at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (time !== undefined) {
+    const t = typeof time === 'string' ? Date.parse(time) : NaN;
+    if (!Number.isFinite(t)) return { ok: false, code: 'invalid_event', message: 'time must be an ISO 8601 date-time' };
+    at = new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 256)) {
+    return { ok: false, code: 'invalid_event', message: 'id must be a string of 1 to 256 characters' };
+  }
+  const res = (resources as string[] | undefined) ?? [];
+  const eventId = (id as string | undefined) ?? contentId(tenant, [source, detailType, at, res.join(','), detailText ?? JSON.stringify(detail)]);
+  return {
+    ok: true,
+    event: {
+      version: '0',
+      id: eventId,
+      'detail-type': detailType,
+      source,
+      account: typeof input.account === 'string' ? input.account : LOCAL_ACCOUNT,
+      time: at,
+      region: typeof input.region === 'string' ? input.region : LOCAL_REGION,
+      resources: res,
+      detail,
+    },
+  };
+}

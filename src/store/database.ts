@@ -1,0 +1,37 @@
+/**
+ * The one small interface Sluice's storage code is written against, so the same SQL runs on the
+ * embedded PGlite and on a PostgreSQL server. Parameters are strings, numbers, booleans or null;
+ * batches travel as one JSON text parameter (`json_to_recordset($1::text::json)`; the `::text` keeps
+ * the server driver from encoding the text again as JSON), which both drivers pass
+ * the same way.
+ */
+
+export type Row = Record<string, unknown>;
+export type Param = string | number | boolean | null;
+
+/** Something that runs one SQL statement with positional parameters. */
+export interface Queryable {
+  query<R extends Row = Row>(sql: string, params?: Param[]): Promise<R[]>;
+}
+
+/**
+ * A database connection (or pool).
+ *
+ * @example
+ *   const db = await openDatabase({ dataDir: '.sluice' });
+ *   await db.transaction(async (tx) => { await tx.query('select 1'); });
+ */
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A PostgreSQL error code (SQLSTATE) of an error thrown by either driver, if it has one. */
+export function sqlState(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}

@@ -1,0 +1,140 @@
+/**
+ * The schema, as an ordered list of migrations applied once each, under an advisory lock so that
+ * several processes starting together on one PostgreSQL apply each exactly once. Only PostgreSQL
+ * 15 features: the same migrations run on PGlite and on a server.
+ */
+import type { Database } from './database.ts';
+
+/** The role tenant-scoped reads switch to: row-level security admits only the current tenant. */
+export const TENANT_ROLE = 'sluice_tenant';
+
+const MIGRATIONS: string[] = [
+  // 1: keys, intake log, stream error output, metrics store.
+  `
+  create table sluice.settings (name text primary key, value text not null);
+
+  create table sluice.api_keys (
+    id text primary key,
+    tenant text not null,
+    kind text not null check (kind in ('ingest', 'read', 'admin')),
+    secret_sha256 text not null,
+    created_at timestamptz not null default now(),
+    revoked_at timestamptz
+  );
+
+  -- Processes sharing the database; a log entry owned by a process whose heartbeat is stale is
+  -- claimed again by another.
+  create table sluice.workers (
+    id text primary key,
+    started_at timestamptz not null default now(),
+    heartbeat_at timestamptz not null default now()
+  );
+
+  -- One row per accepted request: its events (or direct stream records) as NDJSON. Deleted once
+  -- every record derived from it has been delivered or sent to an error output.
+  create table sluice.intake_log (
+    id bigserial primary key,
+    received_at timestamptz not null default now(),
+    tenant text not null,
+    kind text not null check (kind in ('events', 'records')),
+    stream text,
+    count integer not null,
+    payload text not null,
+    owner text,
+    attempts integer not null default 0
+  );
+  create index intake_log_owner on sluice.intake_log (owner, id);
+
+  -- A stream's error output: records that failed a step, with the reason. The record is stored
+  -- after the stream's pseudonymization policy, never raw.
+  create table sluice.stream_errors (
+    id bigserial primary key,
+    at timestamptz not null default now(),
+    stream text not null,
+    tenant text,
+    step text not null,
+    code text not null,
+    reason text not null,
+    record_id text not null,
+    record jsonb,
+    unique (stream, record_id)
+  );
+
+  -- Points as Timestream models them: dimensions, measures, time. Idempotent on the record id
+  -- within a tenant and metric; partitioned by day so that retention drops whole partitions.
+  create table sluice.metric_points (
+    tenant text not null,
+    metric text not null,
+    time timestamptz not null,
+    record_id text not null,
+    dimensions jsonb not null,
+    measures jsonb not null,
+    primary key (tenant, metric, time, record_id)
+  ) partition by range (time);
+
+  -- Hourly rollups maintained in the same statement that inserts points (only points actually
+  -- inserted count), per dimension set; measure '' holds the point count.
+  create table sluice.metric_rollups (
+    tenant text not null,
+    metric text not null,
+    bucket timestamptz not null,
+    measure text not null,
+    dimensions jsonb not null,
+    count bigint not null,
+    sum double precision not null,
+    min double precision,
+    max double precision,
+    primary key (tenant, metric, bucket, measure, dimensions)
+  );
+
+  do $$ begin
+    create role ${TENANT_ROLE} nologin;
+  exception when duplicate_object or unique_violation then null;
+  end $$;
+  grant usage on schema sluice to ${TENANT_ROLE};
+  grant select on sluice.metric_points, sluice.metric_rollups to ${TENANT_ROLE};
+  alter table sluice.metric_points enable row level security;
+  alter table sluice.metric_rollups enable row level security;
+  create policy tenant_isolation on sluice.metric_points for select to ${TENANT_ROLE}
+    using (tenant = current_setting('sluice.tenant', true));
+  create policy tenant_isolation on sluice.metric_rollups for select to ${TENANT_ROLE}
+    using (tenant = current_setting('sluice.tenant', true));
+  `,
+];
+
+/**
+ * Applies the migrations this database has not seen yet.
+ *
+ * @example await migrate(db);
+ */
+export async function migrate(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock(727111)');
+    await tx.query('create schema if not exists sluice');
+    await tx.query('create table if not exists sluice.migrations (version integer primary key, applied_at timestamptz not null default now())');
+    const rows = await tx.query<{ v: number }>('select coalesce(max(version), 0)::int as v from sluice.migrations');
+    for (let v = rows[0].v; v < MIGRATIONS.length; v++) {
+      for (const statement of splitStatements(MIGRATIONS[v])) await tx.query(statement);
+      await tx.query('insert into sluice.migrations (version) values ($1)', [v + 1]);
+    }
+  });
+}
+
+/** Splits a migration at top-level semicolons (not inside `$$` bodies), without its comments. */
+function splitStatements(text: string): string[] {
+  const sql = text.replace(/--.*$/gm, '');
+  const out: string[] = [];
+  let start = 0;
+  let inBody = false;
+  for (let i = 0; i < sql.length; i++) {
+    if (sql.startsWith('$$', i)) {
+      inBody = !inBody;
+      i++;
+    } else if (sql[i] === ';' && !inBody) {
+      out.push(sql.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(sql.slice(start));
+  return out.map((s) => s.trim()).filter((s) => s.length > 0);
+}
