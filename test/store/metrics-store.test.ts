@@ -1,0 +1,109 @@
+// The metrics store on PGlite and on PostgreSQL: idempotent writes, rollups counting only new
+// points, day partitions and retention, and row-level security as a second wall.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MetricsStore } from '../../src/destinations/metrics/metrics-store.ts';
+import type { MetricPoint } from '../../src/destinations/metrics/metric-point.ts';
+import { TENANT_ROLE } from '../../src/store/migrations.ts';
+import { VARIANTS, type TestDatabase } from '../support/databases.ts';
+
+const DAY = 86_400_000;
+const point = (tenant: string, id: string, time: string, n: number, dims: Record<string, string> = {}): MetricPoint => ({
+  tenant,
+  metric: 'uploads',
+  time,
+  record_id: id,
+  dimensions: dims,
+  measures: { n },
+});
+
+for (const variant of VARIANTS) {
+  describe(`metrics store on ${variant.name}`, () => {
+    let t: TestDatabase;
+    let store: MetricsStore;
+    before(async () => {
+      t = await variant.open();
+      store = new MetricsStore(t.db);
+    });
+    after(() => t.drop());
+
+    it('stores a point once however often its record id is written', async () => {
+      const p = point('acme', 'e:1', '2026-11-20T10:15:00Z', 5);
+      assert.equal(await store.write([p, p]), 1);
+      assert.equal(await store.write([p]), 0);
+      const rows = await t.db.query<{ n: number }>("select count(*)::int as n from sluice.metric_points where tenant = 'acme'");
+      assert.equal(rows[0].n, 1);
+    });
+
+    it('the same record id in another tenant or metric is another point', async () => {
+      assert.equal(await store.write([point('globex', 'e:1', '2026-11-20T10:15:00Z', 5), { ...point('acme', 'e:1', '2026-11-20T10:15:00Z', 5), metric: 'other' }]), 2);
+    });
+
+    it('hourly rollups count exactly the points inserted, per dimension set', async () => {
+      await store.write([
+        point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro' }),
+        point('initech', 'b', '2026-11-20T11:55:00Z', 4, { plan: 'pro' }),
+        point('initech', 'c', '2026-11-20T11:30:00Z', 10, { plan: 'free' }),
+        point('initech', 'd', '2026-11-20T12:00:00Z', 2, { plan: 'pro' }),
+      ]);
+      // A redelivered batch with one new point.
+      await store.write([point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro' }), point('initech', 'e', '2026-11-20T11:10:00Z', 3, { plan: 'pro' })]);
+      const rows = await t.db.query<{ bucket: string; plan: string; measure: string; count: number; sum: number; min: number; max: number }>(
+        `select to_char(bucket at time zone 'UTC', 'HH24') as bucket, dimensions->>'plan' as plan, measure, count::int as count, sum, min, max
+           from sluice.metric_rollups where tenant = 'initech' order by 1, 2, 3`,
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.bucket, r.plan, r.measure, r.count, r.sum, r.min, r.max]),
+        [
+          ['11', 'free', '', 1, 0, null, null],
+          ['11', 'free', 'n', 1, 10, 10, 10],
+          ['11', 'pro', '', 3, 0, null, null],
+          ['11', 'pro', 'n', 3, 8, 1, 4],
+          ['12', 'pro', '', 1, 0, null, null],
+          ['12', 'pro', 'n', 1, 2, 2, 2],
+        ],
+      );
+    });
+
+    it('keeps points in day partitions and drops whole days past retention', async () => {
+      const now = Date.parse('2026-11-21T12:00:00Z');
+      await store.write([point('acme', 'old', new Date(now - 10 * DAY).toISOString(), 1), point('acme', 'new', new Date(now - DAY).toISOString(), 1)]);
+      const parts = await t.db.query<{ name: string }>(
+        "select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'metric_points' order by 1",
+      );
+      assert.ok(parts.some((p) => p.name === 'metric_points_20261111'), JSON.stringify(parts));
+      const dropped = await store.applyRetention(5, now);
+      assert.deepEqual(dropped, ['2026-11-11']);
+      const ids = await t.db.query<{ record_id: string }>("select record_id from sluice.metric_points where tenant = 'acme' and record_id in ('old', 'new')");
+      assert.deepEqual(ids.map((r) => r.record_id), ['new']);
+      const oldRollups = await t.db.query<{ n: number }>("select count(*)::int as n from sluice.metric_rollups where bucket < '2026-11-16'");
+      assert.equal(oldRollups[0].n, 0);
+      // Writing to a dropped day recreates its partition.
+      assert.equal(await store.write([point('acme', 'old2', new Date(now - 10 * DAY).toISOString(), 1)]), 1);
+    });
+
+    it('row-level security shows the tenant role only the current tenant, even without a WHERE', async () => {
+      const seen = await t.db.transaction(async (tx) => {
+        await tx.query(`set local role ${TENANT_ROLE}`);
+        await tx.query("select set_config('sluice.tenant', 'globex', true)");
+        const points = await tx.query<{ tenant: string }>('select distinct tenant from sluice.metric_points');
+        const rollups = await tx.query<{ tenant: string }>('select distinct tenant from sluice.metric_rollups');
+        return [...points, ...rollups].map((r) => r.tenant);
+      });
+      assert.ok(seen.length > 0);
+      assert.deepEqual([...new Set(seen)], ['globex']);
+      const none = await t.db.transaction(async (tx) => {
+        await tx.query(`set local role ${TENANT_ROLE}`);
+        return tx.query('select count(*)::int as n from sluice.metric_points');
+      });
+      assert.equal(none[0].n, 0, 'without a tenant setting the role sees nothing');
+      await assert.rejects(
+        t.db.transaction(async (tx) => {
+          await tx.query(`set local role ${TENANT_ROLE}`);
+          await tx.query('delete from sluice.metric_points');
+        }),
+        /permission denied/,
+      );
+    });
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * The databases every storage suite runs on: PGlite (in memory) and the PostgreSQL server (a
+ * fresh database per suite, dropped afterwards). In CI a missing server is a failure, never a skip.
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import type { Database } from '../../src/store/database.ts';
+import { migrate } from '../../src/store/migrations.ts';
+import { PgliteDriver } from '../../src/store/pglite-driver.ts';
+import { PostgresDriver } from '../../src/store/postgres-driver.ts';
+
+/** The server the PostgreSQL variants use (a database on it is created per suite). */
+export const SERVER_URL = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  db: Database;
+  /** For a Sluice process of its own (DATABASE_URL), when the variant is a server. */
+  url?: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database on the server; its URL. */
+export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `sluice_test_${randomBytes(5).toString('hex')}`;
+  const admin = postgres(SERVER_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export const VARIANTS: Array<{ name: string; open: () => Promise<TestDatabase> }> = [
+  {
+    name: 'PGlite',
+    open: async () => {
+      const db = await PgliteDriver.open(undefined);
+      await migrate(db);
+      return { db, drop: () => db.close() };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    open: async () => {
+      const server = await createServerDatabase();
+      const db = new PostgresDriver({ url: server.url });
+      await migrate(db);
+      return {
+        db,
+        url: server.url,
+        drop: async () => {
+          await db.close();
+          await server.drop();
+        },
+      };
+    },
+  },
+];
