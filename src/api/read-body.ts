@@ -2,6 +2,7 @@
  * Reads a request body up to a limit, without buffering more than the limit: a larger body is
  * refused as soon as it is known to be too large.
  */
+import { parseJsonText } from '../core/json/json-text.ts';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -29,9 +30,18 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array>
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
-/** A JSON.parse failure described by position only: the engine's message can quote the input. */
-export function jsonErrorAt(e: unknown, text: string): string {
-  const m = /position (\d+)/.exec((e as Error)?.message ?? '');
+/**
+ * Where JSON text that JSON.parse refused goes wrong, by line and column only: the engine's own
+ * message can quote the input. Sluice's own parser (run only on this error path) finds the spot.
+ */
+export function jsonErrorAt(text: string): string {
+  let message = '';
+  try {
+    parseJsonText(text);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  const m = /position (\d+)/.exec(message);
   if (!m) return 'not valid JSON';
   const pos = Number(m[1]);
   const before = text.slice(0, pos);

@@ -25,8 +25,8 @@ export async function postQuery(c: Context, app: AppContext): Promise<Response> 
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch (e) {
-    return httpError(c, 400, 'malformed_json', `the body is ${jsonErrorAt(e, text)}`);
+  } catch {
+    return httpError(c, 400, 'malformed_json', `the body is ${jsonErrorAt(text)}`);
   }
   let queries: MetricQuery[];
   try {

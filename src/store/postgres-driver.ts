@@ -31,7 +31,8 @@ export class PostgresDriver implements Database {
   }
 
   async query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
-    return (await this.sql.unsafe(sql, params as never[])) as unknown as R[];
+    // A plain array, as PGlite returns (the driver's result is an Array subclass).
+    return [...(await this.sql.unsafe(sql, params as never[]))] as unknown as R[];
   }
 
   async exec(sql: string): Promise<void> {
@@ -40,7 +41,7 @@ export class PostgresDriver implements Database {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return (await this.sql.begin((tx) =>
-      fn({ query: async <R extends Row = Row>(q: string, params: Param[] = []) => (await tx.unsafe(q, params as never[])) as unknown as R[] }),
+      fn({ query: async <R extends Row = Row>(q: string, params: Param[] = []) => [...(await tx.unsafe(q, params as never[]))] as unknown as R[] }),
     )) as T;
   }
 

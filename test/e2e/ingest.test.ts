@@ -1,0 +1,176 @@
+// Ingest end to end against a running Sluice: the AWS SDK's own EventBridge and Firehose clients
+// (SigV4 from an ingest key), and curl-style fetch on /v1/events; per-entry results, limits,
+// bad input, rate limits, idempotent retries, and records landing in the metrics store.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { FirehoseClient, PutRecordBatchCommand, PutRecordCommand } from '@aws-sdk/client-firehose';
+import type { CreatedKey } from '../../src/auth/api-keys.ts';
+import { STORES, findings, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
+
+process.env.AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING ??= '1';
+
+async function pointCount(s: TestSluice, tenant: string): Promise<number> {
+  const rows = await s.db.query<{ n: number }>('select count(*)::int as n from sluice.metric_points where tenant = $1', [tenant]);
+  return rows[0].n;
+}
+
+const clients = (s: TestSluice, k: CreatedKey, secret = k.secretAccessKey!) => {
+  const opts = { endpoint: s.url, region: 'eu-west-1', credentials: { accessKeyId: k.accessKeyId!, secretAccessKey: secret }, maxAttempts: 1 };
+  return { eb: new EventBridgeClient(opts), fh: new FirehoseClient(opts) };
+};
+
+for (const store of STORES) {
+  describe(`ingest on ${store}`, () => {
+    let s: TestSluice;
+    let acme: CreatedKey;
+    let globexIngest: CreatedKey;
+    before(async () => {
+      s = await startTestSluice(store, findingsConfig({ ingest: { rate_limit: { events_per_second: 1, burst: 1000 } } }));
+      acme = await s.keys.create('acme', 'ingest');
+      globexIngest = await s.keys.create('globex', 'ingest');
+    });
+    after(() => s.close());
+
+    it('EventBridge PutEvents with the AWS SDK: per-entry results, delivered into the tenant metric', async () => {
+      const { eb } = clients(s, acme);
+      const at = new Date().toISOString();
+      const out = await eb.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'findings', DetailType: 'findings-uploaded', Detail: JSON.stringify(findings('acme', 'eb-1', at, 3).detail) },
+            { Source: 'findings', DetailType: 'findings-uploaded', Detail: '{"tenant_id": ' },
+            { Source: 'findings', DetailType: 'findings-uploaded', Detail: JSON.stringify(findings('acme', 'eb-2', at, 4).detail), Time: new Date(at) },
+          ],
+        }),
+      );
+      assert.equal(out.FailedEntryCount, 1);
+      assert.match(out.Entries![0].EventId!, /^[0-9a-f-]{36}$/);
+      assert.deepEqual(out.Entries![1], { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' });
+      assert.ok(out.Entries![2].EventId);
+      await s.pipeline.whenIdle();
+      const rows = await s.db.query<{ record_id: string; n: number }>(
+        "select record_id, (measures->>'new_findings_count')::int as n from sluice.metric_points where tenant = 'acme' and record_id like 'e:eb-%' order by 1",
+      );
+      assert.deepEqual(rows, [{ record_id: 'e:eb-1', n: 3 }, { record_id: 'e:eb-2', n: 4 }]);
+    });
+
+    it('refuses unsigned, wrongly signed and unknown-key requests with 403 in AWS error shape', async () => {
+      const { eb } = clients(s, acme, 'not-the-secret-access-key-000000000000');
+      await assert.rejects(eb.send(new PutEventsCommand({ Entries: [{ Source: 'a', DetailType: 'b', Detail: '{}' }] })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(e.name, 'InvalidSignatureException');
+        assert.equal(e.$metadata?.httpStatusCode, 403);
+        return true;
+      });
+      const unknown = clients(s, { ...acme, accessKeyId: 'SLIKAAAAAAAAAAAAAAAA' });
+      await assert.rejects(unknown.eb.send(new PutEventsCommand({ Entries: [{ Source: 'a', DetailType: 'b', Detail: '{}' }] })), /UnrecognizedClient|security token/);
+      const res = await fetch(s.url, { method: 'POST', headers: { 'x-amz-target': 'AWSEvents.PutEvents', 'content-type': 'application/x-amz-json-1.1' }, body: '{"Entries":[]}' });
+      assert.equal(res.status, 403);
+      assert.equal(res.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
+      assert.equal((await res.json()).__type, 'MissingAuthenticationTokenException');
+    });
+
+    it('PutEvents limits: more than 10 entries is a ValidationException', async () => {
+      const { eb } = clients(s, acme);
+      const entries = Array.from({ length: 11 }, () => ({ Source: 'a', DetailType: 'b', Detail: '{}' }));
+      await assert.rejects(eb.send(new PutEventsCommand({ Entries: entries })), (e: Error) => e.name === 'ValidationException');
+    });
+
+    it('Firehose PutRecord and PutRecordBatch with the AWS SDK into a named stream', async () => {
+      const { fh } = clients(s, acme);
+      const rec = (id: string, n: number) => ({ Data: Buffer.from(JSON.stringify({ metric_name: 'direct', metadata: { tenant_id: 'acme', event_id: id, event_time: new Date().toISOString() }, data: { n } })) });
+      const one = await fh.send(new PutRecordCommand({ DeliveryStreamName: 'metrics', Record: rec('fh-0', 1) }));
+      assert.ok(one.RecordId);
+      assert.equal(one.Encrypted, false);
+      const batch = await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'metrics', Records: [rec('fh-1', 1), rec('fh-2', 2), { Data: Buffer.from('not json') }] }));
+      assert.equal(batch.FailedPutCount, 0);
+      assert.equal(batch.RequestResponses!.length, 3);
+      await assert.rejects(fh.send(new PutRecordCommand({ DeliveryStreamName: 'nope', Record: rec('x', 1) })), (e: Error) => e.name === 'ResourceNotFoundException');
+      await s.pipeline.whenIdle();
+      const rows = await s.db.query<{ n: number }>("select count(*)::int as n from sluice.metric_points where metric = 'direct'");
+      assert.equal(rows[0].n, 3);
+      // The record that is not JSON went to the stream's error output, with its code.
+      const errors = await s.db.query<{ code: string; step: string }>("select code, step from sluice.stream_errors where code = 'invalid_json'");
+      assert.deepEqual(errors, [{ code: 'invalid_json', step: 'decode' }]);
+    });
+
+    it('/v1/events takes a JSON array or NDJSON, answers per entry, and a bad entry never fails its neighbours', async () => {
+      const at = new Date().toISOString();
+      const arr = await postJson(`${s.url}/v1/events`, acme.key, [findings('acme', 'h-1', at, 1), { source: 'findings' }, findings('acme', 'h-2', at, 2)]);
+      assert.equal(arr.status, 200);
+      assert.equal(arr.body.accepted, 2);
+      assert.equal(arr.body.failed, 1);
+      assert.equal(arr.body.results[1].error.code, 'invalid_event');
+      assert.match(arr.body.results[1].error.message, /detail-type must be a string/);
+      const nd = [JSON.stringify(findings('acme', 'h-3', at, 3)), '{"source": oops', JSON.stringify({ metric_name: 'direct', metadata: { tenant_id: 'acme', event_id: 'h-4', event_time: at }, data: { n: 1 } })].join('\n');
+      const res = await postJson(`${s.url}/v1/events`, acme.key, nd, { 'content-type': 'application/x-ndjson' });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.results.map((r: { id?: string; error?: { code: string } }) => r.error?.code ?? 'ok'), ['ok', 'malformed_json', 'ok']);
+      assert.doesNotMatch(JSON.stringify(res.body), /oops/, 'errors never quote the payload');
+      await s.pipeline.whenIdle();
+      const rows = await s.db.query<{ record_id: string }>("select record_id from sluice.metric_points where record_id in ('e:h-1','e:h-2','e:h-3','e:h-4') order by 1");
+      assert.deepEqual(rows.map((r) => r.record_id), ['e:h-1', 'e:h-2', 'e:h-3', 'e:h-4']);
+    });
+
+    it('bad requests: malformed JSON 400 naming where, oversized 413, too many entries 400, unknown stream 400, bad keys 401/403', async () => {
+      const bad = await postJson(`${s.url}/v1/events`, acme.key, '[{"source": "a",\n "detail": }]');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'malformed_json');
+      assert.match(bad.body.error.message, /line 2, column \d+/);
+      const big = await postJson(`${s.url}/v1/events`, acme.key, 'x'.repeat(6 * 1024 * 1024));
+      assert.equal(big.status, 413);
+      assert.equal(big.body.error.code, 'body_too_large');
+      const entry = await postJson(`${s.url}/v1/events`, acme.key, [{ source: 'a', 'detail-type': 'b', detail: { pad: 'y'.repeat(300 * 1024) } }]);
+      assert.equal(entry.status, 413);
+      assert.equal(entry.body.results[0].error.code, 'entry_too_large');
+      const many = await postJson(`${s.url}/v1/events`, acme.key, Array.from({ length: 501 }, () => ({})));
+      assert.equal(many.status, 400);
+      assert.equal(many.body.error.code, 'too_many_entries');
+      const stream = await postJson(`${s.url}/v1/events?stream=nope`, acme.key, [{ metric_name: 'm', metadata: {}, data: {} }]);
+      assert.equal(stream.status, 400);
+      assert.equal(stream.body.error.code, 'unknown_stream');
+      assert.equal((await postJson(`${s.url}/v1/events`, 'nonsense', [])).status, 401);
+      const read = await s.keys.create('acme', 'read');
+      assert.equal((await postJson(`${s.url}/v1/events`, read.key, [])).status, 403);
+    });
+
+    it('a producer retrying the same events is counted once', async () => {
+      const before = await pointCount(s, 'acme');
+      const batch = [findings('acme', 'r-1', new Date().toISOString(), 1), findings('acme', 'r-2', new Date().toISOString(), 1)];
+      for (let i = 0; i < 3; i++) assert.equal((await postJson(`${s.url}/v1/events`, acme.key, batch)).status, 200);
+      await s.pipeline.whenIdle();
+      assert.equal(await pointCount(s, 'acme'), before + 2);
+    });
+
+    it('an ingest key only lands records in its own tenant', async () => {
+      const res = await postJson(`${s.url}/v1/events`, globexIngest.key, [findings('acme', 'cross-1', new Date().toISOString(), 9)]);
+      assert.equal(res.status, 200);
+      await s.pipeline.whenIdle();
+      const rows = await s.db.query("select 1 from sluice.metric_points where record_id = 'e:cross-1'");
+      assert.equal(rows.length, 0);
+      const errors = await s.db.query<{ code: string; tenant: string }>("select code, tenant from sluice.stream_errors where code = 'tenant_mismatch'");
+      assert.deepEqual(errors, [{ code: 'tenant_mismatch', tenant: 'acme' }]);
+    });
+
+    it('a tenant over its rate gets 429 with Retry-After; other tenants are unaffected', async () => {
+      const flood = Array.from({ length: 500 }, (_, i) => findings('acme', `flood-${i}`, new Date().toISOString(), 1));
+      let limited: Awaited<ReturnType<typeof postJson>> | null = null;
+      for (let i = 0; i < 4 && !limited; i++) {
+        const r = await postJson(`${s.url}/v1/events`, acme.key, flood);
+        if (r.status === 429) limited = r;
+      }
+      assert.ok(limited, 'expected a 429 within 2,000 events at 1 event/s with a burst of 1,000');
+      assert.equal(limited.body.error.code, 'rate_limited');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      const other = await postJson(`${s.url}/v1/events`, globexIngest.key, [findings('globex', 'g-1', new Date().toISOString(), 1)]);
+      assert.equal(other.status, 200);
+    });
+
+    it('a revoked key is refused', async () => {
+      const k = await s.keys.create('acme', 'ingest');
+      assert.equal((await postJson(`${s.url}/v1/events`, k.key, [findings('acme', 'rv', new Date().toISOString(), 1)])).status, 200);
+      assert.ok(await s.keys.revoke(k.key));
+      assert.equal((await postJson(`${s.url}/v1/events`, k.key, [])).status, 401);
+    });
+  });
+}
