@@ -64,12 +64,20 @@ export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
-  const { config, log, mode } = opts;
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
+  try {
+    return await run(opts, dataDir, db);
+  } catch (e) {
+    await db.close().catch(() => {});
+    throw e;
+  }
+}
+
+async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<RunningSluice> {
+  const { config, log, mode } = opts;
   const keys = new KeyStore(db);
   const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
-  await intakeLog.start();
   const counters = new StreamCounters();
   const queries = new QueryService(db);
   const keyRing = keyRingResolver(mode, dataDir, log);
@@ -97,6 +105,7 @@ export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
     complete: (id) => intakeLog.complete(id),
     warn: (m) => log.warn(m),
   });
+  await intakeLog.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
   const intake = new Intake(intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending);
