@@ -1,0 +1,110 @@
+// A stream's Firehose semantics: flush on count, bytes or interval (whichever first) and on
+// drain; processors in order; failures to the durable error output (after the privacy policy);
+// a destination that is down is retried, never dropped; records are acknowledged only at the end.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DeliveryRecord, Destination } from '../../src/destinations/destination.ts';
+import { parseKeyRing } from '../../src/core/privacy/pseudonymizer.ts';
+import { ErrorOutput } from '../../src/pipeline/error-output.ts';
+import { StreamCounters } from '../../src/pipeline/stream-counters.ts';
+import { Stream, type BufferLimits, type StreamRecord } from '../../src/pipeline/stream.ts';
+import { createPseudonymize } from '../../src/processors/pseudonymize.ts';
+import { createValidate } from '../../src/processors/validate.ts';
+import { migrate } from '../../src/store/migrations.ts';
+import { PgliteDriver } from '../../src/store/pglite-driver.ts';
+
+describe('stream', () => {
+  let db: PgliteDriver;
+  before(async () => {
+    db = await PgliteDriver.open(undefined);
+    await migrate(db);
+  });
+  after(() => db.close());
+
+  function setup(buffer: BufferLimits, opts: { failTimes?: number; name?: string } = {}) {
+    const batches: DeliveryRecord[][] = [];
+    let failures = opts.failTimes ?? 0;
+    const destination: Destination = {
+      async write(records) {
+        if (failures-- > 0) throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+        batches.push(records);
+        return [];
+      },
+    };
+    const counters = new StreamCounters();
+    const warnings: string[] = [];
+    const stream = new Stream({
+      name: opts.name ?? 's',
+      buffer,
+      processors: [createValidate({ type: 'validate' }), createPseudonymize({ type: 'pseudonymize', key: { env: 'X' }, fields: { 'metadata.user_id': 'hash' } }, parseKeyRing('k1:0123456789abcdef0123'))],
+      destination,
+      errors: new ErrorOutput(db),
+      counters,
+      warn: (m) => warnings.push(m),
+    });
+    const acked: string[] = [];
+    const push = (id: string, value: unknown = metric(id), bytes = 100) => stream.push({ id, source_tenant: 'acme', value, bytes, done: () => acked.push(id) } satisfies StreamRecord);
+    return { stream, batches, counters, warnings, acked, push };
+  }
+  const metric = (id: string, user = 'alice@example.com') => ({ metric_name: 'm', metadata: { tenant_id: 'acme', event_id: id, event_time: '2026-11-20T10:00:00Z', user_id: user }, data: { n: 1 } });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('flushes when the record count is reached, in batches of at most max_records', async () => {
+    const t = setup({ max_records: 3, max_bytes: 1e9, interval_seconds: 60 });
+    for (let i = 0; i < 7; i++) t.push(`c${i}`);
+    await sleep(50);
+    assert.deepEqual(t.batches.map((b) => b.length), [3, 3]);
+    assert.equal(t.stream.buffered, 1);
+    await t.stream.drain();
+    assert.deepEqual(t.batches.map((b) => b.length), [3, 3, 1]);
+    assert.equal(t.acked.length, 7);
+  });
+
+  it('flushes when the byte limit is reached', async () => {
+    const t = setup({ max_records: 1000, max_bytes: 250, interval_seconds: 60 });
+    for (let i = 0; i < 3; i++) t.push(`b${i}`);
+    await sleep(50);
+    assert.deepEqual(t.batches.map((b) => b.length), [2]);
+    await t.stream.drain();
+  });
+
+  it('flushes on the interval when neither limit is reached', async () => {
+    const t = setup({ max_records: 1000, max_bytes: 1e9, interval_seconds: 1 });
+    t.push('i0');
+    await sleep(300);
+    assert.equal(t.batches.length, 0);
+    await sleep(1000);
+    assert.equal(t.batches.length, 1);
+    assert.deepEqual(t.acked, ['i0']);
+  });
+
+  it('pseudonymizes before delivery, and stores failed records after the privacy policy', async () => {
+    const t = setup({ max_records: 10, max_bytes: 1e9, interval_seconds: 0 }, { name: 'privacy' });
+    t.push('p1');
+    t.push('p2', { ...metric('p2', 'bob@example.com'), metadata: { tenant_id: 'acme', event_time: 'not a time', user_id: 'bob@example.com' } });
+    await t.stream.drain();
+    const delivered = t.batches.flat().map((r) => r.value as { metadata: { user_id: string } });
+    assert.equal(delivered.length, 1);
+    assert.match(delivered[0].metadata.user_id, /^k1:/);
+    const rows = await db.query<{ code: string; step: string; record: unknown }>("select code, step, record from sluice.stream_errors where stream = 'privacy'");
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].code, 'schema_invalid');
+    assert.equal(rows[0].step, 'validate');
+    assert.doesNotMatch(JSON.stringify(rows[0].record), /bob@example\.com/);
+    assert.equal(t.counters.get('privacy', 'failed', 'schema_invalid'), 1);
+    assert.equal(t.counters.get('privacy', 'ok'), 1);
+    assert.deepEqual(t.acked.sort(), ['p1', 'p2']);
+  });
+
+  it('retries a batch the destination cannot take, acknowledging only after it is delivered', async () => {
+    const t = setup({ max_records: 10, max_bytes: 1e9, interval_seconds: 0 }, { failTimes: 2 });
+    t.push('r1');
+    await sleep(100);
+    assert.deepEqual(t.acked, [], 'not acknowledged while the destination is down');
+    await t.stream.drain();
+    assert.deepEqual(t.batches.map((b) => b.map((r) => r.id)), [['r1']]);
+    assert.deepEqual(t.acked, ['r1']);
+    assert.equal(t.warnings.length, 2);
+    assert.doesNotMatch(t.warnings.join(''), /alice/);
+  });
+});
