@@ -1,0 +1,104 @@
+// `sluice dev` as a new user runs it (npm start): demo tenants, printed keys and a curl that
+// answers with data; and `sluice keys` working beside the running process on its data dir.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = join(import.meta.dirname, '../..');
+const bin = join(root, 'bin/sluice.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('sluice dev with the example config, and sluice keys beside it', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-dev-'));
+  let child: ChildProcess;
+  let output = '';
+  let url = '';
+
+  const keys = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [bin, 'keys', ...args, '--data-dir', dataDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [bin, 'dev', '--config', 'examples/sluice.config.ts', '--data-dir', dataDir, '--port', String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const end = Date.now() + 60_000;
+    while (!output.includes('query a metric:')) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`sluice dev did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  after(async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the URL, the demo keys of three tenants and a curl that answers with demo data', async () => {
+    assert.match(output, new RegExp(`API: +${url}`));
+    for (const t of ['acme', 'globex', 'initech']) assert.match(output, new RegExp(`${t} +ingest sl_ingest_`));
+    const curl = /curl -s (\S+) -H 'authorization: Bearer (\S+)' \\\n\s+-d '(.+)'/.exec(output);
+    assert.ok(curl, output);
+    let count = 0;
+    const end = Date.now() + 30_000;
+    while (count === 0 && Date.now() < end) {
+      const res = await fetch(curl[1], { method: 'POST', headers: { authorization: `Bearer ${curl[2]}` }, body: curl[3] });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { results: Array<{ tenant: string; series: Array<{ values: { count: number[] } }> }> };
+      assert.equal(body.results[0].tenant, 'acme');
+      count = body.results[0].series.reduce((a, s) => a + s.values.count.reduce((x, y) => x + y, 0), 0);
+      if (count === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    // A day of history at one upload every five minutes, plus live ones.
+    assert.ok(count >= 200, `expected the demo history, got ${count} points`);
+  });
+
+  it('keys create/list/revoke work while dev holds the data dir', async () => {
+    const created = keys('create', '--tenant', 'umbrella', '--kind', 'ingest', '--json');
+    assert.equal(created.status, 0, created.stderr);
+    const k = JSON.parse(created.stdout);
+    assert.deepEqual(Object.keys(k).sort(), ['accessKeyId', 'key', 'kind', 'secretAccessKey', 'tenant']);
+    assert.equal(k.tenant, 'umbrella');
+    const send = () => fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${k.key}` }, body: '{"source":"x","detail-type":"y","detail":{}}' });
+    assert.equal((await send()).status, 200);
+    const read = JSON.parse(keys('create', '--tenant', 'umbrella', '--kind', 'read', '--json').stdout);
+    assert.deepEqual(Object.keys(read).sort(), ['key', 'kind', 'tenant']);
+    const listed = JSON.parse(keys('list', '--tenant', 'umbrella', '--json').stdout) as Array<{ kind: string; revoked_at: string | null }>;
+    assert.deepEqual(listed.map((x) => x.kind).sort(), ['ingest', 'read']);
+    assert.ok(!keys('list').stdout.includes(k.key.split('_')[3]), 'secrets are never listed');
+    assert.equal(keys('revoke', k.accessKeyId).status, 0);
+    // Revocation reaches the running process within its key cache time (10 s).
+    const end = Date.now() + 15_000;
+    let status = 200;
+    while (status === 200 && Date.now() < end) {
+      status = (await send()).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(status, 401);
+  });
+
+  it('bad keys arguments exit 2 with what is allowed', () => {
+    const r = keys('create', '--tenant', 'acme', '--kind', 'superuser');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--kind: expected one of ingest, read, admin/);
+    const t = keys('create', '--tenant', 'Not A Tenant', '--kind', 'read');
+    assert.equal(t.status, 2);
+    assert.match(t.stderr, /--tenant: expected a tenant name/);
+  });
+});
