@@ -58,7 +58,7 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
     let count = 0;
     const end = Date.now() + 30_000;
     while (count === 0 && Date.now() < end) {
-      const res = await fetch(curl[1], { method: 'POST', headers: { authorization: `Bearer ${curl[2]}` }, body: curl[3] });
+      const res: Response = await fetch(curl[1], { method: 'POST', headers: { authorization: `Bearer ${curl[2]}` }, body: curl[3] });
       assert.equal(res.status, 200);
       const body = (await res.json()) as { results: Array<{ tenant: string; series: Array<{ values: { count: number[] } }> }> };
       assert.equal(body.results[0].tenant, 'acme');
