@@ -23,7 +23,6 @@ export function createApp(ctx: AppContext): Hono {
   app.onError((e, c) => {
     // Never echo the error: it may quote a payload. The process log has the class.
     process.stderr.write(`sluice: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${e.name}\n`);
-    if (process.env.SLUICE_DEBUG) console.error(e);
     return httpError(c, 500, 'internal_error', 'Sluice could not handle the request; it was not acknowledged, retry it');
   });
   return app;
