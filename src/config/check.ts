@@ -2,6 +2,7 @@
  * A small validator for configuration values: each check reports every problem it finds, with
  * the path and what is allowed, and unknown keys are errors. Used by the config loader.
  */
+import { isRecord } from '../core/is-record.ts';
 
 /** One configuration problem. */
 export interface ConfigIssue {
@@ -25,9 +26,6 @@ export function join(path: string, key: string | number): string {
   return path ? `${path}.${safe}` : safe;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** A field of an object check: its check and whether it must be present. */
 export interface Field {
@@ -38,7 +36,7 @@ export interface Field {
 /** An object with exactly these keys (unknown keys are errors). */
 export function object(fields: Record<string, Field>): Check {
   return (v, path, issues) => {
-    if (!isPlainObject(v)) {
+    if (!isRecord(v)) {
       issues.push({ path, message: `expected an object, got ${show(v)}` });
       return;
     }
@@ -61,7 +59,7 @@ export function object(fields: Record<string, Field>): Check {
 /** An object whose keys are names (matching `namePattern`) and values pass `check`. */
 export function record(check: Check, namePattern = /^[a-z][a-z0-9_-]{0,62}$/): Check {
   return (v, path, issues) => {
-    if (!isPlainObject(v)) {
+    if (!isRecord(v)) {
       issues.push({ path, message: `expected an object of named entries, got ${show(v)}` });
       return;
     }
@@ -120,7 +118,7 @@ export function any(): Check {
 /** Objects whose `type` picks the check for the rest. */
 export function tagged(tag: string, variants: Record<string, Check>): Check {
   return (v, path, issues) => {
-    if (!isPlainObject(v)) {
+    if (!isRecord(v)) {
       issues.push({ path, message: `expected an object, got ${show(v)}` });
       return;
     }
@@ -147,7 +145,7 @@ export function choice(values: readonly string[]): Check {
 /** A plain object whose content is checked elsewhere (a JSON Schema, say). */
 export function plainObject(): Check {
   return (v, path, issues) => {
-    if (!isPlainObject(v)) issues.push({ path, message: `expected an object, got ${show(v)}` });
+    if (!isRecord(v)) issues.push({ path, message: `expected an object, got ${show(v)}` });
   };
 }
 

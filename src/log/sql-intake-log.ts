@@ -19,6 +19,7 @@ export interface LogRow {
 
 export interface ClaimedRow extends LogRow {
   id: number;
+  /** ISO 8601, UTC. */
   received_at: string;
 }
 
@@ -123,7 +124,8 @@ export class SqlIntakeLog {
              and (owner is null or owner not in (
                select id from sluice.workers where heartbeat_at > now() - make_interval(secs => $2)))
            order by id limit $3 for update skip locked)
-        returning id::float8 as id, tenant, kind, stream, count, payload, received_at::text as received_at`,
+        returning id::float8 as id, tenant, kind, stream, count, payload,
+                  to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as received_at`,
       [this.workerId, this.opts.leaseSeconds, limit],
     );
   }

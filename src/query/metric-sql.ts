@@ -14,7 +14,7 @@ export interface MetricSql {
   params: Param[];
 }
 
-export function usesRollups(q: MetricQuery): boolean {
+function usesRollups(q: MetricQuery): boolean {
   return q.step % HOUR === 0 && q.from % HOUR === 0 && q.to % HOUR === 0 && q.aggregations.every((a) => !a.fn.startsWith('p'));
 }
 

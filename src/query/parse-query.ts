@@ -3,6 +3,7 @@
  * `{ "queries": [ … ] }`; each names a metric, a time range, a step and aggregations, and may
  * group by and filter on dimensions. Every problem names its path and what is allowed.
  */
+import { isRecord } from '../core/is-record.ts';
 
 export const AGGREGATE_FUNCTIONS = ['count', 'sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99'] as const;
 export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
@@ -39,7 +40,6 @@ export class QueryError extends Error {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const STEP_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A time: ISO 8601, epoch milliseconds, `now`, or `now-7d` / `now-90m` style. */
 export function parseTime(v: unknown, now: number, path: string): number {
@@ -54,7 +54,7 @@ export function parseTime(v: unknown, now: number, path: string): number {
 }
 
 function parseOne(q: unknown, at: string, now: number): MetricQuery {
-  if (!isObj(q)) throw new QueryError(at, 'expected a query object');
+  if (!isRecord(q)) throw new QueryError(at, 'expected a query object');
   const allowed = ['tenant', 'metric', 'from', 'to', 'step', 'aggregations', 'group_by', 'filters'];
   for (const k of Object.keys(q)) if (!allowed.includes(k)) throw new QueryError(`${at}.${k}`, `unknown field; allowed: ${allowed.join(', ')}`);
   if (typeof q.metric !== 'string' || !NAME.test(q.metric)) throw new QueryError(`${at}.metric`, 'expected a metric name');
@@ -86,7 +86,7 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
   }
   const filters: MetricQuery['filters'] = [];
   if (q.filters !== undefined) {
-    if (!isObj(q.filters) || Object.keys(q.filters).length > LIMITS.filters) {
+    if (!isRecord(q.filters) || Object.keys(q.filters).length > LIMITS.filters) {
       throw new QueryError(`${at}.filters`, `expected an object of at most ${LIMITS.filters} dimensions, each a value or a list of values`);
     }
     for (const [dimension, v] of Object.entries(q.filters)) {
@@ -104,7 +104,7 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
  * @example parseQueries({ metric: 'm', from: 'now-7d', step: '1h', aggregations: ['count'] }, Date.now())
  */
 export function parseQueries(body: unknown, now: number): MetricQuery[] {
-  if (isObj(body) && 'queries' in body) {
+  if (isRecord(body) && 'queries' in body) {
     const qs = body.queries;
     if (Object.keys(body).length !== 1) throw new QueryError('body', 'with "queries", no other field is allowed');
     if (!Array.isArray(qs) || qs.length === 0 || qs.length > LIMITS.queries) throw new QueryError('queries', `expected 1 to ${LIMITS.queries} queries`);

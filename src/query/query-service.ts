@@ -5,7 +5,7 @@
  */
 import type { Database, Queryable, Row } from '../store/database.ts';
 import { TENANT_ROLE } from '../store/migrations.ts';
-import { metricSql, usesRollups } from './metric-sql.ts';
+import { metricSql } from './metric-sql.ts';
 import type { MetricQuery } from './parse-query.ts';
 import { QueryCache } from './query-cache.ts';
 
@@ -99,15 +99,15 @@ export class QueryService {
       const rows = await this.db.transaction(async (tx: Queryable) => {
         await tx.query(`set local role ${TENANT_ROLE}`);
         await tx.query("select set_config('sluice.tenant', $1, true)", [tenant]);
-        const answers: Row[][] = [];
+        const answers: Array<{ source: 'rollups' | 'points'; rows: Row[] }> = [];
         for (const { q } of missing) {
           const sql = metricSql(tenant, q);
-          answers.push(await tx.query(sql.text, sql.params));
+          answers.push({ source: sql.source, rows: await tx.query(sql.text, sql.params) });
         }
         return answers;
       });
       missing.forEach(({ q, i }, k) => {
-        const result = shape(tenant, q, usesRollups(q) ? 'rollups' : 'points', rows[k]);
+        const result = shape(tenant, q, rows[k].source, rows[k].rows);
         this.cache.set(tenant, q, stamps[k], result);
         out[i] = result;
       });

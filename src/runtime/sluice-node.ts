@@ -126,7 +126,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
           stream: r.stream,
           items: r.payload.split('\n').map((l) => JSON.parse(l) as unknown),
           bytes: r.payload.length,
-          receivedAt: new Date(r.received_at.replace(' ', 'T').replace(/\+00$/, 'Z')).toISOString(),
+          receivedAt: r.received_at,
         };
         pipeline.accept(entry);
       }

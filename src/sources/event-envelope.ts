@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../pipeline/router.ts';
+import { isRecord } from '../core/is-record.ts';
 
 export interface Envelope {
   version: string;
@@ -26,7 +27,6 @@ export const MAX_RESOURCES = 20;
 
 export type EnvelopeResult = { ok: true; event: Envelope } | { ok: false; code: string; message: string };
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** A uuid-shaped id from a hash of the tenant and content. */
 export function contentId(tenant: string, parts: string[]): string {
@@ -41,7 +41,7 @@ export function contentId(tenant: string, parts: string[]): string {
  * @example toEnvelope({ source: 'findings', 'detail-type': 'findings-uploaded', detail: {} }, 'acme', new Date())
  */
 export function toEnvelope(input: unknown, tenant: string, now: Date, detailText?: string): EnvelopeResult {
-  if (!isObj(input)) return { ok: false, code: 'invalid_event', message: 'an event must be a JSON object' };
+  if (!isRecord(input)) return { ok: false, code: 'invalid_event', message: 'an event must be a JSON object' };
   const { source, detail, resources, time, id } = input;
   const detailType = input['detail-type'];
   if (typeof source !== 'string' || source.length === 0 || source.length > MAX_SOURCE_LENGTH) {
@@ -50,7 +50,7 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
   if (typeof detailType !== 'string' || detailType.length === 0 || detailType.length > MAX_DETAIL_TYPE_LENGTH) {
     return { ok: false, code: 'invalid_event', message: `detail-type must be a string of 1 to ${MAX_DETAIL_TYPE_LENGTH} characters` };
   }
-  if (!isObj(detail)) return { ok: false, code: 'malformed_detail', message: 'detail must be a JSON object' };
+  if (!isRecord(detail)) return { ok: false, code: 'malformed_detail', message: 'detail must be a JSON object' };
   if (resources !== undefined && (!Array.isArray(resources) || resources.length > MAX_RESOURCES || !resources.every((r) => typeof r === 'string'))) {
     return { ok: false, code: 'invalid_event', message: `resources must be an array of at most ${MAX_RESOURCES} strings` };
   }

@@ -3,22 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/free-port.ts';
 import { after, before, describe, it } from 'node:test';
 
 const root = join(import.meta.dirname, '../..');
 const bin = join(root, 'bin/sluice.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('sluice dev with the example config, and sluice keys beside it', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-dev-'));

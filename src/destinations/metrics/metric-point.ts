@@ -4,6 +4,7 @@
  * measures (the numeric data fields).
  */
 import { ANY_TENANT } from '../../auth/api-keys.ts';
+import { isRecord } from '../../core/is-record.ts';
 
 export interface MetricPoint {
   tenant: string;
@@ -17,7 +18,6 @@ export interface MetricPoint {
 const RESERVED = new Set(['tenant_id', 'event_id', 'event_time']);
 const DAY_MS = 86_400_000;
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * The point of a record, or why it cannot be one. `sourceTenant` is the tenant of the key that
@@ -32,7 +32,7 @@ export function toPoint(
   now: number,
   retentionDays: number,
 ): { ok: true; point: MetricPoint } | { ok: false; code: string; reason: string } {
-  if (!isObj(value) || typeof value.metric_name !== 'string' || !isObj(value.metadata)) {
+  if (!isRecord(value) || typeof value.metric_name !== 'string' || !isRecord(value.metadata)) {
     return { ok: false, code: 'not_a_metric_record', reason: 'expected { metric_name, metadata: { tenant_id, event_time }, data }' };
   }
   const meta = value.metadata;
@@ -51,7 +51,7 @@ export function toPoint(
   for (const [k, v] of Object.entries(meta)) {
     if (!RESERVED.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) dimensions[k] = String(v);
   }
-  if (isObj(value.data)) {
+  if (isRecord(value.data)) {
     for (const [k, v] of Object.entries(value.data)) {
       if (typeof v === 'number' && Number.isFinite(v)) measures[k] = v;
       else if (typeof v === 'string' || typeof v === 'boolean') dimensions[k] = String(v);

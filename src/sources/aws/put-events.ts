@@ -6,12 +6,12 @@
 import { toEnvelope } from '../event-envelope.ts';
 import type { Submission } from '../../pipeline/intake.ts';
 import { awsError } from './aws-error.ts';
+import { isRecord } from '../../core/is-record.ts';
 
 export const PUT_EVENTS_LIMITS = { entries: 10, entryBytes: 256 * 1024 } as const;
 
 type ResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Entry size as EventBridge computes it: UTF-8 bytes of Time (14), Source, DetailType, Detail and Resources. */
 function entrySize(e: Record<string, unknown>): number {
@@ -23,13 +23,13 @@ function entrySize(e: Record<string, unknown>): number {
 
 /** Checks a PutEvents request; returns the submission and the answer's entries, or an error response. */
 export function putEvents(body: unknown, tenant: string, now: Date): { submission: Submission; entries: ResultEntry[] } | Response {
-  const entries = isObj(body) ? body.Entries : undefined;
+  const entries = isRecord(body) ? body.Entries : undefined;
   if (!Array.isArray(entries) || entries.length < 1 || entries.length > PUT_EVENTS_LIMITS.entries) {
     return awsError(400, 'ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${PUT_EVENTS_LIMITS.entries}`);
   }
   const submission: Submission = { tenant, kind: 'events', stream: null, items: [], lines: [] };
   const results: ResultEntry[] = entries.map((e): ResultEntry => {
-    if (!isObj(e)) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Entry must be an object.' };
+    if (!isRecord(e)) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Entry must be an object.' };
     if (entrySize(e) > PUT_EVENTS_LIMITS.entryBytes) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Event entry is too large: the maximum is 256 KiB.' };
     for (const k of ['Source', 'DetailType', 'Detail']) {
       if (typeof e[k] !== 'string' || (e[k] as string).length === 0) {
@@ -42,7 +42,7 @@ export function putEvents(body: unknown, tenant: string, now: Date): { submissio
     } catch {
       return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
     }
-    if (!isObj(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+    if (!isRecord(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
     let time: string | undefined;
     if (e.Time !== undefined) {
       const t = typeof e.Time === 'number' ? e.Time * 1000 : NaN;

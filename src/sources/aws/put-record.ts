@@ -5,10 +5,10 @@
 import { contentId } from '../event-envelope.ts';
 import type { Submission } from '../../pipeline/intake.ts';
 import { awsError } from './aws-error.ts';
+import { isRecord } from '../../core/is-record.ts';
 
 export const FIREHOSE_LIMITS = { records: 500, requestBytes: 4 * 1024 * 1024, recordBytes: 1000 * 1024 } as const;
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 type RecordResult = { RecordId: string } | { ErrorCode: string; ErrorMessage: string };
@@ -20,7 +20,7 @@ export function putRecords(
   tenant: string,
   streams: string[],
 ): { submission: Submission; results: RecordResult[] } | Response {
-  if (!isObj(body) || typeof body.DeliveryStreamName !== 'string') {
+  if (!isRecord(body) || typeof body.DeliveryStreamName !== 'string') {
     return awsError(400, 'ValidationException', '1 validation error detected: Value null at \'deliveryStreamName\' failed to satisfy constraint: Member must not be null');
   }
   const name = body.DeliveryStreamName;
@@ -33,7 +33,7 @@ export function putRecords(
   let total = 0;
   const results: RecordResult[] = [];
   for (const r of records) {
-    const data = isObj(r) ? r.Data : undefined;
+    const data = isRecord(r) ? r.Data : undefined;
     if (typeof data !== 'string' || !BASE64.test(data)) {
       return awsError(400, 'ValidationException', "1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must be base64-encoded bytes");
     }
