@@ -12,6 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { startSluice } from '../dist/runtime/sluice-node.js';
 import { createLogger } from '../dist/runtime/logger.js';
@@ -96,9 +100,10 @@ async function freshDatabase() {
 let bareError = false;
 async function bareLoop() {
   const db = await freshDatabase();
-  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  let chain = Promise.resolve();
-  await sql.unsafe('create table points (tenant text, metric text, time timestamptz, record_id text, user_id text, n float8)');
+  // node-postgres with pg-copy-streams: COPY FROM STDIN per request, concurrent over a pool.
+  const pool = new pg.Pool({ connectionString: db.url, max: CLIENTS });
+  pool.on('error', () => {}); // the forced drop at the end terminates idle connections
+  await pool.query('create table points (tenant text, metric text, time timestamptz, record_id text, user_id text, n float8)');
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
@@ -108,20 +113,17 @@ async function bareLoop() {
       const e = JSON.parse(line);
       rows += `${e.detail.tenant_id}\tfindings\t${e.detail.created_at}\t${e.detail.event_id}\t${e.detail.user_id}\t${e.detail.new_findings_count}\n`;
     }
+    const client = await pool.connect();
     try {
-      // One COPY at a time on one connection (the driver's COPY streams do not share a pool well).
-      const copy = chain.then(async () => {
-        const w = await sql`copy points from stdin`.writable();
-        await new Promise((ok, fail) => { w.on('finish', ok); w.on('error', fail); w.end(rows); });
-      });
-      chain = copy.catch(() => {});
-      await copy;
+      await pipeline(Readable.from([rows]), client.query(copyFrom('copy points from stdin')));
       res.end('{}');
     } catch (e) {
       if (!bareError) console.log('  bare loop error:', e.message);
       bareError = true;
       res.statusCode = 500;
       res.end();
+    } finally {
+      client.release();
     }
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -129,7 +131,7 @@ async function bareLoop() {
   const { acked } = await load(`http://127.0.0.1:${server.address().port}/`, 'x', 'bare');
   const rate = acked / ((performance.now() - t0) / 1000);
   server.close();
-  await sql.end();
+  await pool.end();
   await db.drop();
   return rate;
 }

@@ -64,6 +64,12 @@ export interface MetricsDestinationConfig {
   type: 'metrics';
   /** Points older than this are dropped, a day partition at a time. Default 400. */
   retention_days?: number;
+  /**
+   * Dimensions the hourly rollups keep, for long-range queries grouped or filtered by them.
+   * List low-cardinality ones (plan, country), never a user id. Default: none. Changing the list
+   * rebuilds the rollups from the points at the next start.
+   */
+  rollup_dimensions?: string[];
 }
 
 export type DestinationConfig = StdoutDestinationConfig | MetricsDestinationConfig;

@@ -8,9 +8,10 @@ import { TransformConfigError } from '../core/transform/input-transformer.ts';
 import { compileTargetTransform } from '../pipeline/router.ts';
 import { any, array, choice, either, fn, integer, join, object, plainObject, record, string, tagged, type ConfigIssue } from './check.ts';
 import { FIELD_POLICIES } from '../core/privacy/pseudonymizer.ts';
-import type { SluiceConfig } from './config.ts';
+import type { MetricsDestinationConfig, SluiceConfig } from './config.ts';
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const DIMENSION = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 
 const target = object({
   stream: { check: string(), required: true },
@@ -61,7 +62,11 @@ const stream = object({
   destination: {
     check: tagged('type', {
       stdout: object({ type: { check: string() } }),
-      metrics: object({ type: { check: string() }, retention_days: { check: integer({ min: 1, max: 36_500 }) } }),
+      metrics: object({
+        type: { check: string() },
+        retention_days: { check: integer({ min: 1, max: 36_500 }) },
+        rollup_dimensions: { check: array(string({ pattern: DIMENSION, what: 'a dimension name' }), { max: 16 }) },
+      }),
     }),
     required: true,
   },
@@ -118,5 +123,13 @@ export function validateConfig(config: unknown): ConfigIssue[] {
       }
     });
   });
+  // Every metrics destination writes the one store, whose rollups have one set of dimensions.
+  const rollups = Object.entries(c.streams ?? {}).filter(([, st]) => st.destination.type === 'metrics');
+  const sets = new Set(rollups.map(([, st]) => JSON.stringify([...new Set((st.destination as MetricsDestinationConfig).rollup_dimensions ?? [])].sort())));
+  if (sets.size > 1) {
+    for (const [name] of rollups) {
+      issues.push({ path: `streams.${name}.destination.rollup_dimensions`, message: 'every metrics destination must list the same rollup_dimensions (they share one store)' });
+    }
+  }
   return issues;
 }

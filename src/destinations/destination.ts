@@ -20,6 +20,13 @@ export interface DeliveryFailure {
 
 export interface Destination {
   write(records: DeliveryRecord[]): Promise<DeliveryFailure[]>;
+  /**
+   * How many batches it may write at once (default 1, in order). More only when the order of
+   * writes cannot change the result (idempotent inserts and additive rollups).
+   */
+  readonly concurrency?: number;
+  /** Readies the destination before the first write (called once at start). */
+  open?(): Promise<void>;
   /** Periodic upkeep (retention); called by the runtime about once an hour. */
   maintain?(): Promise<void>;
 }

@@ -50,8 +50,9 @@ export class Stream {
   private buffer: StreamRecord[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
-  private flushQueued = false;
+  /** The interval passed while every delivery slot was busy: flush as soon as one frees. */
+  private overdue = false;
+  private readonly inflight = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly parts: StreamParts) {}
@@ -68,9 +69,8 @@ export class Stream {
   push(record: StreamRecord): void {
     this.buffer.push(record);
     this.bytes += record.bytes;
-    const { max_records, max_bytes, interval_seconds } = this.parts.buffer;
-    if (this.buffer.length >= max_records || this.bytes >= max_bytes || interval_seconds === 0) this.requestFlush();
-    else if (!this.timer) this.timer = setTimeout(() => this.requestFlush(), interval_seconds * 1000);
+    if (this.due()) this.flush();
+    else if (!this.timer) this.startTimer();
   }
 
   /** Records that failed before reaching the stream (routing), straight to the error output. */
@@ -82,46 +82,61 @@ export class Stream {
     }
   }
 
-  private requestFlush(): void {
+  /** Flushes everything buffered and waits for it (used on shutdown). */
+  async drain(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    while (this.inflight.size > 0) {
+      await Promise.all(this.inflight);
+      this.flush();
+    }
+  }
+
+  private due(): boolean {
+    const { max_records, max_bytes, interval_seconds } = this.parts.buffer;
+    return this.buffer.length >= max_records || this.bytes >= max_bytes || interval_seconds === 0 || this.overdue || this.closed;
+  }
+
+  private startTimer(): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.overdue = true;
+      this.flush();
+    }, this.parts.buffer.interval_seconds * 1000);
+  }
+
+  /**
+   * Starts batches while delivery slots are free (the destination's `concurrency`, 1 unless it
+   * says its writes commute): one batch when the interval passed, as many as are full otherwise.
+   */
+  private flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    this.running = this.running.then(async () => {
-      this.flushQueued = false;
-      await this.flushOnce();
-    });
-  }
-
-  /** Flushes everything buffered and waits for it (used on shutdown). */
-  async drain(): Promise<void> {
-    this.closed = true;
-    this.requestFlush();
-    await this.running;
-    while (this.buffer.length > 0) {
-      this.requestFlush();
-      await this.running;
+    const slots = this.parts.destination.concurrency ?? 1;
+    while (this.buffer.length > 0 && this.inflight.size < slots && this.due()) {
+      this.overdue = false;
+      const batch = this.take();
+      const running: Promise<void> = this.process(batch)
+        .catch((e: Error) => this.parts.warn(`stream ${this.name}: batch failed (${e?.name ?? 'error'})`))
+        .finally(() => {
+          this.inflight.delete(running);
+          this.flush();
+        });
+      this.inflight.add(running);
     }
+    if (this.buffer.length > 0 && !this.timer && !this.overdue) this.startTimer();
   }
 
-  private async flushOnce(): Promise<void> {
+  /** At most one buffer's worth, oldest first. */
+  private take(): StreamRecord[] {
     const { max_records, max_bytes } = this.parts.buffer;
-    while (this.buffer.length > 0) {
-      // Take at most one buffer's worth; the rest waits for the next flush.
-      let n = 0;
-      let size = 0;
-      while (n < this.buffer.length && n < max_records && (n === 0 || size + this.buffer[n].bytes <= max_bytes)) size += this.buffer[n++].bytes;
-      const batch = this.buffer.splice(0, n);
-      this.bytes -= size;
-      await this.process(batch);
-      const full = this.buffer.length >= max_records || this.bytes >= max_bytes;
-      if (!full && !this.closed) break;
-    }
-    if (this.buffer.length > 0 && !this.timer && !this.closed) {
-      this.timer = setTimeout(() => this.requestFlush(), this.parts.buffer.interval_seconds * 1000);
-    }
+    let n = 0;
+    let size = 0;
+    while (n < this.buffer.length && n < max_records && (n === 0 || size + this.buffer[n].bytes <= max_bytes)) size += this.buffer[n++].bytes;
+    this.bytes -= size;
+    return this.buffer.splice(0, n);
   }
 
   private failed(r: StreamRecord, step: string, code: string, reason: string): FailedRecord {

@@ -1,6 +1,7 @@
 /**
- * A metric query as SQL. Hour-aligned queries without percentiles read the hourly rollups
- * (cheap for long ranges); the others read the points. Every value is a parameter; every query
+ * A metric query as SQL. Hour-aligned queries without percentiles, grouping and filtering only
+ * on rollup dimensions, read the hourly rollups (cheap for long ranges); the others read the
+ * points. Every value is a parameter; every query
  * names its tenant, and runs under row-level security for that tenant besides.
  */
 import type { Param } from '../store/database.ts';
@@ -14,20 +15,28 @@ export interface MetricSql {
   params: Param[];
 }
 
-function usesRollups(q: MetricQuery): boolean {
-  return q.step % HOUR === 0 && q.from % HOUR === 0 && q.to % HOUR === 0 && q.aggregations.every((a) => !a.fn.startsWith('p'));
+/** Whether the hourly rollups (which keep only `rolled` dimensions) can answer `q`. */
+function usesRollups(q: MetricQuery, rolled: ReadonlySet<string>): boolean {
+  return (
+    q.step % HOUR === 0 &&
+    q.from % HOUR === 0 &&
+    q.to % HOUR === 0 &&
+    q.aggregations.every((a) => !a.fn.startsWith('p')) &&
+    q.groupBy.every((d) => rolled.has(d)) &&
+    q.filters.every((f) => rolled.has(f.dimension))
+  );
 }
 
 const PERCENTILE: Record<string, number> = { p50: 0.5, p90: 0.9, p99: 0.99 };
 
 /** SQL answering rows of (b: bucket index, g0…: group values, and aggregate columns a0…). */
-export function metricSql(tenant: string, q: MetricQuery): MetricSql {
+export function metricSql(tenant: string, q: MetricQuery, rollupDimensions: ReadonlySet<string> = new Set()): MetricSql {
   const params: Param[] = [tenant, q.metric, new Date(q.from).toISOString(), new Date(q.to).toISOString(), q.from, q.step];
   const p = (v: Param): string => {
     params.push(v);
     return `$${params.length}`;
   };
-  const rollups = usesRollups(q);
+  const rollups = usesRollups(q, rollupDimensions);
   const timeCol = rollups ? 'bucket' : 'time';
   const groups = q.groupBy.map((g, i) => `dimensions->>${p(g)} as g${i}`);
   const where = [`tenant = $1`, `metric = $2`, `${timeCol} >= $3::timestamptz`, `${timeCol} < $4::timestamptz`];

@@ -83,7 +83,15 @@ function shape(tenant: string, q: MetricQuery, source: 'rollups' | 'points', row
 export class QueryService {
   readonly cache = new QueryCache();
 
-  constructor(private readonly db: Database) {}
+  private readonly rollupDimensions: ReadonlySet<string>;
+
+  /** `rollupDimensions`: the dimensions the store's rollups keep (the metrics destination's). */
+  constructor(
+    private readonly db: Database,
+    rollupDimensions: string[] = [],
+  ) {
+    this.rollupDimensions = new Set(rollupDimensions);
+  }
 
   /** Marks a tenant's metric as changed (called by the metrics destination after a write). */
   invalidate(pairs: Array<{ tenant: string; metric: string }>): void {
@@ -101,7 +109,7 @@ export class QueryService {
         await tx.query("select set_config('sluice.tenant', $1, true)", [tenant]);
         const answers: Array<{ source: 'rollups' | 'points'; rows: Row[] }> = [];
         for (const { q } of missing) {
-          const sql = metricSql(tenant, q);
+          const sql = metricSql(tenant, q, this.rollupDimensions);
           answers.push({ source: sql.source, rows: await tx.query(sql.text, sql.params) });
         }
         return answers;

@@ -10,7 +10,7 @@ import { serve } from '@hono/node-server';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
-import type { SluiceConfig } from '../config/config.ts';
+import type { MetricsDestinationConfig, SluiceConfig } from '../config/config.ts';
 import { createMetricsDestination } from '../destinations/metrics/index.ts';
 import { createStdoutDestination } from '../destinations/stdout/index.ts';
 import type { Destination } from '../destinations/destination.ts';
@@ -79,7 +79,8 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const keys = new KeyStore(db);
   const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
   const counters = new StreamCounters();
-  const queries = new QueryService(db);
+  const metricsConfig = Object.values(config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
+  const queries = new QueryService(db, metricsConfig?.rollup_dimensions);
   const keyRing = keyRingResolver(mode, dataDir, log);
   const destinations: Destination[] = [];
 
@@ -105,6 +106,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     complete: (id) => intakeLog.complete(id),
     warn: (m) => log.warn(m),
   });
+  for (const d of destinations) await d.open?.();
   await intakeLog.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;

@@ -21,12 +21,17 @@ describe('stream', () => {
   });
   after(() => db.close());
 
-  function setup(buffer: BufferLimits, opts: { failTimes?: number; name?: string } = {}) {
+  function setup(buffer: BufferLimits, opts: { failTimes?: number; name?: string; concurrency?: number; writeMs?: number } = {}) {
     const batches: DeliveryRecord[][] = [];
     let failures = opts.failTimes ?? 0;
+    const writing = { now: 0, most: 0 };
     const destination: Destination = {
+      concurrency: opts.concurrency,
       async write(records) {
         if (failures-- > 0) throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+        writing.most = Math.max(writing.most, ++writing.now);
+        if (opts.writeMs) await sleep(opts.writeMs);
+        writing.now--;
         batches.push(records);
         return [];
       },
@@ -44,7 +49,7 @@ describe('stream', () => {
     });
     const acked: string[] = [];
     const push = (id: string, value: unknown = metric(id), bytes = 100) => stream.push({ id, source_tenant: 'acme', value, bytes, done: () => acked.push(id) } satisfies StreamRecord);
-    return { stream, batches, counters, warnings, acked, push };
+    return { stream, batches, counters, warnings, acked, push, writing };
   }
   const metric = (id: string, user = 'alice@example.com') => ({ metric_name: 'm', metadata: { tenant_id: 'acme', event_id: id, event_time: '2026-11-20T10:00:00Z', user_id: user }, data: { n: 1 } });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +63,29 @@ describe('stream', () => {
     await t.stream.drain();
     assert.deepEqual(t.batches.map((b) => b.length), [3, 3, 1]);
     assert.equal(t.acked.length, 7);
+  });
+
+  it('writes one batch at a time unless the destination takes more at once', async () => {
+    for (const concurrency of [undefined, 2]) {
+      const t = setup({ max_records: 2, max_bytes: 1e9, interval_seconds: 60 }, { concurrency, writeMs: 100 });
+      for (let i = 0; i < 9; i++) t.push(`w${i}`);
+      await t.stream.drain();
+      assert.equal(t.writing.most, concurrency ?? 1, `concurrency ${concurrency}`);
+      assert.deepEqual(t.batches.map((b) => b.length).sort(), [1, 2, 2, 2, 2]);
+      assert.deepEqual([...t.acked].sort(), Array.from({ length: 9 }, (_, i) => `w${i}`));
+    }
+  });
+
+  it('a flush due on the interval while every slot is busy starts when one frees', async () => {
+    const t = setup({ max_records: 2, max_bytes: 1e9, interval_seconds: 1 }, { writeMs: 1500 });
+    t.push('o0');
+    t.push('o1'); // full: written at once, for 1.5 s
+    await sleep(50);
+    t.push('o2'); // its interval passes while o0/o1 are still being written
+    await sleep(1700);
+    assert.deepEqual(t.batches.map((b) => b.map((r) => r.id)), [['o0', 'o1']]);
+    await sleep(1600);
+    assert.deepEqual(t.batches.map((b) => b.map((r) => r.id)), [['o0', 'o1'], ['o2']]);
   });
 
   it('flushes when the byte limit is reached', async () => {

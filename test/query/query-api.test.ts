@@ -31,7 +31,9 @@ for (const store of STORES) {
     const start = Math.floor(Date.now() / HOUR) * HOUR - 48 * HOUR;
 
     before(async () => {
-      s = await startTestSluice(store, findingsConfig());
+      const config = findingsConfig();
+      config.streams!.metrics.destination = { type: 'metrics', rollup_dimensions: ['plan'] };
+      s = await startTestSluice(store, config);
       for (const t of TENANTS) keys[t] = { read: (await s.keys.create(t, 'read')).key, ingest: (await s.keys.create(t, 'ingest')).key };
       admin = (await s.keys.create('*', 'admin')).key;
       const r = rng(7);
@@ -41,7 +43,7 @@ for (const store of STORES) {
           points.push({ tenant: t, metric: 'findings_upload_completed', time, record_id: `e:${t}-${i}`, dimensions: { plan: r() < 0.3 ? 'pro' : 'free', tenant_name: t.toUpperCase() }, measures: { new_findings_count: Math.floor(r() * 20) } });
         }
       }
-      await new MetricsStore(s.db).write(points);
+      await new MetricsStore(s.db, { rollupDimensions: ['plan'] }).write(points);
     });
     after(() => s.close());
 
@@ -99,6 +101,7 @@ for (const store of STORES) {
       const to = start + 48 * HOUR;
       const res = await query(keys.initech.read, { metric: 'findings_upload_completed', from: new Date(from).toISOString(), to: new Date(to).toISOString(), step: '1d', aggregations: ['count'], group_by: ['plan'], filters: { plan: ['pro', 'free'] } });
       assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.results[0].source, 'rollups', 'plan is a rollup dimension');
       const series = res.body.results[0].series;
       assert.deepEqual(series.map((x: { group: { plan: string } }) => x.group.plan).sort(), ['free', 'pro']);
       for (const x of series) {
@@ -106,6 +109,19 @@ for (const store of STORES) {
       }
       const pro = await query(keys.initech.read, { metric: 'findings_upload_completed', from: new Date(from).toISOString(), to: new Date(to).toISOString(), step: '1d', filters: { plan: 'pro' } });
       assert.deepEqual(pro.body.results[0].series[0].values.count, expected('initech', from, to, 24 * HOUR, (p) => p.dimensions.plan === 'pro').map((b) => b.length));
+    });
+
+    it('groups by a dimension the rollups do not keep from the points, with the same answer', async () => {
+      const from = start;
+      const to = start + 48 * HOUR;
+      const res = await query(admin, { tenant: 'initech', metric: 'findings_upload_completed', from: new Date(from).toISOString(), to: new Date(to).toISOString(), step: '1d', aggregations: ['count'], group_by: ['tenant_name', 'plan'] });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.results[0].source, 'points');
+      const series = res.body.results[0].series;
+      assert.deepEqual(series.map((x: { group: { tenant_name: string } }) => x.group.tenant_name), ['INITECH', 'INITECH']);
+      for (const x of series) {
+        assert.deepEqual(x.values.count, expected('initech', from, to, 24 * HOUR, (p) => p.dimensions.plan === x.group.plan).map((b) => b.length));
+      }
     });
 
     it('answers several queries in one request, in order', async () => {

@@ -23,7 +23,8 @@ for (const variant of VARIANTS) {
     let store: MetricsStore;
     before(async () => {
       t = await variant.open();
-      store = new MetricsStore(t.db);
+      store = new MetricsStore(t.db, { rollupDimensions: ['plan'] });
+      await store.prepare();
     });
     after(() => t.drop());
 
@@ -39,30 +40,48 @@ for (const variant of VARIANTS) {
       assert.equal(await store.write([point('globex', 'e:1', '2026-11-20T10:15:00Z', 5), { ...point('acme', 'e:1', '2026-11-20T10:15:00Z', 5), metric: 'other' }]), 2);
     });
 
-    it('hourly rollups count exactly the points inserted, per dimension set', async () => {
+    const rollupsOf = async (tenant: string) =>
+      (
+        await t.db.query<{ bucket: string; dims: string; measure: string; count: number; sum: number; min: number; max: number }>(
+          `select to_char(bucket at time zone 'UTC', 'HH24') as bucket, dimensions::text as dims, measure, count::int as count, sum, min, max
+             from sluice.metric_rollups where tenant = $1 order by 1, 2, 3`,
+          [tenant],
+        )
+      ).map((r) => [r.bucket, r.dims, r.measure, r.count, r.sum, r.min, r.max]);
+    const PER_PLAN = [
+      ['11', '{"plan": "free"}', '', 1, 0, null, null],
+      ['11', '{"plan": "free"}', 'n', 1, 10, 10, 10],
+      ['11', '{"plan": "pro"}', '', 3, 0, null, null],
+      ['11', '{"plan": "pro"}', 'n', 3, 8, 1, 4],
+      ['12', '{"plan": "pro"}', '', 1, 0, null, null],
+      ['12', '{"plan": "pro"}', 'n', 1, 2, 2, 2],
+    ];
+
+    it('hourly rollups count exactly the points inserted, per value of the rollup dimensions only', async () => {
       await store.write([
-        point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro' }),
-        point('initech', 'b', '2026-11-20T11:55:00Z', 4, { plan: 'pro' }),
-        point('initech', 'c', '2026-11-20T11:30:00Z', 10, { plan: 'free' }),
-        point('initech', 'd', '2026-11-20T12:00:00Z', 2, { plan: 'pro' }),
+        point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro', user: 'u1' }),
+        point('initech', 'b', '2026-11-20T11:55:00Z', 4, { plan: 'pro', user: 'u2' }),
+        point('initech', 'c', '2026-11-20T11:30:00Z', 10, { plan: 'free', user: 'u3' }),
+        point('initech', 'd', '2026-11-20T12:00:00Z', 2, { plan: 'pro', user: 'u4' }),
       ]);
-      // A redelivered batch with one new point.
-      await store.write([point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro' }), point('initech', 'e', '2026-11-20T11:10:00Z', 3, { plan: 'pro' })]);
-      const rows = await t.db.query<{ bucket: string; plan: string; measure: string; count: number; sum: number; min: number; max: number }>(
-        `select to_char(bucket at time zone 'UTC', 'HH24') as bucket, dimensions->>'plan' as plan, measure, count::int as count, sum, min, max
-           from sluice.metric_rollups where tenant = 'initech' order by 1, 2, 3`,
-      );
-      assert.deepEqual(
-        rows.map((r) => [r.bucket, r.plan, r.measure, r.count, r.sum, r.min, r.max]),
-        [
-          ['11', 'free', '', 1, 0, null, null],
-          ['11', 'free', 'n', 1, 10, 10, 10],
-          ['11', 'pro', '', 3, 0, null, null],
-          ['11', 'pro', 'n', 3, 8, 1, 4],
-          ['12', 'pro', '', 1, 0, null, null],
-          ['12', 'pro', 'n', 1, 2, 2, 2],
-        ],
-      );
+      // A redelivered batch with one new point, and a point repeated within the batch.
+      const e = point('initech', 'e', '2026-11-20T11:10:00Z', 3, { plan: 'pro', user: 'u5' });
+      await store.write([point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro', user: 'u1' }), e, e]);
+      assert.deepEqual(await rollupsOf('initech'), PER_PLAN);
+    });
+
+    it('rebuilds the rollups from the points when the rollup dimensions change, and only then', async () => {
+      const byNothing = new MetricsStore(t.db);
+      assert.equal(await byNothing.prepare(), true);
+      assert.deepEqual(await rollupsOf('initech'), [
+        ['11', '{}', '', 4, 0, null, null],
+        ['11', '{}', 'n', 4, 18, 1, 10],
+        ['12', '{}', '', 1, 0, null, null],
+        ['12', '{}', 'n', 1, 2, 2, 2],
+      ]);
+      assert.equal(await byNothing.prepare(), false, 'the same set again changes nothing');
+      assert.equal(await store.prepare(), true);
+      assert.deepEqual(await rollupsOf('initech'), PER_PLAN);
     });
 
     it('keeps points in day partitions and drops whole days past retention', async () => {

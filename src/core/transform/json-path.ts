@@ -3,7 +3,7 @@
  * (names may hold letters, digits, `-`, `_`, `/` and other characters except `.`, `[`, `]`
  * and spaces), array indices `[0]` and the wildcard `*`.
  */
-import { entriesOf, isObject, type Loose } from '../json/json-text.ts';
+import { JsonEntries, entriesOf, isObject, type Loose } from '../json/json-text.ts';
 
 export type PathStep = { key: string } | { index: number } | { wildcard: true };
 
@@ -49,19 +49,36 @@ export function parseJsonPath(source: string): JsonPath | string {
   return { source, steps };
 }
 
+/** The member `key` of an object value (the last one when the text repeats it), else undefined. */
+function member(v: Loose, key: string): Loose | undefined {
+  if (v instanceof JsonEntries) {
+    let hit: Loose | undefined;
+    for (const [k, x] of v.entries) if (k === key) hit = x;
+    return hit;
+  }
+  return isObject(v) && Object.hasOwn(v, key) ? (v as Record<string, Loose>)[key] : undefined;
+}
+
 /** The values a path selects; `found` is false when the path leads nowhere in this event. */
 export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean; value: Loose } {
+  // The common case, names and indices only: one value at each step, no arrays built.
+  if (!path.steps.some((s) => 'wildcard' in s)) {
+    let v: Loose | undefined = event;
+    for (const step of path.steps) {
+      const i = (step as { index?: number }).index;
+      v = 'key' in step ? member(v, step.key) : Array.isArray(v) && i! < v.length ? v[i!] : undefined;
+      if (v === undefined) return { found: false, value: null };
+    }
+    return { found: true, value: v };
+  }
   let current: Loose[] = [event];
   let multi = false;
   for (const step of path.steps) {
     const next: Loose[] = [];
     for (const v of current) {
       if ('key' in step) {
-        if (isObject(v)) {
-          let hit: Loose | undefined;
-          for (const [k, x] of entriesOf(v)) if (k === step.key) hit = x;
-          if (hit !== undefined) next.push(hit);
-        }
+        const hit = member(v, step.key);
+        if (hit !== undefined) next.push(hit);
       } else if ('index' in step) {
         if (Array.isArray(v) && step.index < v.length) next.push(v[step.index]);
       } else {

@@ -18,10 +18,15 @@ export interface MetricsDestinationContext {
 }
 
 export function createMetricsDestination(config: MetricsDestinationConfig, ctx: MetricsDestinationContext): Destination {
-  const store = new MetricsStore(ctx.db);
+  const store = new MetricsStore(ctx.db, { rollupDimensions: config.rollup_dimensions });
   const retention = config.retention_days ?? DEFAULT_RETENTION_DAYS;
   const now = ctx.now ?? Date.now;
   return {
+    // Inserts are idempotent and rollups additive: two batches may be written at once.
+    concurrency: 2,
+    async open() {
+      await store.prepare();
+    },
     async write(records) {
       const failures: DeliveryFailure[] = [];
       const points: MetricPoint[] = [];

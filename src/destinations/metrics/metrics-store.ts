@@ -2,30 +2,44 @@
  * Writes points to the metrics store: one statement per batch inserts the points (skipping
  * record ids already stored) and adds exactly the inserted ones to the hourly rollups. Day
  * partitions are created on first use; retention drops whole partitions.
+ *
+ * Rollups keep only the dimensions named in `rollupDimensions` (low-cardinality ones such as
+ * plan or country): a rollup per user id would be as large as the points and cost as much to
+ * write. Queries grouping or filtering on another dimension read the points. When the set
+ * changes, `prepare` rebuilds the rollups from the points, so they always agree.
  */
 import { sqlState, type Database } from '../../store/database.ts';
 import type { MetricPoint } from './metric-point.ts';
 
+/** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
+const aggregate = (points: string): string => `
+  select tenant, metric, date_trunc('hour', time, 'UTC') as bucket, '' as measure, rolled as dimensions,
+         count(*) as count, 0::float8 as sum, null::float8 as min, null::float8 as max
+    from ${points} group by 1, 2, 3, 5
+  union all
+  select i.tenant, i.metric, date_trunc('hour', i.time, 'UTC'), m.key, i.rolled,
+         count(*), sum(m.value::float8), min(m.value::float8), max(m.value::float8)
+    from ${points} i, jsonb_each_text(i.measures) m group by 1, 2, 3, 4, 5`;
+
+// `rolled` is the point's dimensions restricted to the rollup dimensions; the writer computes it
+// and removes duplicate points from the batch, so each inserted point joins one input row. Rows
+// are written in key order, so two batches written at once cannot deadlock on the same keys.
 const INSERT = `
 with input as (
-  select * from json_to_recordset($1::text::json)
-    as x(tenant text, metric text, time timestamptz, record_id text, dimensions jsonb, measures jsonb)
+  select * from jsonb_to_recordset($1::text::jsonb)
+    as x(tenant text, metric text, time timestamptz, record_id text, dimensions jsonb, measures jsonb, rolled jsonb)
 ), inserted as (
   insert into sluice.metric_points (tenant, metric, time, record_id, dimensions, measures)
   select tenant, metric, time, record_id, dimensions, measures from input
+  order by tenant, metric, time, record_id
   on conflict do nothing
-  returning tenant, metric, time, dimensions, measures
-), agg as (
-  select tenant, metric, date_trunc('hour', time, 'UTC') as bucket, '' as measure, dimensions,
-         count(*) as count, 0::float8 as sum, null::float8 as min, null::float8 as max
-    from inserted group by 1, 2, 3, 5
-  union all
-  select i.tenant, i.metric, date_trunc('hour', i.time, 'UTC'), m.key, i.dimensions,
-         count(*), sum(m.value::float8), min(m.value::float8), max(m.value::float8)
-    from inserted i, jsonb_each_text(i.measures) m group by 1, 2, 3, 4, 5
+  returning tenant, metric, time, record_id
+), fresh as (
+  select tenant, metric, time, x.rolled, x.measures from inserted join input x using (tenant, metric, time, record_id)
+), agg as (${aggregate('fresh')}
 ), rolled as (
   insert into sluice.metric_rollups as r (tenant, metric, bucket, measure, dimensions, count, sum, min, max)
-  select * from agg
+  select * from agg order by tenant, metric, bucket, measure, dimensions
   on conflict (tenant, metric, bucket, measure, dimensions) do update
     set count = r.count + excluded.count, sum = r.sum + excluded.sum,
         min = least(r.min, excluded.min), max = greatest(r.max, excluded.max)
@@ -37,15 +51,59 @@ const DAY_MS = 86_400_000;
 const dayOf = (iso: string): string => iso.slice(0, 10);
 const partitionName = (day: string): string => `metric_points_${day.replace(/-/g, '')}`;
 
+const ROLLUP_SETTING = 'metrics.rollup_dimensions';
+
+// Recomputes every rollup from the points, with writers held off (they take ROW EXCLUSIVE on the
+// rollups; this waits for those in flight and then blocks new ones until it commits).
+const REBUILD = [
+  'lock table sluice.metric_rollups in exclusive mode',
+  'delete from sluice.metric_rollups',
+  `with p as (
+     select tenant, metric, time, measures,
+            (select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) from jsonb_each(dimensions) where key in (select json_array_elements_text($1::text::json))) as rolled
+       from sluice.metric_points)
+   insert into sluice.metric_rollups (tenant, metric, bucket, measure, dimensions, count, sum, min, max) ${aggregate('p')}`,
+];
+
+export interface MetricsStoreOptions {
+  /** Dimensions the hourly rollups keep (default none: one rollup per tenant, metric, hour and measure). */
+  rollupDimensions?: string[];
+}
+
 /**
  * @example
- *   const store = new MetricsStore(db);
- *   await store.write([{ tenant: 'acme', metric: 'm', time: '2026-01-01T00:00:00Z', record_id: 'e:1', dimensions: {}, measures: { n: 1 } }]);
+ *   const store = new MetricsStore(db, { rollupDimensions: ['plan'] });
+ *   await store.prepare();
+ *   await store.write([{ tenant: 'acme', metric: 'm', time: '2026-01-01T00:00:00Z', record_id: 'e:1', dimensions: { plan: 'pro' }, measures: { n: 1 } }]);
  */
 export class MetricsStore {
   private readonly days = new Set<string>();
+  readonly rollupDimensions: string[];
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    opts: MetricsStoreOptions = {},
+  ) {
+    this.rollupDimensions = [...new Set(opts.rollupDimensions ?? [])].sort();
+  }
+
+  /**
+   * Makes the rollups match `rollupDimensions`: when the store was rolled up with another set
+   * (or by a version that kept every dimension), rebuilds them from the points. Returns whether
+   * it rebuilt.
+   */
+  async prepare(): Promise<boolean> {
+    const wanted = JSON.stringify(this.rollupDimensions);
+    return this.db.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock(727112)');
+      const rows = await tx.query<{ value: string }>('select value from sluice.settings where name = $1', [ROLLUP_SETTING]);
+      if (rows[0]?.value === wanted) return false;
+      const [{ any }] = await tx.query<{ any: boolean }>('select exists (select 1 from sluice.metric_points) as any');
+      if (any) for (const statement of REBUILD) await tx.query(statement, statement.includes('$1') ? [JSON.stringify(this.rollupDimensions)] : []);
+      await tx.query('insert into sluice.settings (name, value) values ($1, $2) on conflict (name) do update set value = excluded.value', [ROLLUP_SETTING, wanted]);
+      return any;
+    });
+  }
 
   private async ensurePartitions(points: MetricPoint[]): Promise<void> {
     const wanted = new Set<string>();
@@ -71,8 +129,23 @@ export class MetricsStore {
   async write(points: MetricPoint[]): Promise<number> {
     if (points.length === 0) return 0;
     await this.ensurePartitions(points);
-    const rows = await this.db.query<{ inserted: number }>(INSERT, [JSON.stringify(points)]);
+    const rows = await this.db.query<{ inserted: number }>(INSERT, [JSON.stringify(this.rows(points))]);
     return rows[0].inserted;
+  }
+
+  /** The batch without repeated points (first one wins, as the insert would), with `rolled`. */
+  private rows(points: MetricPoint[]): Array<MetricPoint & { rolled: Record<string, string> }> {
+    const seen = new Set<string>();
+    const out: Array<MetricPoint & { rolled: Record<string, string> }> = [];
+    for (const p of points) {
+      const key = `${p.tenant}\u0000${p.metric}\u0000${Date.parse(p.time)}\u0000${p.record_id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const rolled: Record<string, string> = {};
+      for (const d of this.rollupDimensions) if (Object.hasOwn(p.dimensions, d)) rolled[d] = p.dimensions[d];
+      out.push({ ...p, rolled });
+    }
+    return out;
   }
 
   /** Drops day partitions and rollups older than `retentionDays`. */
