@@ -72,7 +72,36 @@ export interface MetricsDestinationConfig {
   rollup_dimensions?: string[];
 }
 
-export type DestinationConfig = StdoutDestinationConfig | MetricsDestinationConfig;
+/** One column of a `table` destination. */
+export interface TableColumnConfig {
+  /** A PostgreSQL type: text, varchar(n), smallint, integer, bigint, numeric(p,s), real, double precision, boolean, date, timestamptz, jsonb, uuid. */
+  type: string;
+  /** A JSON path into the record (`$.amount`); default `$.<column name>`. */
+  from?: string;
+  /** Or a function of the record, for what a path cannot say. */
+  value?: (record: unknown) => unknown;
+  /**
+   * The column holds pseudonyms of this subject field (e.g. `user_id`): `sluice erase --field
+   * user_id` deletes the rows whose value is one of the subject's pseudonyms.
+   */
+  subject?: string;
+}
+
+/**
+ * A SQL table (in schema `bi`) for BI tools: Sluice creates it, adds columns and widens types as
+ * the config changes (never drops or narrows), and writes batches idempotently on the key.
+ */
+export interface TableDestinationConfig {
+  type: 'table';
+  table: string;
+  /** Column name → type (the value is read from `$.<name>`) or a full column. */
+  columns: Record<string, string | TableColumnConfig>;
+  primary_key: string[];
+  /** A row whose key exists: `keep` the first (immutable facts; default) or `update` it. */
+  on_conflict?: 'keep' | 'update';
+}
+
+export type DestinationConfig = StdoutDestinationConfig | MetricsDestinationConfig | TableDestinationConfig;
 
 /** Validates each record against a JSON Schema (Ajv); the unified metric schema is built in. */
 export interface ValidateProcessorConfig {

@@ -6,7 +6,9 @@
 import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
 import { TransformConfigError } from '../core/transform/input-transformer.ts';
 import { compileTargetTransform } from '../pipeline/router.ts';
-import { any, array, choice, either, fn, integer, join, object, plainObject, record, string, tagged, type ConfigIssue } from './check.ts';
+import { any, array, choice, either, fn, integer, join, object, plainObject, record, string, tagged, type Check, type ConfigIssue } from './check.ts';
+import { parseColumnType, TYPE_NAMES } from '../destinations/table/column-types.ts';
+import { parseJsonPath } from '../core/transform/json-path.ts';
 import { FIELD_POLICIES } from '../core/privacy/pseudonymizer.ts';
 import type { MetricsDestinationConfig, SluiceConfig } from './config.ts';
 
@@ -50,6 +52,17 @@ const processor = tagged('type', {
   custom: object({ type: { check: string() }, name: { check: string({ pattern: NAME, what: 'a step name' }), required: true }, process: { check: fn(), required: true } }),
 });
 
+const SQL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const columnType: Check = (v, path, issues) => {
+  if (typeof v !== 'string' || parseColumnType(v) === null) issues.push({ path, message: `expected a column type (${TYPE_NAMES}), got ${JSON.stringify(v)}` });
+};
+
+const jsonPath: Check = (v, path, issues) => {
+  const parsed = typeof v === 'string' ? parseJsonPath(v) : 'expected a JSON path such as "$.detail.amount"';
+  if (typeof parsed === 'string') issues.push({ path, message: parsed });
+};
+
 const stream = object({
   buffer: {
     check: object({
@@ -62,6 +75,13 @@ const stream = object({
   destination: {
     check: tagged('type', {
       stdout: object({ type: { check: string() } }),
+      table: object({
+        type: { check: string() },
+        table: { check: string({ pattern: SQL_NAME, what: 'a table name (lower case letters, digits and _)' }), required: true },
+        columns: { check: record(either(columnType, object({ type: { check: columnType, required: true }, from: { check: jsonPath }, value: { check: fn() }, subject: { check: string({ pattern: SQL_NAME, what: 'a field name' }) } })), SQL_NAME), required: true },
+        primary_key: { check: array(string({ pattern: SQL_NAME, what: 'a column name' }), { min: 1, max: 8 }), required: true },
+        on_conflict: { check: choice(['keep', 'update']) },
+      }),
       metrics: object({
         type: { check: string() },
         retention_days: { check: integer({ min: 1, max: 36_500 }) },
@@ -123,6 +143,19 @@ export function validateConfig(config: unknown): ConfigIssue[] {
       }
     });
   });
+  const tables = new Map<string, string>();
+  for (const [name, st] of Object.entries(c.streams ?? {})) {
+    const d = st.destination;
+    if (d.type !== 'table') continue;
+    const at = `streams.${name}.destination`;
+    for (const k of d.primary_key) if (!(k in d.columns)) issues.push({ path: `${at}.primary_key`, message: `column ${k} is not among the columns` });
+    for (const [col, spec] of Object.entries(d.columns)) {
+      if (typeof spec === 'object' && spec.from !== undefined && spec.value !== undefined) issues.push({ path: `${at}.columns.${col}`, message: 'from and value are mutually exclusive; use one' });
+    }
+    const other = tables.get(d.table);
+    if (other) issues.push({ path: `${at}.table`, message: `stream ${other} already writes table ${d.table}; one stream per table` });
+    tables.set(d.table, name);
+  }
   // Every metrics destination writes the one store, whose rollups have one set of dimensions.
   const rollups = Object.entries(c.streams ?? {}).filter(([, st]) => st.destination.type === 'metrics');
   const sets = new Set(rollups.map(([, st]) => JSON.stringify([...new Set((st.destination as MetricsDestinationConfig).rollup_dimensions ?? [])].sort())));

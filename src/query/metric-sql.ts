@@ -41,7 +41,8 @@ export function metricSql(tenant: string, q: MetricQuery, rollupDimensions: Read
   const groups = q.groupBy.map((g, i) => `dimensions->>${p(g)} as g${i}`);
   const where = [`tenant = $1`, `metric = $2`, `${timeCol} >= $3::timestamptz`, `${timeCol} < $4::timestamptz`];
   for (const f of q.filters) where.push(`(dimensions->>${p(f.dimension)}) in (select json_array_elements_text(${p(JSON.stringify(f.values))}::text::json))`);
-  const bucket = `floor((extract(epoch from ${timeCol}) * 1000 - $5::float8) / $6::float8)::int as b`;
+  // date_part is float8 arithmetic (extract would be numeric, several times slower per row).
+  const bucket = `floor((date_part('epoch', ${timeCol}) * 1000 - $5::float8) / $6::float8)::int as b`;
   const groupCols = ['b', ...q.groupBy.map((_, i) => `g${i}`)];
   if (rollups) {
     const measures = [...new Set(q.aggregations.map((a) => a.measure ?? ''))];

@@ -105,8 +105,8 @@ export class QueryService {
     if (missing.length > 0) {
       const stamps = missing.map(({ q }) => this.cache.stamp(tenant, q.metric));
       const rows = await this.db.transaction(async (tx: Queryable) => {
-        await tx.query(`set local role ${TENANT_ROLE}`);
-        await tx.query("select set_config('sluice.tenant', $1, true)", [tenant]);
+        // SET LOCAL ROLE and the tenant setting in one round trip.
+        await tx.query("select set_config('role', $1, true), set_config('sluice.tenant', $2, true)", [TENANT_ROLE, tenant]);
         const answers: Array<{ source: 'rollups' | 'points'; rows: Row[] }> = [];
         for (const { q } of missing) {
           const sql = metricSql(tenant, q, this.rollupDimensions);

@@ -13,6 +13,7 @@ import { KeyStore } from '../auth/api-keys.ts';
 import type { MetricsDestinationConfig, SluiceConfig } from '../config/config.ts';
 import { createMetricsDestination } from '../destinations/metrics/index.ts';
 import { createStdoutDestination } from '../destinations/stdout/index.ts';
+import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
 import type { Destination } from '../destinations/destination.ts';
 import { SqlIntakeLog } from '../log/sql-intake-log.ts';
 import { ErrorOutput } from '../pipeline/error-output.ts';
@@ -97,7 +98,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       const made =
         d.type === 'metrics'
           ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs) })
-          : createStdoutDestination(opts.stdout);
+          : d.type === 'table'
+            ? createTableDestination(d, { db })
+            : createStdoutDestination(opts.stdout);
       destinations.push(made);
       return made;
     },
@@ -106,6 +109,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     complete: (id) => intakeLog.complete(id),
     warn: (m) => log.warn(m),
   });
+  // Every table is checked before any is changed: an unsafe change refuses the start.
+  const problems = (await Promise.all(destinations.map(async (d) => ('plan' in d ? (await (d as TableDestination).plan()).problems : [])))).flat();
+  if (problems.length > 0) throw new Error(`the config's tables cannot be applied safely: ${problems.join('; ')}`);
   for (const d of destinations) await d.open?.();
   await intakeLog.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };

@@ -100,6 +100,26 @@ const MIGRATIONS: string[] = [
   create policy tenant_isolation on sluice.metric_rollups for select to ${TENANT_ROLE}
     using (tenant = current_setting('sluice.tenant', true));
   `,
+  // 2: BI tables live in schema bi; erasure audit and the suppression list.
+  `
+  create schema if not exists bi;
+
+  -- One row per erasure: when, how, and counts per place. Never the raw subject id.
+  create table sluice.erasures (
+    id bigserial primary key,
+    at timestamptz not null default now(),
+    field text not null,
+    pseudonyms text[] not null,
+    counts jsonb not null,
+    dry_run boolean not null
+  );
+
+  -- Pseudonyms of erased subjects: records for them that arrive later are dropped.
+  create table sluice.erased_subjects (
+    pseudonym text primary key,
+    erased_at timestamptz not null default now()
+  );
+  `,
 ];
 
 /**

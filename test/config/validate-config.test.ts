@@ -24,9 +24,19 @@ describe('config validation', () => {
     const lines = issues.map((i) => `${i.path}: ${i.message}`);
     assert.ok(lines.includes('streams.metrics.buffer.max_bytes: expected a positive integer and ≤ 134217728, got "5MB"'), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
-    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "metrics", got "kafka"'), lines.join('\n'));
+    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
     assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest'), lines.join('\n'));
+  });
+
+  it('checks rollup dimensions: names, and one list for every metrics destination', () => {
+    const metrics = (rollup_dimensions: unknown) => ({ destination: { type: 'metrics', rollup_dimensions } });
+    assert.deepEqual(validateConfig({ streams: { a: metrics(['plan']), b: metrics(['plan']) } }), []);
+    const bad = validateConfig({ streams: { a: metrics(['plan', 'bad name']) } });
+    assert.deepEqual(bad.map((i) => i.path), ['streams.a.destination.rollup_dimensions[1]']);
+    const differ = validateConfig({ streams: { a: metrics(['plan']), b: metrics(['country']), c: stream } });
+    assert.deepEqual(differ.map((i) => i.path), ['streams.a.destination.rollup_dimensions', 'streams.b.destination.rollup_dimensions']);
+    assert.match(differ[0].message, /same rollup_dimensions/);
   });
 
   it('rejects unknown keys at every level', () => {

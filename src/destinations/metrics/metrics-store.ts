@@ -53,17 +53,23 @@ const partitionName = (day: string): string => `metric_points_${day.replace(/-/g
 
 const ROLLUP_SETTING = 'metrics.rollup_dimensions';
 
-// Recomputes every rollup from the points, with writers held off (they take ROW EXCLUSIVE on the
-// rollups; this waits for those in flight and then blocks new ones until it commits).
-const REBUILD = [
-  'lock table sluice.metric_rollups in exclusive mode',
-  'delete from sluice.metric_rollups',
-  `with p as (
-     select tenant, metric, time, measures,
-            (select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) from jsonb_each(dimensions) where key in (select json_array_elements_text($1::text::json))) as rolled
-       from sluice.metric_points)
-   insert into sluice.metric_rollups (tenant, metric, bucket, measure, dimensions, count, sum, min, max) ${aggregate('p')}`,
-];
+/**
+ * Statements that recompute every rollup from the points, with writers held off (they take ROW
+ * EXCLUSIVE on the rollups; this waits for those in flight and then blocks new ones until it
+ * commits). Dimension names are parameters; a missing dimension is left out (strip_nulls).
+ */
+function rebuild(dimensions: string[]): Array<{ text: string; params: string[] }> {
+  const rolled = dimensions.length === 0 ? `'{}'::jsonb` : `jsonb_strip_nulls(jsonb_build_object(${dimensions.map((_, i) => `$${i + 1}::text, dimensions->$${i + 1}::text`).join(', ')}))`;
+  return [
+    { text: 'lock table sluice.metric_rollups in exclusive mode', params: [] },
+    { text: 'delete from sluice.metric_rollups', params: [] },
+    {
+      text: `with p as (select tenant, metric, time, measures, ${rolled} as rolled from sluice.metric_points)
+             insert into sluice.metric_rollups (tenant, metric, bucket, measure, dimensions, count, sum, min, max) ${aggregate('p')}`,
+      params: dimensions,
+    },
+  ];
+}
 
 export interface MetricsStoreOptions {
   /** Dimensions the hourly rollups keep (default none: one rollup per tenant, metric, hour and measure). */
@@ -99,7 +105,7 @@ export class MetricsStore {
       const rows = await tx.query<{ value: string }>('select value from sluice.settings where name = $1', [ROLLUP_SETTING]);
       if (rows[0]?.value === wanted) return false;
       const [{ any }] = await tx.query<{ any: boolean }>('select exists (select 1 from sluice.metric_points) as any');
-      if (any) for (const statement of REBUILD) await tx.query(statement, statement.includes('$1') ? [JSON.stringify(this.rollupDimensions)] : []);
+      if (any) for (const { text, params } of rebuild(this.rollupDimensions)) await tx.query(text, params);
       await tx.query('insert into sluice.settings (name, value) values ($1, $2) on conflict (name) do update set value = excluded.value', [ROLLUP_SETTING, wanted]);
       return any;
     });

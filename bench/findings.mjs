@@ -1,0 +1,83 @@
+// What the end-to-end benchmarks send and how Sluice is configured for them: the seed's findings
+// rule through an InputTransformer, validate, pseudonymize the user id, the metrics store. It is
+// also a config file (`sluice start --config bench/findings.mjs`); the key ring comes from
+// SLUICE_BENCH_KEYS.
+export const BENCH_KEYS = 'b1:bench-secret-0123456789abcdef';
+
+const config = {
+  rules: [
+    {
+      name: 'findings',
+      pattern: { source: ['findings'], 'detail-type': ['findings-uploaded'] },
+      targets: [
+        {
+          stream: 'metrics',
+          input_transformer: {
+            input_paths_map: { t: '$.detail.tenant_id', e: '$.detail.event_id', at: '$.detail.created_at', u: '$.detail.user_id', n: '$.detail.new_findings_count', x: '$.detail.existing_findings_count' },
+            input_template: '{"metric_name":"findings_upload_completed","metadata":{"tenant_id":<t>,"event_id":<e>,"event_time":<at>,"user_id":<u>},"data":{"new_findings_count":<n>,"existing_findings_count":<x>}}',
+          },
+        },
+      ],
+    },
+  ],
+  streams: {
+    metrics: {
+      buffer: { max_records: 5000, interval_seconds: 1 },
+      processors: [{ type: 'validate' }, { type: 'pseudonymize', key: { env: 'SLUICE_BENCH_KEYS' }, fields: { 'metadata.user_id': 'hash' } }],
+      destination: { type: 'metrics' },
+    },
+  },
+  ingest: { rate_limit: { events_per_second: 10_000_000, burst: 10_000_000 } },
+};
+export default config;
+
+// The load generator, run in a worker thread (its own event loop). Closed loop: `clients`
+// requests in flight, each sent when the last was answered. Open loop (`rate` requests of 100
+// events per second): sent on schedule whatever the answers, at most 256 in flight.
+export const LOAD = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { url, key, seconds, clients, rate, prefix } = workerData;
+let acked = 0, seq = 0, failed = 0, skipped = 0, inflight = 0;
+const statuses = {};
+const end = Date.now() + seconds * 1000;
+function body() {
+  const now = new Date().toISOString();
+  let s = '';
+  for (let i = 0; i < 100; i++) {
+    const id = prefix + '-' + (seq++);
+    s += JSON.stringify({ source: 'findings', 'detail-type': 'findings-uploaded', time: now, detail: { tenant_id: 'acme', event_id: id, user_id: 'user-' + (seq % 5000), new_findings_count: seq % 7, existing_findings_count: 10, created_at: now } }) + '\\n';
+  }
+  return s;
+}
+async function send() {
+  inflight++;
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/x-ndjson' }, body: body() });
+    await res.arrayBuffer();
+    statuses[res.status] = (statuses[res.status] || 0) + 1;
+    if (res.status === 200) acked += 100; else failed++;
+    return res.status;
+  } catch (e) {
+    statuses.error = (statuses.error || 0) + 1;
+    failed++;
+    return 0;
+  } finally {
+    inflight--;
+  }
+}
+async function client() {
+  while (Date.now() < end) if ((await send()) !== 200) await new Promise((r) => setTimeout(r, 50));
+}
+async function open() {
+  const sent = [];
+  const t0 = Date.now();
+  for (let n = 0; Date.now() < end; n++) {
+    const due = t0 + (n * 1000) / rate;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    if (inflight >= 256) { skipped++; continue; }
+    sent.push(send());
+  }
+  await Promise.all(sent);
+}
+(rate ? open() : Promise.all(Array.from({ length: clients }, client))).then(() => parentPort.postMessage({ acked, failed, skipped, statuses }));
+`;

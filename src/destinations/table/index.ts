@@ -1,0 +1,138 @@
+/**
+ * `table`: records become rows of a SQL table in schema `bi`, for BI tools. Each column's value
+ * comes from a JSON path or a function and is checked against its type first: a value that does
+ * not fit fails its record (naming the column) and its neighbours are written. A batch is one
+ * INSERT, idempotent on the primary key (`keep` the first row, or `update` it). Should the
+ * database still refuse a row, the batch is split until the row is found, so it alone fails.
+ */
+import type { TableDestinationConfig } from '../../config/config.ts';
+import { evaluateJsonPath, parseJsonPath, type JsonPath } from '../../core/transform/json-path.ts';
+import { sqlState, type Database } from '../../store/database.ts';
+import type { DeliveryFailure, Destination } from '../destination.ts';
+import { parseColumnType, toColumnValue, typeSql, type ColumnType } from './column-types.ts';
+import { planTable, qualified, quoteIdent, type TablePlan, type TableSpec } from './table-schema.ts';
+
+interface Column {
+  name: string;
+  type: ColumnType;
+  read: (record: unknown) => unknown;
+  subject?: string;
+}
+
+export interface TableDestination extends Destination {
+  readonly spec: TableSpec;
+  /** Columns holding pseudonyms of each subject field (for erasure). */
+  readonly subjects: Map<string, string[]>;
+  /** What opening it would change, or refuse (nothing is changed). */
+  plan(): Promise<TablePlan>;
+}
+
+function columnsOf(config: TableDestinationConfig): Column[] {
+  return Object.entries(config.columns).map(([name, c]) => {
+    const spec = typeof c === 'string' ? { type: c } : c;
+    const type = parseColumnType(spec.type);
+    if (!type) throw new Error(`column ${name}: unknown type ${spec.type}`);
+    let read: (record: unknown) => unknown;
+    if (spec.value) read = spec.value;
+    else {
+      const path = parseJsonPath(spec.from ?? `$.${name}`) as JsonPath;
+      read = (r) => {
+        const hit = evaluateJsonPath(path, r as never);
+        return hit.found ? hit.value : undefined;
+      };
+    }
+    return { name, type, read, subject: spec.subject };
+  });
+}
+
+/** Data exceptions and constraint violations: the row is wrong, not the database. */
+const isRowError = (e: unknown): boolean => /^2[23]/.test(sqlState(e) ?? '');
+
+/**
+ * @example createTableDestination({ type: 'table', table: 'transactions', columns: { id: 'text', amount: 'numeric(12,2)' }, primary_key: ['id'] }, { db })
+ */
+export function createTableDestination(config: TableDestinationConfig, ctx: { db: Database }): TableDestination {
+  const columns = columnsOf(config);
+  const spec: TableSpec = { table: config.table, columns: columns.map((c) => ({ name: c.name, type: c.type })), primaryKey: config.primary_key };
+  const update = config.on_conflict === 'update';
+  const keyIndexes = config.primary_key.map((k) => columns.findIndex((c) => c.name === k));
+  const names = columns.map((c) => quoteIdent(c.name)).join(', ');
+  const others = columns.filter((c) => !config.primary_key.includes(c.name));
+  const conflict =
+    update && others.length > 0 ? `do update set ${others.map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`).join(', ')}` : 'do nothing';
+  const insert = `insert into ${qualified(config.table)} (${names})
+    select ${names} from jsonb_to_recordset($1::text::jsonb) as x(${columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}`).join(', ')})
+    order by ${config.primary_key.map(quoteIdent).join(', ')}
+    on conflict (${config.primary_key.map(quoteIdent).join(', ')}) ${conflict}`;
+  const subjects = new Map<string, string[]>();
+  for (const c of columns) if (c.subject) subjects.set(c.subject, [...(subjects.get(c.subject) ?? []), c.name]);
+
+  /** Writes rows; rows the database refuses are found by halving and reported. */
+  async function insertRows(rows: Array<{ index: number; row: Record<string, unknown> }>, failures: DeliveryFailure[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await ctx.db.query(insert, [JSON.stringify(rows.map((r) => r.row))]);
+    } catch (e) {
+      if (!isRowError(e)) throw e;
+      if (rows.length === 1) {
+        const column = (e as { column?: string; column_name?: string }).column ?? (e as { column_name?: string }).column_name;
+        failures.push({ index: rows[0].index, code: 'row_rejected', reason: `the database refused the row (SQLSTATE ${sqlState(e)}${column ? `, column ${column}` : ''})` });
+        return;
+      }
+      const half = Math.ceil(rows.length / 2);
+      await insertRows(rows.slice(0, half), failures);
+      await insertRows(rows.slice(half), failures);
+    }
+  }
+
+  return {
+    spec,
+    subjects,
+    // One batch at a time: with `update`, a later batch must not be overtaken by an earlier one.
+    concurrency: update ? 1 : 2,
+    plan: () => planTable(ctx.db, spec),
+    async open() {
+      await ctx.db.transaction(async (tx) => {
+        await tx.query('select pg_advisory_xact_lock(727113)');
+        await tx.query('create schema if not exists bi');
+        const { statements, problems } = await planTable(tx, spec);
+        if (problems.length > 0) throw new Error(problems.join('; '));
+        for (const s of statements) await tx.query(s);
+      });
+    },
+    async write(records) {
+      const failures: DeliveryFailure[] = [];
+      // Within a batch, one row per key: the first (keep) or the last (update).
+      const byKey = new Map<string, { index: number; row: Record<string, unknown> }>();
+      records.forEach((r, index) => {
+        const row: Record<string, unknown> = {};
+        for (const c of columns) {
+          let raw: unknown;
+          try {
+            raw = c.read(r.value);
+          } catch (e) {
+            failures.push({ index, code: 'column_invalid', reason: `column ${c.name}: its value function threw ${(e as Error)?.name ?? 'an error'}` });
+            return;
+          }
+          const v = toColumnValue(c.type, raw);
+          if (!v.ok) {
+            failures.push({ index, code: 'column_invalid', reason: `column ${c.name} (${typeSql(c.type)}): ${v.reason}` });
+            return;
+          }
+          row[c.name] = v.value;
+        }
+        const key = keyIndexes.map((i) => row[columns[i].name]);
+        const missing = keyIndexes.find((i) => row[columns[i].name] === null);
+        if (missing !== undefined) {
+          failures.push({ index, code: 'missing_key', reason: `primary key column ${columns[missing].name} has no value` });
+          return;
+        }
+        const k = JSON.stringify(key);
+        if (!update && byKey.has(k)) return;
+        byKey.set(k, { index, row });
+      });
+      await insertRows([...byKey.values()], failures);
+      return failures;
+    },
+  };
+}
