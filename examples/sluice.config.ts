@@ -1,7 +1,9 @@
 // The example configuration: the two pipelines Sluice grew from.
 //  - findings: Jit's rule, an EventBridge pattern on source and detail-type with an input
 //    transformer into the unified metric schema, validated and stored in the metrics store.
-//  - transactions: DynamoDB stream records of immutable transactions, routed by an ordinary rule.
+//  - transactions: DynamoDB stream records of immutable transactions, routed by an ordinary rule,
+//    pseudonymized into the BI table `bi.transactions`; user profiles from a CRM into `bi.users`,
+//    joinable on the pseudonymized user id.
 import { defineConfig } from 'sluice/config';
 
 export default defineConfig({
@@ -40,6 +42,12 @@ export default defineConfig({
       },
       targets: [{ stream: 'transactions', input_path: '$.detail.NewImage' }],
     },
+    {
+      name: 'user-profiles',
+      description: 'User profiles from the CRM, joinable with transactions on the pseudonymized user id.',
+      pattern: { source: ['crm'], 'detail-type': ['user-updated'] },
+      targets: [{ stream: 'users', input_path: '$.detail' }],
+    },
   ],
   streams: {
     metrics: {
@@ -52,6 +60,45 @@ export default defineConfig({
       ],
       destination: { type: 'metrics', retention_days: 400 },
     },
-    transactions: { destination: { type: 'stdout' } },
+    // The BI pipeline: immutable transactions into a wide table any SQL BI tool reads
+    // (sluice bi-role create), with the user pseudonymized by the same key as everywhere else.
+    transactions: {
+      buffer: { max_records: 5000, interval_seconds: 60 },
+      processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { user_id: 'hash', ip_address: 'truncate-ip' } }],
+      destination: {
+        type: 'table',
+        table: 'transactions',
+        columns: {
+          transaction_id: 'text',
+          user_id: { type: 'text', subject: 'user_id' },
+          amount: 'numeric(12,2)',
+          currency: 'varchar(3)',
+          merchant: 'text',
+          merchant_category: 'text',
+          country: 'varchar(2)',
+          ip_address: 'text',
+          status: 'text',
+          created_at: 'timestamptz',
+        },
+        primary_key: ['transaction_id'],
+      },
+    },
+    users: {
+      buffer: { interval_seconds: 60 },
+      processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { user_id: 'hash', email: 'drop', birth_date: 'coarsen-date' } }],
+      destination: {
+        type: 'table',
+        table: 'users',
+        columns: {
+          user_id: { type: 'text', subject: 'user_id' },
+          country: 'varchar(2)',
+          plan: 'text',
+          birth_month: { type: 'date', from: '$.birth_date' },
+          signed_up_at: 'timestamptz',
+        },
+        primary_key: ['user_id'],
+        on_conflict: 'update',
+      },
+    },
   },
 });

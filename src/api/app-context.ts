@@ -4,6 +4,7 @@ import type { SluiceConfig } from '../config/config.ts';
 import type { Intake } from '../pipeline/intake.ts';
 import type { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { QueryService } from '../query/query-service.ts';
+import type { Eraser } from '../privacy/erasure.ts';
 
 export interface AppContext {
   config: SluiceConfig;
@@ -11,6 +12,7 @@ export interface AppContext {
   intake: Intake;
   queries: QueryService;
   counters: StreamCounters;
+  eraser: Eraser;
   /** Whether the process is shutting down (intake answers 503). */
   stopping: () => boolean;
 }

@@ -2,7 +2,9 @@
  * Reads a request body up to a limit, without buffering more than the limit: a larger body is
  * refused as soon as it is known to be too large.
  */
+import type { Context } from 'hono';
 import { parseJsonText } from '../core/json/json-text.ts';
+import { httpError } from './http-error.ts';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -48,4 +50,24 @@ export function jsonErrorAt(text: string): string {
   const line = before.split('\n').length;
   const column = pos - before.lastIndexOf('\n');
   return `not valid JSON at line ${line}, column ${column}`;
+}
+
+/**
+ * A small JSON request body (queries, admin requests), or the 413/400 response that refuses it.
+ *
+ * @example const body = await readJsonBody(c, 64 * 1024, 'a query request'); if (body instanceof Response) return body;
+ */
+export async function readJsonBody(c: Context, limit: number, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = Buffer.from(await readBody(c.req.raw, limit)).toString('utf8');
+  } catch (e) {
+    if (e instanceof BodyTooLarge) return httpError(c, 413, 'body_too_large', `${what} may be at most ${limit} bytes`);
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return httpError(c, 400, 'malformed_json', `the body is ${jsonErrorAt(text)}`);
+  }
 }

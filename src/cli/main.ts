@@ -2,7 +2,9 @@
  * The `sluice` command: dispatches to a subcommand; a usage error prints the reason and the
  * usage on stderr and exits with status 2.
  */
+import * as biRole from './commands/bi-role.ts';
 import * as dev from './commands/dev.ts';
+import * as erase from './commands/erase.ts';
 import * as keys from './commands/keys.ts';
 import * as start from './commands/start.ts';
 import * as testPattern from './commands/test-pattern.ts';
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, Command> = {
   dev,
   start,
   keys,
+  erase,
+  'bi-role': biRole,
   'test-pattern': testPattern,
   'test-transform': testTransform,
   validate,
@@ -30,6 +34,8 @@ commands:
   dev             run Sluice on the embedded database with demo data (npm start)
   start           run Sluice for production: no demo, Firehose buffering, JSON logs
   keys            create, list and revoke API keys
+  erase           erase a data subject (GDPR) from every table, the metrics store and the error output
+  bi-role         create a PostgreSQL login role that can read the BI tables and nothing else
   validate        check a config file: prints every problem, or ok
   test-pattern    test an EventBridge event pattern against an event (like TestEventPattern)
   test-transform  show what a target receives through an input transformer or InputPath

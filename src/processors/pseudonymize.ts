@@ -1,17 +1,26 @@
 /**
  * `pseudonymize`: applies the stream's field policies with its key ring. Its `protect` is what
- * the error output stores of a failed record, so raw personal data never reaches it.
+ * the error output stores of a failed record, so raw personal data never reaches it. A record
+ * of an erased subject (one of its hashed fields has a pseudonym on the suppression list, under
+ * any key of the ring) is dropped: an erased subject stays erased when events are replayed.
  */
-import { ok } from '../core/outcome.ts';
+import { drop, ok } from '../core/outcome.ts';
 import { Pseudonymizer, type KeyRing } from '../core/privacy/pseudonymizer.ts';
 import type { PseudonymizeProcessorConfig } from '../config/config.ts';
 import type { Processor } from './processor.ts';
 
-export function createPseudonymize(config: PseudonymizeProcessorConfig, ring: KeyRing): Processor {
+/** Which of these pseudonyms belong to erased subjects (one lookup per batch). */
+export type SuppressionCheck = (pseudonyms: string[]) => Promise<Set<string>>;
+
+export function createPseudonymize(config: PseudonymizeProcessorConfig, ring: KeyRing, suppressed?: SuppressionCheck): Processor {
   const p = new Pseudonymizer(ring, config.fields);
   return {
     step: 'pseudonymize',
-    process: (records) => records.map((r) => ok(p.apply(r))),
+    async process(records) {
+      const subjects = suppressed ? records.map((r) => p.subjectsOf(r)) : [];
+      const erased = suppressed ? await suppressed([...new Set(subjects.flat())]) : new Set<string>();
+      return records.map((r, i) => (erased.size > 0 && subjects[i].some((s) => erased.has(s)) ? drop('erased_subject') : ok(p.apply(r))));
+    },
     protect: (r) => p.apply(r),
   };
 }

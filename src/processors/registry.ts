@@ -6,12 +6,14 @@ import type { ProcessorConfig, SecretSource } from '../config/config.ts';
 import { createCustom } from './custom.ts';
 import { createEnrich } from './enrich.ts';
 import type { Processor } from './processor.ts';
-import { createPseudonymize } from './pseudonymize.ts';
+import { createPseudonymize, type SuppressionCheck } from './pseudonymize.ts';
 import { createValidate } from './validate.ts';
 
 export interface ProcessorContext {
   /** The key ring a pseudonymize step names (read once at start). */
   keyRing(source: SecretSource): KeyRing;
+  /** The suppression list of erased subjects, when there is a store. */
+  suppressed?: SuppressionCheck;
 }
 
 /** Builds a stream's processors in order. */
@@ -23,7 +25,7 @@ export function createProcessors(configs: ProcessorConfig[], ctx: ProcessorConte
       case 'enrich':
         return createEnrich(c);
       case 'pseudonymize':
-        return createPseudonymize(c, ctx.keyRing(c.key));
+        return createPseudonymize(c, ctx.keyRing(c.key), ctx.suppressed);
       case 'custom':
         return createCustom(c);
     }

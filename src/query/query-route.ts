@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { AppContext } from '../api/app-context.ts';
 import { bearer } from '../api/bearer.ts';
 import { httpError } from '../api/http-error.ts';
-import { BodyTooLarge, jsonErrorAt, readBody } from '../api/read-body.ts';
+import { readJsonBody } from '../api/read-body.ts';
 import { parseQueries, QueryError, type MetricQuery } from './parse-query.ts';
 import type { QueryResult } from './query-service.ts';
 
@@ -15,19 +15,8 @@ const MAX_BODY = 64 * 1024;
 export async function postQuery(c: Context, app: AppContext): Promise<Response> {
   const who = await bearer(c, app.keys, ['read', 'admin']);
   if (who instanceof Response) return who;
-  let text: string;
-  try {
-    text = Buffer.from(await readBody(c.req.raw, MAX_BODY)).toString('utf8');
-  } catch (e) {
-    if (e instanceof BodyTooLarge) return httpError(c, 413, 'body_too_large', `a query request may be at most ${MAX_BODY} bytes`);
-    throw e;
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return httpError(c, 400, 'malformed_json', `the body is ${jsonErrorAt(text)}`);
-  }
+  const body = await readJsonBody(c, MAX_BODY, 'a query request');
+  if (body instanceof Response) return body;
   let queries: MetricQuery[];
   try {
     queries = parseQueries(body, Date.now());

@@ -36,6 +36,51 @@ export function findingsEvent(tenant: string, at: Date, scale: number): Record<s
   };
 }
 
+const USERS = Array.from({ length: 40 }, (_, i) => `user-${1000 + i}@example.com`);
+const MERCHANTS = [
+  ['Corner Books', 'books'],
+  ['Night Owl Coffee', 'food'],
+  ['Rail Europe', 'travel'],
+  ['Pixel Games', 'entertainment'],
+] as const;
+const COUNTRIES = ['DE', 'FR', 'NL', 'ES', 'IE'];
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)];
+
+/** A transaction as a DynamoDB stream INSERT record (the BI pipeline's source). */
+export function transactionEvent(at: Date): Record<string, unknown> {
+  const [merchant, category] = pick(MERCHANTS);
+  return {
+    source: 'aws.dynamodb',
+    'detail-type': 'Dynamo DB Stream Record',
+    time: at.toISOString(),
+    resources: ['arn:aws:dynamodb:eu-west-1:000000000000:table/transactions'],
+    detail: {
+      eventName: 'INSERT',
+      NewImage: {
+        transaction_id: randomUUID(),
+        user_id: pick(USERS),
+        amount: Math.round(Math.random() * 20000) / 100,
+        currency: 'EUR',
+        merchant,
+        merchant_category: category,
+        country: pick(COUNTRIES),
+        ip_address: `203.0.113.${Math.floor(Math.random() * 250)}`,
+        status: Math.random() < 0.95 ? 'settled' : 'declined',
+        created_at: at.toISOString(),
+      },
+    },
+  };
+}
+
+/** A user profile from the CRM (joined with transactions on the pseudonymized user id). */
+function userEvent(user: string, i: number): Record<string, unknown> {
+  return {
+    source: 'crm',
+    'detail-type': 'user-updated',
+    detail: { user_id: user, email: user, country: COUNTRIES[i % COUNTRIES.length], plan: i % 4 === 0 ? 'pro' : 'free', birth_date: `${1960 + (i % 40)}-0${1 + (i % 9)}-15`, signed_up_at: new Date(Date.UTC(2025, i % 12, 1 + (i % 28))).toISOString() },
+  };
+}
+
 async function demoKeys(keys: KeyStore, dataDir: string): Promise<{ keys: DemoKeys; created: boolean }> {
   const file = join(dataDir, 'demo-keys.json');
   if (existsSync(file)) {
@@ -69,11 +114,16 @@ export async function startDemo(url: string, keys: KeyStore, dataDir: string, wa
       for (let ago = 24 * 12; ago > 0; ago--) events.push(findingsEvent(t, new Date(now - ago * 300_000), scale[t]));
       for (let i = 0; i < events.length; i += 100) await send(url, demo[t].ingest, events.slice(i, i + 100));
     }
+    // The BI pipeline: user profiles and a day of transactions.
+    await send(url, demo.acme.ingest, USERS.map(userEvent));
+    const sales = Array.from({ length: 300 }, (_, i) => transactionEvent(new Date(now - (300 - i) * 288_000)));
+    for (let i = 0; i < sales.length; i += 100) await send(url, demo.acme.ingest, sales.slice(i, i + 100));
   }
   const timer = setInterval(() => {
     for (const t of DEMO_TENANTS) {
       send(url, demo[t].ingest, [findingsEvent(t, new Date(), scale[t])]).catch((e: Error) => warn(`demo: sending failed: ${e.name}`));
     }
+    send(url, demo.acme.ingest, [transactionEvent(new Date())]).catch((e: Error) => warn(`demo: sending failed: ${e.name}`));
   }, 2000);
   timer.unref();
   return { keys: demo, stop: () => clearInterval(timer) };

@@ -10,7 +10,11 @@ import type { SecretSource } from '../config/config.ts';
 import { describeSecret, readSecret } from '../config/secrets.ts';
 import type { Logger } from './logger.ts';
 
-export function keyRingResolver(mode: 'dev' | 'start', dataDir: string, log: Logger): (s: SecretSource) => KeyRing {
+/**
+ * `tool` is for commands beside a running Sluice (erase): like `start`, except that it uses the
+ * data dir's development key ring when one exists (never creating one).
+ */
+export function keyRingResolver(mode: 'dev' | 'start' | 'tool', dataDir: string, log: Logger): (s: SecretSource) => KeyRing {
   const rings = new Map<string, KeyRing>();
   return (source) => {
     const id = JSON.stringify(source);
@@ -18,13 +22,15 @@ export function keyRingResolver(mode: 'dev' | 'start', dataDir: string, log: Log
     if (known) return known;
     let text = readSecret(source);
     if (text === null) {
-      if (mode !== 'dev') throw new Error(`pseudonymize: no key ring in ${describeSecret(source)}; write it as id:secret (secret of 16+ characters)`);
       const file = join(dataDir, 'dev-pseudonym.keys');
-      if (!existsSync(file)) {
+      if (mode === 'start' || (mode === 'tool' && !existsSync(file))) {
+        throw new Error(`pseudonymize: no key ring in ${describeSecret(source)}; write it as id:secret (secret of 16+ characters)`);
+      }
+      if (mode === 'dev' && !existsSync(file)) {
         mkdirSync(dataDir, { recursive: true });
         writeFileSync(file, `dev1:${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
       }
-      log.warn(`pseudonymize: ${describeSecret(source)} is not set; using the development key ring ${file} (sluice start requires a real one)`);
+      if (mode === 'dev') log.warn(`pseudonymize: ${describeSecret(source)} is not set; using the development key ring ${file} (sluice start requires a real one)`);
       text = readFileSync(file, 'utf8');
     }
     const ring = parseKeyRing(text);

@@ -24,6 +24,8 @@ import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
 import { createProcessors } from '../processors/registry.ts';
 import { QueryService } from '../query/query-service.ts';
+import { Eraser, pseudonymKeySources, suppressedAmong, tableSubjects } from '../privacy/erasure.ts';
+import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
@@ -40,6 +42,8 @@ export interface SluiceOptions {
   log: Logger;
   /** How long a silent process keeps its log entries before others claim them. Default 30. */
   leaseSeconds?: number;
+  /** Also serve the embedded database on this TCP port of 127.0.0.1 (PostgreSQL wire protocol), for psql and BI tools. */
+  pgPort?: number;
   /** Writes of the stdout destination (tests capture them). */
   stdout?: (line: string) => void;
 }
@@ -47,6 +51,8 @@ export interface SluiceOptions {
 export interface RunningSluice {
   url: string;
   port: number;
+  /** The TCP port serving the embedded database, when asked for. */
+  pgPort?: number;
   db: Database;
   keys: KeyStore;
   pipeline: Pipeline;
@@ -92,7 +98,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       if (mode === 'dev') b.interval_seconds = Math.min(b.interval_seconds, DEV_MAX_INTERVAL_SECONDS);
       return b;
     },
-    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing }),
+    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed: (ps) => suppressedAmong(db, ps) }),
     destination: (name) => {
       const d = config.streams![name].destination;
       const made =
@@ -118,7 +124,8 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
   const intake = new Intake(intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending);
   let stopping = false;
-  const app = createApp({ config, keys, intake, queries, counters, stopping: () => stopping });
+  const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
+  const app = createApp({ config, keys, intake, queries, counters, eraser, stopping: () => stopping });
 
   // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
   const recover = async (): Promise<void> => {
@@ -159,11 +166,18 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const port = typeof address === 'object' && address ? address.port : opts.port;
 
   let socketServer: PGLiteSocketServer | null = null;
+  let tcpServer: PGLiteSocketServer | null = null;
   if (db instanceof PgliteDriver) {
     const path = socketPath(dataDir);
     rmSync(path, { force: true });
     socketServer = new PGLiteSocketServer({ db: db.pg, path, maxConnections: 8 });
     await socketServer.start();
+    if (opts.pgPort !== undefined) {
+      tcpServer = new PGLiteSocketServer({ db: db.pg, host: '127.0.0.1', port: opts.pgPort, maxConnections: 8 });
+      await tcpServer.start();
+    }
+  } else if (opts.pgPort !== undefined) {
+    log.warn('--pg-port serves the embedded database only; with DATABASE_URL connect BI tools to that server');
   }
 
   let stopped: Promise<void> | null = null;
@@ -175,9 +189,10 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       await recovering;
       await pipeline.drain();
       await intakeLog.stop();
+      if (tcpServer) await tcpServer.stop();
       if (socketServer) await socketServer.stop();
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, db, keys, pipeline, intakeLog, counters, stop };
+  return { url: `http://127.0.0.1:${port}`, port, pgPort: tcpServer ? opts.pgPort : undefined, db, keys, pipeline, intakeLog, counters, stop };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port.ts';
 import { after, before, describe, it } from 'node:test';
+import postgres from 'postgres';
 
 const root = join(import.meta.dirname, '../..');
 const bin = join(root, 'bin/sluice.js');
@@ -16,6 +17,7 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
   let child: ChildProcess;
   let output = '';
   let url = '';
+  let pgPort = 0;
 
   const keys = (...args: string[]) => {
     const r = spawnSync(process.execPath, [bin, 'keys', ...args, '--data-dir', dataDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -24,8 +26,9 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
 
   before(async () => {
     const port = await freePort();
+    pgPort = await freePort();
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [bin, 'dev', '--config', 'examples/sluice.config.ts', '--data-dir', dataDir, '--port', String(port)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [bin, 'dev', '--config', 'examples/sluice.config.ts', '--data-dir', dataDir, '--port', String(port), '--pg-port', String(pgPort)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
     const end = Date.now() + 60_000;
@@ -82,6 +85,46 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
       if (status === 200) await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(status, 401);
+  });
+
+  it('serves the BI tables on --pg-port: demo transactions joinable with users on the pseudonym', async () => {
+    assert.match(output, new RegExp(`BI tools: +host 127.0.0.1 port ${pgPort}`));
+    const sql = postgres({ host: '127.0.0.1', port: pgPort, database: 'postgres', username: 'postgres', max: 1, onnotice: () => {} });
+    try {
+      let rows: Array<{ n: number; users: number; joined: number; raw: number }> = [];
+      const end = Date.now() + 30_000;
+      while (Date.now() < end) {
+        rows = await sql<Array<{ n: number; users: number; joined: number; raw: number }>>`
+          select count(*)::int as n, count(distinct t.user_id)::int as users, count(u.user_id)::int as joined,
+                 count(*) filter (where t.user_id like '%@%' or u.user_id like '%@%')::int as raw
+            from bi.transactions t left join bi.users u using (user_id)`;
+        if (rows[0].n >= 300 && rows[0].joined === rows[0].n) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(rows[0].n >= 300, JSON.stringify(rows));
+      assert.equal(rows[0].joined, rows[0].n, 'every transaction joins its user on the pseudonym');
+      assert.equal(rows[0].raw, 0, 'no raw e-mail address as a user id');
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('sluice erase and sluice bi-role work beside the running dev', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--config', 'examples/sluice.config.ts', '--data-dir', dataDir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const dry = run('erase', '--subject', 'user-1000@example.com', '--dry-run', '--json');
+    assert.equal(dry.status, 0, dry.stderr);
+    const result = JSON.parse(dry.stdout);
+    assert.equal(result.dry_run, true);
+    assert.ok(result.counts['bi.transactions'] > 0 && result.counts['bi.users'] === 1, dry.stdout);
+    assert.ok(!dry.stdout.includes('user-1000'), 'the raw subject is not echoed');
+    const missing = run('erase');
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--subject is required/);
+    const role = run('bi-role', 'create', '--name', 'metabase', '--json');
+    assert.equal(role.status, 0, role.stderr);
+    assert.deepEqual(Object.keys(JSON.parse(role.stdout)).sort(), ['name', 'password', 'schema']);
+    const bad = run('bi-role', 'create', '--name', 'Robert; drop table');
+    assert.equal(bad.status, 2);
   });
 
   it('bad keys arguments exit 2 with what is allowed', () => {

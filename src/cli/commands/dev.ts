@@ -16,6 +16,7 @@ export async function run(argv: string[]): Promise<number> {
       `  metrics:    ${sluice.url}/metrics`,
     ];
     if (sluice.db.kind === 'pglite') lines.push(`  database:   psql -h ${dataDir} -U postgres postgres   (while Sluice runs)`);
+    if (sluice.pgPort !== undefined) lines.push(`  BI tools:   host 127.0.0.1 port ${sluice.pgPort}, user postgres, database postgres, schema bi`);
     if (demo) {
       lines.push('  demo keys (also in ' + dataDir + '/demo-keys.json):');
       for (const [t, k] of Object.entries(demo.keys)) lines.push(`    ${t.padEnd(8)} ingest ${k.ingest}\n    ${''.padEnd(8)} read   ${k.read}`);

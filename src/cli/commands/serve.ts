@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../runtime/logger.ts';
 import { loadConfigOrReport, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
-export const serveUsage = (cmd: string): string => `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--no-demo]' : ''}`;
+export const serveUsage = (cmd: string): string => `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ''}`;
 
 export interface Served {
   sluice: RunningSluice;
@@ -20,17 +20,19 @@ export interface Served {
 export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Served) => Promise<() => void>): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...STORE_OPTIONS, port: { type: 'string' }, host: { type: 'string' }, ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' } } : {}) },
+    options: { ...STORE_OPTIONS, port: { type: 'string' }, host: { type: 'string' }, ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' }, 'pg-port': { type: 'string' } } : {}) },
   });
   const port = values.port === undefined ? 8787 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number 0 to 65535, got ${JSON.stringify(values.port)}`);
+  const pgPort = values['pg-port'] === undefined ? undefined : Number(values['pg-port']);
+  if (pgPort !== undefined && (!Number.isInteger(pgPort) || pgPort < 1 || pgPort > 65535)) throw new UsageError(`--pg-port: expected a port number 1 to 65535, got ${JSON.stringify(values['pg-port'])}`);
   const loaded = await loadConfigOrReport(values.config);
   if (loaded === null) return 2;
   const log = createLogger(mode === 'dev' ? 'text' : 'json');
   const where = storeLocation(values);
   let sluice: RunningSluice;
   try {
-    sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log });
+    sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log, pgPort });
   } catch (e) {
     log.error(`sluice ${mode}: could not start: ${(e as Error).message}`);
     return 1;

@@ -112,6 +112,18 @@ export class Pseudonymizer {
     return [...this.ring.keys.keys()].map((id) => this.pseudonym(value, id));
   }
 
+  /** The pseudonyms, under every key, of the record's `hash` fields (to check against erasures). */
+  subjectsOf(record: unknown): string[] {
+    const out: string[] = [];
+    for (const { path, policy } of this.paths) {
+      if (policy !== 'hash') continue;
+      let v: unknown = record;
+      for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+      if (v !== null && v !== undefined) out.push(...this.pseudonymsOf(typeof v === 'string' ? v : JSON.stringify(v)));
+    }
+    return out;
+  }
+
   /** A copy of the record with every policy applied (the input is not changed). */
   apply(record: unknown): unknown {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) return record;

@@ -8,7 +8,7 @@
  * write. Queries grouping or filtering on another dimension read the points. When the set
  * changes, `prepare` rebuilds the rollups from the points, so they always agree.
  */
-import { sqlState, type Database } from '../../store/database.ts';
+import { sqlState, type Database, type Queryable } from '../../store/database.ts';
 import type { MetricPoint } from './metric-point.ts';
 
 /** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
@@ -58,8 +58,14 @@ const ROLLUP_SETTING = 'metrics.rollup_dimensions';
  * EXCLUSIVE on the rollups; this waits for those in flight and then blocks new ones until it
  * commits). Dimension names are parameters; a missing dimension is left out (strip_nulls).
  */
+/** SQL for a point's rollup dimensions; the names are parameters from `$<first>` on. */
+function rolledSql(dimensions: string[], first: number): string {
+  if (dimensions.length === 0) return `'{}'::jsonb`;
+  return `jsonb_strip_nulls(jsonb_build_object(${dimensions.map((_, i) => `$${i + first}::text, dimensions->$${i + first}::text`).join(', ')}))`;
+}
+
 function rebuild(dimensions: string[]): Array<{ text: string; params: string[] }> {
-  const rolled = dimensions.length === 0 ? `'{}'::jsonb` : `jsonb_strip_nulls(jsonb_build_object(${dimensions.map((_, i) => `$${i + 1}::text, dimensions->$${i + 1}::text`).join(', ')}))`;
+  const rolled = rolledSql(dimensions, 1);
   return [
     { text: 'lock table sluice.metric_rollups in exclusive mode', params: [] },
     { text: 'delete from sluice.metric_rollups', params: [] },
@@ -129,6 +135,23 @@ export class MetricsStore {
       }
       this.days.add(day);
     }
+  }
+
+  /**
+   * Recomputes the rollups of some hours from the points (after points were deleted, in the
+   * caller's transaction). `bucket` is the hour's start, ISO 8601.
+   */
+  async recompute(tx: Queryable, buckets: Array<{ tenant: string; metric: string; bucket: string }>): Promise<void> {
+    const touched = `select distinct tenant, metric, bucket::timestamptz as bucket from json_to_recordset($1::text::json) as x(tenant text, metric text, bucket text)`;
+    const list = JSON.stringify(buckets);
+    await tx.query(`delete from sluice.metric_rollups r using (${touched}) t where r.tenant = t.tenant and r.metric = t.metric and r.bucket = t.bucket`, [list]);
+    await tx.query(
+      `with t as (${touched}),
+       p as (select q.tenant, q.metric, q.time, q.measures, ${rolledSql(this.rollupDimensions, 2)} as rolled
+               from sluice.metric_points q join t on q.tenant = t.tenant and q.metric = t.metric and q.time >= t.bucket and q.time < t.bucket + interval '1 hour')
+       insert into sluice.metric_rollups (tenant, metric, bucket, measure, dimensions, count, sum, min, max) ${aggregate('p')}`,
+      [list, ...this.rollupDimensions],
+    );
   }
 
   /** Writes points; returns how many were new (the rest were already stored). */

@@ -1,0 +1,129 @@
+/**
+ * GDPR erasure. The subject's raw id is turned into its pseudonyms under every key of every key
+ * ring in the config (so rows written before a key rotation are found too); rows holding one of
+ * them are deleted from every BI table column marked with that subject field, from the metrics
+ * store (the dimension of that name; the hourly rollups of the touched hours are recomputed) and
+ * from the error output. The pseudonyms join the suppression list, so a replay or backfill of
+ * the subject's events is dropped. An audit row records when, which pseudonyms and the counts,
+ * never the raw id. All of it is one transaction; a dry run counts the same way and rolls back.
+ */
+import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
+import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
+import type { SecretSource, SluiceConfig } from '../config/config.ts';
+import type { Database, Queryable } from '../store/database.ts';
+import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
+import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
+
+export interface ErasureTargets {
+  rings: KeyRing[];
+  /** Per table, the columns holding pseudonyms of each subject field. */
+  tables: Array<{ table: string; subjects: Map<string, string[]> }>;
+}
+
+export interface ErasureResult {
+  field: string;
+  pseudonyms: string[];
+  dry_run: boolean;
+  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`. */
+  counts: Record<string, number>;
+}
+
+export class ErasureError extends Error {}
+
+const FIELD = /^[a-z_][a-z0-9_]{0,62}$/;
+class DryRun extends Error {
+  constructor(readonly counts: Record<string, number>) {
+    super('dry run');
+  }
+}
+
+/**
+ * @example
+ *   const e = new Eraser(db, { rings: [ring], tables: [{ table: 'transactions', subjects: new Map([['user_id', ['user_id']]]) }] }, new MetricsStore(db));
+ *   await e.erase('alice@example.com', 'user_id', { dryRun: true });
+ */
+export class Eraser {
+  constructor(
+    private readonly db: Database,
+    private readonly targets: ErasureTargets,
+    private readonly metrics: MetricsStore,
+  ) {}
+
+  async erase(subject: string, field: string, opts: { dryRun: boolean }): Promise<ErasureResult> {
+    if (subject.length === 0 || subject.length > 1024) throw new ErasureError('subject must be 1 to 1024 characters');
+    if (!FIELD.test(field)) throw new ErasureError(`field must match ${FIELD.source}`);
+    if (this.targets.rings.length === 0) throw new ErasureError('the config has no pseudonymize step, so there are no pseudonyms to erase');
+    const pseudonyms = [...new Set(this.targets.rings.flatMap((ring) => new Pseudonymizer(ring, {}).pseudonymsOf(subject)))].sort();
+    const list = JSON.stringify(pseudonyms);
+    const IN = `in (select json_array_elements_text($1::text::json))`;
+    let counts: Record<string, number>;
+    try {
+      counts = await this.db.transaction(async (tx) => {
+        const c: Record<string, number> = {};
+        for (const t of this.targets.tables) {
+          const columns = t.subjects.get(field) ?? [];
+          if (columns.length === 0) continue;
+          const rows = await tx.query<{ n: number }>(
+            `with d as (delete from ${qualified(t.table)} where ${columns.map((col) => `${quoteIdent(col)} ${IN}`).join(' or ')} returning 1) select count(*)::int as n from d`,
+            [list],
+          );
+          c[`bi.${t.table}`] = rows[0].n;
+        }
+        const buckets = await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
+          `with d as (delete from sluice.metric_points where dimensions->>$2 ${IN} returning tenant, metric, time)
+           select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
+             from d group by 1, 2, 3`,
+          [list, field],
+        );
+        c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
+        if (buckets.length > 0) await this.metrics.recompute(tx, buckets);
+        const errors = await tx.query<{ n: number }>(
+          `with d as (delete from sluice.stream_errors e where exists (select 1 from json_array_elements_text($1::text::json) p where strpos(e.record::text, p) > 0) returning 1)
+           select count(*)::int as n from d`,
+          [list],
+        );
+        c.stream_errors = errors[0].n;
+        if (opts.dryRun) throw new DryRun(c);
+        await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
+        await tx.query('insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, false)', [field, list, JSON.stringify(c)]);
+        return c;
+      });
+    } catch (e) {
+      if (!(e instanceof DryRun)) throw e;
+      counts = e.counts;
+      await this.db.query('insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, true)', [field, list, JSON.stringify(counts)]);
+    }
+    return { field, pseudonyms, dry_run: opts.dryRun, counts };
+  }
+}
+
+/** The BI tables of a config and their subject columns. */
+export function tableSubjects(config: SluiceConfig): ErasureTargets['tables'] {
+  const out: ErasureTargets['tables'] = [];
+  for (const s of Object.values(config.streams ?? {})) {
+    const d = s.destination;
+    if (d.type !== 'table') continue;
+    const subjects = new Map<string, string[]>();
+    for (const [name, c] of Object.entries(d.columns)) {
+      if (typeof c === 'object' && c.subject) subjects.set(c.subject, [...(subjects.get(c.subject) ?? []), name]);
+    }
+    out.push({ table: d.table, subjects });
+  }
+  return out;
+}
+
+/** The key sources of every pseudonymize step of a config. */
+export function pseudonymKeySources(config: SluiceConfig): SecretSource[] {
+  const seen = new Map<string, SecretSource>();
+  for (const s of Object.values(config.streams ?? {})) {
+    for (const p of s.processors ?? []) if (p.type === 'pseudonymize') seen.set(JSON.stringify(p.key), p.key);
+  }
+  return [...seen.values()];
+}
+
+/** Which of these pseudonyms are on the suppression list (one query). */
+export async function suppressedAmong(db: Queryable, pseudonyms: string[]): Promise<Set<string>> {
+  if (pseudonyms.length === 0) return new Set();
+  const rows = await db.query<{ pseudonym: string }>('select pseudonym from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))', [JSON.stringify(pseudonyms)]);
+  return new Set(rows.map((r) => r.pseudonym));
+}
