@@ -70,10 +70,11 @@ export class Eraser {
           c[`bi.${t.table}`] = rows[0].n;
         }
         const buckets = await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
-          `with d as (delete from sluice.metric_points where dimensions->>$2 ${IN} returning tenant, metric, time)
+          // The field is validated (FIELD) and written literally, so the expression index on it is used.
+          `with d as (delete from sluice.metric_points where dimensions->>'${field}' ${IN} returning tenant, metric, time)
            select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
              from d group by 1, 2, 3`,
-          [list, field],
+          [list],
         );
         c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
         if (buckets.length > 0) await this.metrics.recompute(tx, buckets);

@@ -10,7 +10,7 @@ import { serve } from '@hono/node-server';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
-import type { MetricsDestinationConfig, SluiceConfig } from '../config/config.ts';
+import type { MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
 import { createMetricsDestination } from '../destinations/metrics/index.ts';
 import { createStdoutDestination } from '../destinations/stdout/index.ts';
 import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
@@ -70,6 +70,11 @@ export const DEV_MAX_INTERVAL_SECONDS = 1;
 export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
+/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions. */
+function hashedFields(stream: StreamConfig): string[] {
+  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
+}
+
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
@@ -103,7 +108,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       const d = config.streams![name].destination;
       const made =
         d.type === 'metrics'
-          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs) })
+          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) })
           : d.type === 'table'
             ? createTableDestination(d, { db })
             : createStdoutDestination(opts.stdout);

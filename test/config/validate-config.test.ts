@@ -12,7 +12,7 @@ const stream = { destination: { type: 'stdout' } };
 describe('config validation', () => {
   it('accepts the example config', async () => {
     const config = await loadConfig(join(import.meta.dirname, '../../examples/sluice.config.ts'));
-    assert.equal(config.rules?.length, 2);
+    assert.equal(config.rules?.length, 3);
   });
 
   it('reports every error at once, each with its path and what is allowed', () => {

@@ -124,7 +124,8 @@ for (const variant of VARIANTS) {
       const d = createTableDestination(wider, { db: t.db });
       const plan = await d.plan();
       assert.deepEqual(plan.problems, []);
-      assert.equal(plan.statements.length, 3);
+      assert.equal(plan.statements.length, 4, 'two widenings, one new column, and the subject index kept');
+      assert.match(plan.statements[3], /create index if not exists "transactions_user_id_idx"/);
       await d.open!();
       assert.deepEqual(await d.write([tx('t10', 123456789012.5, { country: 'DE' })]), []);
       const types = await t.db.query<{ name: string; type: string }>(

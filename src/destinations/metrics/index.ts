@@ -15,10 +15,12 @@ export interface MetricsDestinationContext {
   /** Told which tenant and metric got new points (the query cache listens). */
   onWritten?: (pairs: Array<{ tenant: string; metric: string }>) => void;
   now?: () => number;
+  /** Dimensions holding pseudonyms (the stream's hashed fields), indexed for erasure. */
+  subjectDimensions?: string[];
 }
 
 export function createMetricsDestination(config: MetricsDestinationConfig, ctx: MetricsDestinationContext): Destination {
-  const store = new MetricsStore(ctx.db, { rollupDimensions: config.rollup_dimensions });
+  const store = new MetricsStore(ctx.db, { rollupDimensions: config.rollup_dimensions, subjectDimensions: ctx.subjectDimensions });
   const retention = config.retention_days ?? DEFAULT_RETENTION_DAYS;
   const now = ctx.now ?? Date.now;
   return {

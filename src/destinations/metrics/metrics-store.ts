@@ -80,6 +80,8 @@ function rebuild(dimensions: string[]): Array<{ text: string; params: string[] }
 export interface MetricsStoreOptions {
   /** Dimensions the hourly rollups keep (default none: one rollup per tenant, metric, hour and measure). */
   rollupDimensions?: string[];
+  /** Dimensions holding pseudonyms, indexed for erasure. */
+  subjectDimensions?: string[];
 }
 
 /**
@@ -91,12 +93,14 @@ export interface MetricsStoreOptions {
 export class MetricsStore {
   private readonly days = new Set<string>();
   readonly rollupDimensions: string[];
+  private readonly subjectDimensions: string[];
 
   constructor(
     private readonly db: Database,
     opts: MetricsStoreOptions = {},
   ) {
     this.rollupDimensions = [...new Set(opts.rollupDimensions ?? [])].sort();
+    this.subjectDimensions = [...new Set(opts.subjectDimensions ?? [])].filter((d) => /^[a-z_][a-z0-9_]{0,40}$/.test(d));
   }
 
   /**
@@ -105,6 +109,9 @@ export class MetricsStore {
    * it rebuilt.
    */
   async prepare(): Promise<boolean> {
+    for (const d of this.subjectDimensions) {
+      await this.db.query(`create index if not exists metric_points_subject_${d} on sluice.metric_points ((dimensions->>'${d}'))`);
+    }
     const wanted = JSON.stringify(this.rollupDimensions);
     return this.db.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock(727112)');

@@ -53,7 +53,12 @@ const isRowError = (e: unknown): boolean => /^2[23]/.test(sqlState(e) ?? '');
  */
 export function createTableDestination(config: TableDestinationConfig, ctx: { db: Database }): TableDestination {
   const columns = columnsOf(config);
-  const spec: TableSpec = { table: config.table, columns: columns.map((c) => ({ name: c.name, type: c.type })), primaryKey: config.primary_key };
+  const spec: TableSpec = {
+    table: config.table,
+    columns: columns.map((c) => ({ name: c.name, type: c.type })),
+    primaryKey: config.primary_key,
+    indexed: columns.filter((c) => c.subject && !config.primary_key.includes(c.name)).map((c) => c.name),
+  };
   const update = config.on_conflict === 'update';
   const keyIndexes = config.primary_key.map((k) => columns.findIndex((c) => c.name === k));
   const names = columns.map((c) => quoteIdent(c.name)).join(', ');

@@ -14,6 +14,8 @@ export interface TableSpec {
   table: string;
   columns: Array<{ name: string; type: ColumnType }>;
   primaryKey: string[];
+  /** Columns to index (those holding pseudonyms: erasure looks them up). */
+  indexed?: string[];
 }
 
 export interface TablePlan {
@@ -33,10 +35,11 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
     [BI_SCHEMA, spec.table],
   );
   const at = (column: string) => `table ${spec.table}, column ${column}`;
+  const indexes = (spec.indexed ?? []).map((c) => `create index if not exists ${quoteIdent(`${spec.table}_${c}_idx`.slice(0, 63))} on ${qualified(spec.table)} (${quoteIdent(c)})`);
   if (existing.length === 0) {
     const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}${spec.primaryKey.includes(c.name) ? ' not null' : ''}`);
     return {
-      statements: [`create table ${qualified(spec.table)} (${[...cols, `primary key (${spec.primaryKey.map(quoteIdent).join(', ')})`].join(', ')})`],
+      statements: [`create table ${qualified(spec.table)} (${[...cols, `primary key (${spec.primaryKey.map(quoteIdent).join(', ')})`].join(', ')})`, ...indexes],
       problems: [],
     };
   }
@@ -75,5 +78,5 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
   if (had !== spec.primaryKey.join(', ')) {
     problems.push(`table ${spec.table}: the primary key is (${had || 'none'}) and the config says (${spec.primaryKey.join(', ')}); a primary key cannot change in place`);
   }
-  return { statements, problems };
+  return { statements: [...statements, ...indexes], problems };
 }
