@@ -3,7 +3,7 @@
 // RSS is sampled from /proc throughout and compared with the 400 MB target and with its RSS at
 // the sustainable rate (the baseline, same run). Every acknowledged event must be stored.
 //
-//   node bench/overload.mjs [--seconds 20]
+//   node bench/overload.mjs [--seconds 20] [--heap-mb 256]
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,8 @@ import { BENCH_KEYS } from './findings.mjs';
 import { arg, freshDatabase, load } from './support.mjs';
 
 const SECONDS = arg('seconds', 20);
+// The heap cap docs/operations.md recommends for sluice start; --heap-mb 0 runs uncapped.
+const HEAP_MB = arg('heap-mb', 256);
 const TARGET_MB = 400;
 const BIN = join(import.meta.dirname, '../bin/sluice.js');
 const CONFIG = join(import.meta.dirname, 'findings.mjs');
@@ -37,7 +39,8 @@ async function sampled(pid, during) {
 
 const db = await freshDatabase('sluice_bench_overload');
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-const env = { ...process.env, DATABASE_URL: db.url, SLUICE_BENCH_KEYS: BENCH_KEYS };
+const env = { ...process.env, DATABASE_URL: db.url, SLUICE_BENCH_KEYS: BENCH_KEYS, NODE_OPTIONS: HEAP_MB ? `--max-old-space-size=${HEAP_MB}` : '' };
+console.log(`sluice start on PostgreSQL, ${HEAP_MB ? `NODE_OPTIONS=--max-old-space-size=${HEAP_MB}` : 'heap uncapped'}`);
 const child = spawn(process.execPath, [BIN, 'start', '--config', CONFIG, '--data-dir', dataDir, '--port', String(PORT)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 try {
   const url = `http://127.0.0.1:${PORT}`;

@@ -29,6 +29,12 @@ export class Intake {
     private readonly maxPendingBytes: number,
   ) {}
 
+  /** Already past the limit: refuse before reading or parsing a body (which costs memory too). */
+  overloaded(): Extract<Admission, { ok: false }> | null {
+    if (this.pipeline.pendingBytes + this.inflight <= this.maxPendingBytes) return null;
+    return { ok: false, status: 503, retryAfter: 1, code: 'overloaded', message: 'Sluice is delivering what it accepted; retry after the given seconds' };
+  }
+
   /** Whether a request of `count` entries and `bytes` from `tenant` may go in now. */
   admit(tenant: string, count: number, bytes: number): Admission {
     if (this.pipeline.pendingBytes + this.inflight + bytes > this.maxPendingBytes) {

@@ -68,7 +68,8 @@ export const FIREHOSE_DEFAULT_BUFFER: BufferLimits = { max_records: 10_000, max_
 export const DEV_MAX_INTERVAL_SECONDS = 1;
 
 export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
-export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+// Parsed events take several times their JSON size in memory: 16 MiB of JSON is ~150 MB of heap.
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 /** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions. */
 function hashedFields(stream: StreamConfig): string[] {

@@ -19,6 +19,7 @@ export async function postAwsJson(c: Context, app: AppContext): Promise<Response
   if (!OPERATIONS.includes(target)) {
     return awsError(400, 'UnknownOperationException', `Unknown operation ${JSON.stringify(target.slice(0, 80))}; Sluice serves ${OPERATIONS.join(', ')}`);
   }
+  if (app.intake.overloaded()) return awsError(503, 'ServiceUnavailableException', 'Sluice is delivering what it accepted; retry with backoff.', { 'retry-after': '1' });
   let body: Uint8Array;
   try {
     body = await readBody(c.req.raw, MAX_BODY);

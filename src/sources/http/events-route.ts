@@ -26,6 +26,8 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
   if (app.stopping()) return httpError(c, 503, 'shutting_down', 'Sluice is shutting down; retry shortly', { 'Retry-After': '1' });
   const tenant = who.kind === 'admin' ? ANY_TENANT : who.tenant;
   const stream = c.req.query('stream') ?? 'metrics';
+  const busy = app.intake.overloaded();
+  if (busy) return httpError(c, busy.status, busy.code, busy.message, { 'Retry-After': String(busy.retryAfter) });
 
   let body: Uint8Array;
   try {
