@@ -97,6 +97,19 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const keyRing = keyRingResolver(mode, dataDir, log);
   const destinations: Destination[] = [];
 
+  // The suppression list is read once per batch; while the store is down the batch waits (a
+  // failed lookup must not fail records that are fine).
+  const suppressed = async (pseudonyms: string[]): Promise<Set<string>> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await suppressedAmong(db, pseudonyms);
+      } catch (e) {
+        const wait = Math.min(30_000, 250 * 2 ** attempt);
+        log.warn(`suppression list lookup failed (${(e as Error)?.name ?? 'error'}); retrying in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  };
   const pipeline = new Pipeline({
     config,
     buffer: (name) => {
@@ -104,7 +117,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       if (mode === 'dev') b.interval_seconds = Math.min(b.interval_seconds, DEV_MAX_INTERVAL_SECONDS);
       return b;
     },
-    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed: (ps) => suppressedAmong(db, ps) }),
+    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed }),
     destination: (name) => {
       const d = config.streams![name].destination;
       const made =
