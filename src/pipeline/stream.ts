@@ -6,10 +6,10 @@
  * acknowledged (`done`) only after their outcome is durable.
  */
 import type { Outcome } from '../core/outcome.ts';
-import { sqlState } from '../store/database.ts';
 import type { Destination } from '../destinations/destination.ts';
 import type { Processor } from '../processors/processor.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
+import { retryForever } from './retry.ts';
 import type { StreamCounters } from './stream-counters.ts';
 
 export interface StreamRecord {
@@ -37,8 +37,6 @@ export interface StreamParts {
   /** Reports a retried failure (no record content). */
   warn: (message: string) => void;
 }
-
-const MAX_BACKOFF_MS = 30_000;
 
 /** The tenant a record is for, when it says (for the error output). */
 function tenantOf(v: unknown): string | null {
@@ -191,16 +189,7 @@ export class Stream {
   }
 
   /** Runs a write until it succeeds, backing off; the batch stays owned and unacknowledged meanwhile. */
-  private async retrying<T>(write: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await write();
-      } catch (e) {
-        const wait = Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt);
-        // Only the error's class: a database message can quote a value from the batch.
-        this.parts.warn(`stream ${this.name}: write failed (${sqlState(e) ?? (e as Error)?.name ?? 'error'}); retrying in ${wait} ms`);
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
+  private retrying<T>(write: () => Promise<T>): Promise<T> {
+    return retryForever(write, (cls, wait) => this.parts.warn(`stream ${this.name}: write failed (${cls}); retrying in ${wait} ms`));
   }
 }

@@ -37,6 +37,14 @@ class DryRun extends Error {
   }
 }
 
+/** The audit row of an erasure (the pseudonyms as a JSON list; never the raw subject). */
+async function audit(db: Queryable, field: string, pseudonyms: string, counts: Record<string, number>, dryRun: boolean): Promise<void> {
+  await db.query(
+    'insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, $4)',
+    [field, pseudonyms, JSON.stringify(counts), dryRun],
+  );
+}
+
 /**
  * @example
  *   const e = new Eraser(db, { rings: [ring], tables: [{ table: 'transactions', subjects: new Map([['user_id', ['user_id']]]) }] }, new MetricsStore(db));
@@ -86,13 +94,13 @@ export class Eraser {
         c.stream_errors = errors[0].n;
         if (opts.dryRun) throw new DryRun(c);
         await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
-        await tx.query('insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, false)', [field, list, JSON.stringify(c)]);
+        await audit(tx, field, list, c, false);
         return c;
       });
     } catch (e) {
       if (!(e instanceof DryRun)) throw e;
       counts = e.counts;
-      await this.db.query('insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, true)', [field, list, JSON.stringify(counts)]);
+      await audit(this.db, field, list, counts, true);
     }
     return { field, pseudonyms, dry_run: opts.dryRun, counts };
   }

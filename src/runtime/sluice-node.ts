@@ -16,6 +16,7 @@ import { createStdoutDestination } from '../destinations/stdout/index.ts';
 import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
 import type { Destination } from '../destinations/destination.ts';
 import { SqlIntakeLog } from '../log/sql-intake-log.ts';
+import { retryForever } from '../pipeline/retry.ts';
 import { ErrorOutput } from '../pipeline/error-output.ts';
 import { Intake } from '../pipeline/intake.ts';
 import { Pipeline, type LogEntry } from '../pipeline/pipeline.ts';
@@ -99,17 +100,11 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
 
   // The suppression list is read once per batch; while the store is down the batch waits (a
   // failed lookup must not fail records that are fine).
-  const suppressed = async (pseudonyms: string[]): Promise<Set<string>> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await suppressedAmong(db, pseudonyms);
-      } catch (e) {
-        const wait = Math.min(30_000, 250 * 2 ** attempt);
-        log.warn(`suppression list lookup failed (${(e as Error)?.name ?? 'error'}); retrying in ${wait} ms`);
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  };
+  const suppressed = (pseudonyms: string[]): Promise<Set<string>> =>
+    retryForever(
+      () => suppressedAmong(db, pseudonyms),
+      (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
+    );
   const pipeline = new Pipeline({
     config,
     buffer: (name) => {

@@ -21,8 +21,6 @@ interface Column {
 
 export interface TableDestination extends Destination {
   readonly spec: TableSpec;
-  /** Columns holding pseudonyms of each subject field (for erasure). */
-  readonly subjects: Map<string, string[]>;
   /** What opening it would change, or refuse (nothing is changed). */
   plan(): Promise<TablePlan>;
 }
@@ -69,8 +67,6 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
     select ${names} from jsonb_to_recordset($1::text::jsonb) as x(${columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}`).join(', ')})
     order by ${config.primary_key.map(quoteIdent).join(', ')}
     on conflict (${config.primary_key.map(quoteIdent).join(', ')}) ${conflict}`;
-  const subjects = new Map<string, string[]>();
-  for (const c of columns) if (c.subject) subjects.set(c.subject, [...(subjects.get(c.subject) ?? []), c.name]);
 
   /** Writes rows; rows the database refuses are found by halving and reported. */
   async function insertRows(rows: Array<{ index: number; row: Record<string, unknown> }>, failures: DeliveryFailure[]): Promise<void> {
@@ -92,7 +88,6 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
 
   return {
     spec,
-    subjects,
     // One batch at a time: with `update`, a later batch must not be overtaken by an earlier one.
     concurrency: update ? 1 : 2,
     plan: () => planTable(ctx.db, spec),
