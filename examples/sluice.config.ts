@@ -85,7 +85,31 @@ export default defineConfig({
     },
     users: {
       buffer: { interval_seconds: 60 },
-      processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { user_id: 'hash', email: 'drop', birth_date: 'coarsen-date' } }],
+      processors: [
+        {
+          // The CRM's profile schema: the pseudonymize policies below are checked against it.
+          type: 'validate',
+          schema: {
+            type: 'object',
+            required: ['user_id', 'signed_up_at'],
+            properties: {
+              user_id: { type: 'string', minLength: 1 },
+              email: { type: 'string' },
+              country: { type: 'string', maxLength: 2 },
+              plan: { type: 'string' },
+              birth_date: { type: 'string', format: 'date' },
+              lifetime_value: { type: 'number', minimum: 0 },
+              signed_up_at: { type: 'string', format: 'date-time' },
+            },
+          },
+        },
+        {
+          type: 'pseudonymize',
+          key: { env: 'SLUICE_PSEUDONYM_KEYS' },
+          // No email, a birth month, a value band: enough for BI, not enough to single anyone out.
+          fields: { user_id: 'hash', email: 'drop', birth_date: 'coarsen-date', lifetime_value: { bucket: [0, 100, 500, 1000, 5000] } },
+        },
+      ],
       destination: {
         type: 'table',
         table: 'users',
@@ -94,6 +118,7 @@ export default defineConfig({
           country: 'varchar(2)',
           plan: 'text',
           birth_month: { type: 'date', from: '$.birth_date' },
+          lifetime_value_band: { type: 'numeric(12,2)', from: '$.lifetime_value' },
           signed_up_at: 'timestamptz',
         },
         primary_key: ['user_id'],

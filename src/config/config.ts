@@ -121,8 +121,20 @@ export interface EnrichProcessorConfig {
   fn: (records: unknown[]) => Promise<unknown[]> | unknown[];
 }
 
-/** Where a secret comes from: an environment variable or a file, read once at start. */
-export type SecretSource = { env: string } | { file: string };
+/**
+ * Where a secret comes from, read once at start: an environment variable, a file, or AWS Secrets
+ * Manager (GetSecretValue with the default credential chain; `json_key` picks one key of a
+ * secret stored as a JSON object; `endpoint` for a VPC endpoint or a local stand-in).
+ */
+export type SecretSource = { env: string } | { file: string } | AwsSecretSource;
+
+export interface AwsSecretSource {
+  aws_secret: string;
+  region?: string;
+  endpoint?: string;
+  version_stage?: string;
+  json_key?: string;
+}
 
 /**
  * Pseudonymizes personal data: HMAC-SHA256 under a key ring (`k2:secret,k1:secret`, the first is

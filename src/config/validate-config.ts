@@ -6,7 +6,9 @@
 import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
 import { TransformConfigError } from '../core/transform/input-transformer.ts';
 import { compileTargetTransform } from '../pipeline/router.ts';
-import { any, array, choice, either, fn, integer, join, object, plainObject, record, string, tagged, type Check, type ConfigIssue } from './check.ts';
+import { any, array, choice, either, fn, integer, join, object, plainObject, record, show, string, tagged, type Check, type ConfigIssue } from './check.ts';
+import { isRecord } from '../core/is-record.ts';
+import { policyFieldIssues } from './policy-fields.ts';
 import { parseColumnType, TYPE_NAMES } from '../destinations/table/column-types.ts';
 import { parseJsonPath } from '../core/transform/json-path.ts';
 import { FIELD_POLICIES } from '../core/privacy/pseudonymizer.ts';
@@ -34,7 +36,42 @@ const rule = object({
   targets: { check: array(target, { min: 1, max: 5 }), required: true },
 });
 
-const secret = either(object({ env: { check: string({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'an environment variable name' }), required: true } }), object({ file: { check: string(), required: true } }));
+const secretForms = {
+  env: object({ env: { check: string({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, what: 'an environment variable name' }), required: true } }),
+  file: object({ file: { check: string(), required: true } }),
+  aws_secret: object({
+    aws_secret: { check: string({ pattern: /^[A-Za-z0-9/_+=.@:-]{1,2048}$/, what: 'a Secrets Manager secret name or ARN' }), required: true },
+    region: { check: string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/, what: 'an AWS region such as eu-west-1' }) },
+    endpoint: { check: string({ pattern: /^https?:\/\/\S+$/, what: 'an http(s) URL' }) },
+    version_stage: { check: string({ pattern: /^[A-Za-z0-9_-]{1,256}$/, what: 'a version stage such as AWSCURRENT' }) },
+    json_key: { check: string({ max: 256 }) },
+  }),
+};
+/** `{ env }`, `{ file }` or `{ aws_secret }`; a problem is reported against the form the object names. */
+const secret: Check = (v, path, issues) => {
+  const form = isRecord(v) ? Object.keys(secretForms).find((k) => k in v) : undefined;
+  if (!form) issues.push({ path, message: `expected { env: NAME }, { file: PATH } or { aws_secret: NAME_OR_ARN }, got ${show(v)}` });
+  else secretForms[form as keyof typeof secretForms](v, path, issues);
+};
+
+/** A field policy: a name, or `{ bucket: width }` / `{ bucket: [ascending edges] }`. */
+const fieldPolicy: Check = (v, path, issues) => {
+  if (!isRecord(v)) {
+    if (!FIELD_POLICIES.includes(v as never)) issues.push({ path, message: `expected ${FIELD_POLICIES.map((x) => JSON.stringify(x)).join(', ')} or { bucket: WIDTH | [EDGES] }, got ${show(v)}` });
+    return;
+  }
+  object({
+    bucket: {
+      required: true,
+      check: (b, at, found) => {
+        const edges = Array.isArray(b) ? b : null;
+        if (typeof b === 'number' && Number.isFinite(b) && b > 0) return;
+        if (edges && edges.length >= 1 && edges.length <= 100 && edges.every((e, i) => typeof e === 'number' && Number.isFinite(e) && (i === 0 || e > (edges[i - 1] as number)))) return;
+        found.push({ path: at, message: `expected a bucket width above 0 or 1 to 100 ascending bucket edges, got ${show(b)}` });
+      },
+    },
+  })(v, path, issues);
+};
 
 const processor = tagged('type', {
   validate: object({
@@ -47,7 +84,7 @@ const processor = tagged('type', {
   pseudonymize: object({
     type: { check: string() },
     key: { check: secret, required: true },
-    fields: { check: record(choice(FIELD_POLICIES), /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/), required: true },
+    fields: { check: record(fieldPolicy, /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/), required: true },
   }),
   custom: object({ type: { check: string() }, name: { check: string({ pattern: NAME, what: 'a step name' }), required: true }, process: { check: fn(), required: true } }),
 });
@@ -156,6 +193,7 @@ export function validateConfig(config: unknown): ConfigIssue[] {
     if (other) issues.push({ path: `${at}.table`, message: `stream ${other} already writes table ${d.table}; one stream per table` });
     tables.set(d.table, name);
   }
+  issues.push(...policyFieldIssues(c));
   // Every metrics destination writes the one store, whose rollups have one set of dimensions.
   const rollups = Object.entries(c.streams ?? {}).filter(([, st]) => st.destination.type === 'metrics');
   const sets = new Set(rollups.map(([, st]) => JSON.stringify([...new Set((st.destination as MetricsDestinationConfig).rollup_dimensions ?? [])].sort())));

@@ -136,9 +136,30 @@ export class SqlIntakeLog {
     return rows[0].n;
   }
 
+  /**
+   * Truncates the log when it is empty, so the files that held raw events are removed rather
+   * than left as dead rows (PGlite has no autovacuum, and a vacuumed page keeps old bytes in its
+   * free space). Skipped, returning false, while entries remain or another session holds the
+   * table. The WAL still holds the writes until its segments are recycled.
+   */
+  async compact(): Promise<boolean> {
+    await this.deleteCompleted();
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.query('lock table sluice.intake_log in access exclusive mode nowait');
+        const [row] = await tx.query<{ any: boolean }>('select exists (select 1 from sluice.intake_log) as any');
+        if (row.any) return false;
+        await tx.query('truncate sluice.intake_log');
+        return true;
+      });
+    } catch {
+      return false; // busy: the next round tries again
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await this.deleteCompleted();
+    await this.compact();
     await this.db.query('delete from sluice.workers where id = $1', [this.workerId]).catch(() => {});
   }
 }

@@ -77,7 +77,7 @@ function userEvent(user: string, i: number): Record<string, unknown> {
   return {
     source: 'crm',
     'detail-type': 'user-updated',
-    detail: { user_id: user, email: user, country: COUNTRIES[i % COUNTRIES.length], plan: i % 4 === 0 ? 'pro' : 'free', birth_date: `${1960 + (i % 40)}-0${1 + (i % 9)}-15`, signed_up_at: new Date(Date.UTC(2025, i % 12, 1 + (i % 28))).toISOString() },
+    detail: { user_id: user, email: `${user}@example.com`, country: COUNTRIES[i % COUNTRIES.length], plan: i % 4 === 0 ? 'pro' : 'free', birth_date: `${1960 + (i % 40)}-0${1 + (i % 9)}-15`, lifetime_value: Math.round(((i * 7919) % 6000) * 100) / 100 + 0.5, signed_up_at: new Date(Date.UTC(2025, i % 12, 1 + (i % 28))).toISOString() },
   };
 }
 

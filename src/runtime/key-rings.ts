@@ -1,6 +1,7 @@
 /**
- * Resolves the key rings pseudonymize steps name, once at start. In `dev` a missing key ring is
- * generated into the data dir (so `npm start` works at once); in `start` it is an error.
+ * Loads the key rings pseudonymize steps name, once at start (a Secrets Manager secret is
+ * fetched once per process, not per batch). In `dev` a missing key ring is generated into the
+ * data dir (so `npm start` works at once); in `start` it is an error.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,17 +11,19 @@ import type { SecretSource } from '../config/config.ts';
 import { describeSecret, readSecret } from '../config/secrets.ts';
 import type { Logger } from './logger.ts';
 
+/** The loaded rings, looked up by the source a pseudonymize step names. */
+export type KeyRings = (source: SecretSource) => KeyRing;
+
 /**
- * `tool` is for commands beside a running Sluice (erase): like `start`, except that it uses the
- * data dir's development key ring when one exists (never creating one).
+ * Loads every source. `tool` is for commands beside a running Sluice (erase): like `start`,
+ * except that it uses the data dir's development key ring when one exists (never creating one).
  */
-export function keyRingResolver(mode: 'dev' | 'start' | 'tool', dataDir: string, log: Logger): (s: SecretSource) => KeyRing {
+export async function loadKeyRings(sources: SecretSource[], mode: 'dev' | 'start' | 'tool', dataDir: string, log: Logger): Promise<KeyRings> {
   const rings = new Map<string, KeyRing>();
-  return (source) => {
+  for (const source of sources) {
     const id = JSON.stringify(source);
-    const known = rings.get(id);
-    if (known) return known;
-    let text = readSecret(source);
+    if (rings.has(id)) continue;
+    let text = await readSecret(source);
     if (text === null) {
       const file = join(dataDir, 'dev-pseudonym.keys');
       if (mode === 'start' || (mode === 'tool' && !existsSync(file))) {
@@ -33,8 +36,15 @@ export function keyRingResolver(mode: 'dev' | 'start' | 'tool', dataDir: string,
       if (mode === 'dev') log.warn(`pseudonymize: ${describeSecret(source)} is not set; using the development key ring ${file} (sluice start requires a real one)`);
       text = readFileSync(file, 'utf8');
     }
-    const ring = parseKeyRing(text);
-    rings.set(id, ring);
+    try {
+      rings.set(id, parseKeyRing(text));
+    } catch (e) {
+      throw new Error(`pseudonymize: the key ring in ${describeSecret(source)} cannot be used: ${(e as Error).message}`);
+    }
+  }
+  return (source) => {
+    const ring = rings.get(JSON.stringify(source));
+    if (!ring) throw new Error(`pseudonymize: the key ring in ${describeSecret(source)} was not loaded at start`);
     return ring;
   };
 }

@@ -30,7 +30,7 @@ import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
-import { keyRingResolver } from './key-rings.ts';
+import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
 
 export interface SluiceOptions {
@@ -95,7 +95,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const counters = new StreamCounters();
   const metricsConfig = Object.values(config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
   const queries = new QueryService(db, metricsConfig?.rollup_dimensions);
-  const keyRing = keyRingResolver(mode, dataDir, log);
+  const keyRing = await loadKeyRings(pseudonymKeySources(config), mode, dataDir, log);
   const destinations: Destination[] = [];
 
   // The suppression list is read once per batch; while the store is down the batch waits (a
@@ -172,6 +172,12 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   await maintain();
   const maintainTimer = setInterval(() => void maintain(), 3_600_000);
   maintainTimer.unref();
+  // A drained intake log is truncated, so raw events do not linger in its files.
+  let compacting: Promise<unknown> = Promise.resolve();
+  const compactTimer = setInterval(() => {
+    compacting = compacting.then(() => intakeLog.compact());
+  }, 60_000);
+  compactTimer.unref();
 
   const server = await new Promise<Server>((ready) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
@@ -199,8 +205,11 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     (stopped ??= (async () => {
       stopping = true;
       clearInterval(recoverTimer);
+      clearInterval(compactTimer);
+      clearInterval(maintainTimer);
       await new Promise<void>((r) => server.close(() => r()));
       await recovering;
+      await compacting;
       await pipeline.drain();
       await intakeLog.stop();
       if (tcpServer) await tcpServer.stop();

@@ -120,6 +120,10 @@ const MIGRATIONS: string[] = [
     erased_at timestamptz not null default now()
   );
   `,
+  // 3: ANALYZE must not copy sample values of raw events into pg_statistic.
+  `
+  alter table sluice.intake_log alter column payload set statistics 0;
+  `,
 ];
 
 /**

@@ -39,6 +39,52 @@ describe('config validation', () => {
     assert.match(differ[0].message, /same rollup_dimensions/);
   });
 
+  it('checks key sources and field policies, naming the allowed forms', () => {
+    const withStep = (step: Record<string, unknown>) => validateConfig({ streams: { s: { processors: [{ type: 'pseudonymize', ...step }], destination: { type: 'stdout' } } } });
+    assert.deepEqual(withStep({ key: { aws_secret: 'arn:aws:secretsmanager:eu-west-1:1:secret:keys', region: 'eu-west-1', json_key: 'ring' }, fields: { a: { bucket: 10 }, b: { bucket: [0, 18, 65] } } }), []);
+    const at = (issues: Array<{ path: string; message: string }>) => issues.map((i) => `${i.path}: ${i.message}`);
+    assert.match(at(withStep({ key: { vault: 'x' }, fields: {} })).join('\n'), /key: expected \{ env: NAME \}, \{ file: PATH \} or \{ aws_secret: NAME_OR_ARN \}/);
+    assert.match(at(withStep({ key: { aws_secret: 'k', region: 'Ireland' }, fields: {} })).join('\n'), /key\.region: expected an AWS region/);
+    const bad = at(withStep({ key: { env: 'K' }, fields: { a: 'mask', b: { bucket: 0 }, c: { bucket: [5, 1] }, d: { bucket: 10, round: 2 } } })).join('\n');
+    assert.match(bad, /fields\.a: expected "hash", "drop", "truncate-ip", "coarsen-date", "keep" or \{ bucket: WIDTH \| \[EDGES\] \}, got "mask"/);
+    assert.match(bad, /fields\.b\.bucket: expected a bucket width above 0 or 1 to 100 ascending bucket edges, got 0/);
+    assert.match(bad, /fields\.c\.bucket: .*got \[5,1\]/);
+    assert.match(bad, /fields\.d\.round: unknown key/);
+  });
+
+  it('refuses a pseudonymize policy on a field the stream\'s schema does not have', () => {
+    const key = { env: 'K' };
+    const issues = validateConfig({
+      streams: {
+        // the unified metric schema: metadata is an open map, data too; a top-level typo is not
+        metrics: { processors: [{ type: 'validate' }, { type: 'pseudonymize', key, fields: { 'metadata.user_id': 'hash', 'data.age': { bucket: 10 }, 'metdata.ip': 'truncate-ip' } }], destination: { type: 'metrics' } },
+        // a validate schema of its own
+        crm: {
+          processors: [
+            { type: 'validate', schema: { type: 'object', properties: { user: { type: 'object', properties: { id: { type: 'string' } } }, email: { type: 'string' } } } },
+            { type: 'pseudonymize', key, fields: { 'user.id': 'hash', email: 'drop', 'user.mail': 'drop' } },
+          ],
+          destination: { type: 'stdout' },
+        },
+        // no schema: the fields the table's columns read (card.number is inside the card column)
+        tx: {
+          processors: [{ type: 'pseudonymize', key, fields: { user_id: 'hash', 'card.number': 'drop', ip: 'truncate-ip' } }],
+          destination: { type: 'table', table: 'tx', columns: { id: 'text', user_id: 'text', card: 'jsonb' }, primary_key: ['id'] },
+        },
+        // nothing to check against
+        debug: { processors: [{ type: 'pseudonymize', key, fields: { anything: 'hash' } }], destination: { type: 'stdout' } },
+      },
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        'streams.metrics.processors[1].fields."metdata.ip": no field metdata.ip in the unified metric schema; a policy must name a field the records have',
+        'streams.crm.processors[1].fields."user.mail": no field user.mail in its validate schema; a policy must name a field the records have',
+        'streams.tx.processors[0].fields."ip": no field ip in the fields the columns of table tx read; a policy must name a field the records have',
+      ],
+    );
+  });
+
   it('rejects unknown keys at every level', () => {
     const issues = validateConfig({ streams: { s: { ...stream, buffr: {} } } });
     assert.deepEqual(issues.map((i) => i.path), ['streams.s.buffr']);

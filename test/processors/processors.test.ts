@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { drop, fail, ok } from '../../src/core/outcome.ts';
-import { KeyRingError, Pseudonymizer, coarsenDate, parseKeyRing, truncateIp } from '../../src/core/privacy/pseudonymizer.ts';
+import { KeyRingError, Pseudonymizer, bucketNumber, coarsenDate, parseKeyRing, truncateIp } from '../../src/core/privacy/pseudonymizer.ts';
 import { createCustom } from '../../src/processors/custom.ts';
 import { cached, createEnrich } from '../../src/processors/enrich.ts';
 import { createValidate } from '../../src/processors/validate.ts';
@@ -69,6 +69,20 @@ describe('pseudonymize', () => {
     assert.equal(truncateIp('2001:db8:85a3:8d3:1319:8a2e:370:7348'), '2001:db8:85a3::');
     assert.equal(truncateIp('not an ip'), undefined);
     assert.equal(coarsenDate('soon'), undefined);
+  });
+
+  it('buckets numbers by width or by edges, keeping the type, and drops what is not a number', () => {
+    assert.equal(bucketNumber(1234.5, 100), 1200);
+    assert.equal(bucketNumber(-5, 10), -10);
+    assert.equal(bucketNumber(0.35, 0.1), 0.3);
+    assert.equal(bucketNumber('77', 25), '75');
+    const edges = [0, 18, 25, 35, 50, 65];
+    assert.deepEqual([17, 18, 24.9, 64, 65, 99].map((n) => bucketNumber(n, edges)), [0, 18, 18, 50, 65, 65]);
+    assert.equal(bucketNumber(-1, edges), undefined);
+    assert.equal(bucketNumber('many', 10), undefined);
+    assert.equal(bucketNumber(true, 10), undefined);
+    const out = new Pseudonymizer(ring, { 'data.amount': { bucket: 100 }, 'data.age': { bucket: edges } }).apply({ data: { amount: 349.99, age: 'unknown' } });
+    assert.deepEqual(out, { data: { amount: 300 } });
   });
 
   it('refuses unusable key rings without showing the key', () => {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { MetricsStore } from '../../destinations/metrics/metrics-store.ts';
 import { Eraser, ErasureError, pseudonymKeySources, tableSubjects } from '../../privacy/erasure.ts';
-import { keyRingResolver } from '../../runtime/key-rings.ts';
+import { loadKeyRings } from '../../runtime/key-rings.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { openDatabase } from '../../store/open-database.ts';
 import type { MetricsDestinationConfig } from '../../config/config.ts';
@@ -25,10 +25,11 @@ export async function run(argv: string[]): Promise<number> {
   if (loaded === null) return 2;
   const where = storeLocation(values);
   const log = createLogger('text', (s) => process.stderr.write(s));
-  const keyRing = keyRingResolver('tool', where.dataDir, log);
   let rings;
   try {
-    rings = pseudonymKeySources(loaded.config).map(keyRing);
+    const sources = pseudonymKeySources(loaded.config);
+    const keyRing = await loadKeyRings(sources, 'tool', where.dataDir, log);
+    rings = sources.map(keyRing);
   } catch (e) {
     process.stderr.write(`sluice erase: ${(e as Error).message}\n`);
     return 2;

@@ -7,7 +7,12 @@
 import { createHmac } from 'node:crypto';
 
 export const FIELD_POLICIES = ['hash', 'drop', 'truncate-ip', 'coarsen-date', 'keep'] as const;
-export type FieldPolicy = (typeof FIELD_POLICIES)[number];
+/**
+ * A field's policy: one of FIELD_POLICIES, or `{ bucket }` to replace a number by the lower edge
+ * of its bucket: `{ bucket: 100 }` for buckets of width 100 (0, 100, 200…), `{ bucket: [0, 18,
+ * 25, 35, 50, 65] }` for buckets between ascending edges (a value below the first is dropped).
+ */
+export type FieldPolicy = (typeof FIELD_POLICIES)[number] | { bucket: number | number[] };
 
 export interface KeyRing {
   current: string;
@@ -77,6 +82,21 @@ export function coarsenDate(v: string): string | undefined {
 }
 
 /**
+ * The lower edge of a number's bucket (same type as the input: a numeric string stays a
+ * string), or undefined for a value that is not a finite number or lies below the first edge.
+ */
+export function bucketNumber(v: unknown, bucket: number | number[]): number | string | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return undefined;
+  let edge: number | undefined;
+  if (typeof bucket === 'number') edge = Math.floor(n / bucket) * bucket;
+  else for (const e of bucket) if (e <= n) edge = e;
+  if (edge === undefined) return undefined;
+  edge = Number(edge.toPrecision(15)); // 0.1 * 3 is 0.30000000000000004
+  return typeof v === 'string' ? String(edge) : edge;
+}
+
+/**
  * Applies field policies to records.
  *
  * @example
@@ -141,6 +161,7 @@ export class Pseudonymizer {
       let replaced: unknown;
       if (policy === 'drop' || v === null || v === undefined) replaced = undefined;
       else if (policy === 'hash') replaced = this.pseudonym(typeof v === 'string' ? v : JSON.stringify(v));
+      else if (typeof policy === 'object') replaced = bucketNumber(v, policy.bucket);
       else if (policy === 'truncate-ip') replaced = typeof v === 'string' ? truncateIp(v) : undefined;
       else replaced = typeof v === 'string' ? coarsenDate(v) : undefined;
       if (replaced === undefined) delete parent[leaf];
