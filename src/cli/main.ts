@@ -5,6 +5,8 @@
 import * as biRole from './commands/bi-role.ts';
 import * as dev from './commands/dev.ts';
 import * as erase from './commands/erase.ts';
+import * as events from './commands/events.ts';
+import * as invoke from './commands/invoke.ts';
 import * as keys from './commands/keys.ts';
 import * as start from './commands/start.ts';
 import * as testPattern from './commands/test-pattern.ts';
@@ -23,6 +25,8 @@ const COMMANDS: Record<string, Command> = {
   keys,
   erase,
   'bi-role': biRole,
+  invoke,
+  events,
   'test-pattern': testPattern,
   'test-transform': testTransform,
   validate,
@@ -36,6 +40,8 @@ commands:
   keys            create, list and revoke API keys
   erase           erase a data subject (GDPR) from every table, the metrics store and the error output
   bi-role         create a PostgreSQL login role that can read the BI tables and nothing else
+  invoke          run a Lambda handler in-process on an event file, against the configured store
+  events          write a Lambda event (DynamoDB stream, Firehose transformation, API Gateway) from plain JSON
   validate        check a config file: prints every problem, or ok
   test-pattern    test an EventBridge event pattern against an event (like TestEventPattern)
   test-transform  show what a target receives through an input transformer or InputPath

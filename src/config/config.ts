@@ -175,6 +175,15 @@ export interface SluiceConfig {
   rules?: RuleConfig[];
   streams?: Record<string, StreamConfig>;
   ingest?: IngestConfig;
+  sources?: SourcesConfig;
+}
+
+/** How the Lambda sources turn their records into events. */
+export interface SourcesConfig {
+  dynamodb?: {
+    /** Removals DynamoDB makes when an item's TTL expires: `ignore` them (default) or `route` them like other REMOVEs. */
+    ttl_removals?: 'ignore' | 'route';
+  };
 }
 
 /**

@@ -130,6 +130,7 @@ const stream = object({
 });
 
 const root = object({
+  sources: { check: object({ dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) } }) },
   rules: { check: array(rule) },
   streams: { check: record(stream) },
   ingest: {

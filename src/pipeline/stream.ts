@@ -5,7 +5,7 @@
  * A batch the destination cannot take now is retried with backoff, never dropped; records are
  * acknowledged (`done`) only after their outcome is durable.
  */
-import type { Outcome } from '../core/outcome.ts';
+import { runSteps } from '../processors/run-steps.ts';
 import type { Destination } from '../destinations/destination.ts';
 import type { Processor } from '../processors/processor.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
@@ -145,32 +145,16 @@ export class Stream {
 
   private async process(batch: StreamRecord[]): Promise<void> {
     const { processors, destination, counters } = this.parts;
-    let live = batch;
-    let values = batch.map((r) => r.value);
     const failures: FailedRecord[] = [];
-    for (const p of processors) {
-      let outcomes: Outcome[];
-      try {
-        outcomes = await p.process(values);
-      } catch (e) {
-        outcomes = values.map(() => ({ kind: 'fail', code: 'processor_error', reason: `${p.step} threw ${(e as Error)?.name ?? 'an error'}` }));
-      }
-      const nextLive: StreamRecord[] = [];
-      const nextValues: unknown[] = [];
-      outcomes.forEach((o, i) => {
-        const r = live[i];
-        if (o.kind === 'ok') {
-          nextLive.push(r);
-          nextValues.push(o.value);
-        } else if (o.kind === 'drop') {
-          counters.add(this.name, 'dropped', p.step);
-        } else {
-          failures.push(this.failed(r, p.step, o.code, o.reason));
-        }
-      });
-      live = nextLive;
-      values = nextValues;
-    }
+    const live: StreamRecord[] = [];
+    const values: unknown[] = [];
+    (await runSteps(processors, batch.map((r) => r.value))).forEach(({ outcome: o, step }, i) => {
+      if (o.kind === 'ok') {
+        live.push(batch[i]);
+        values.push(o.value);
+      } else if (o.kind === 'drop') counters.add(this.name, 'dropped', step);
+      else failures.push(this.failed(batch[i], step, o.code, o.reason));
+    });
     if (live.length > 0) {
       const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i] }));
       const refused = await this.retrying(() => destination.write(delivered));

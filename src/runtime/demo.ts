@@ -3,6 +3,7 @@
  * dir so they survive restarts), a day of history at first start, then a findings upload every
  * couple of seconds per tenant — all sent through the public `/v1/events` door like any producer.
  */
+import { DYNAMODB_DETAIL_TYPE } from '../sources/dynamodb/stream-record.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ export function transactionEvent(at: Date): Record<string, unknown> {
   const [merchant, category] = pick(MERCHANTS);
   return {
     source: 'aws.dynamodb',
-    'detail-type': 'Dynamo DB Stream Record',
+    'detail-type': DYNAMODB_DETAIL_TYPE,
     time: at.toISOString(),
     resources: ['arn:aws:dynamodb:eu-west-1:000000000000:table/transactions'],
     detail: {

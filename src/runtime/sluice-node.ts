@@ -10,27 +10,19 @@ import { serve } from '@hono/node-server';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
-import type { MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
-import { createMetricsDestination } from '../destinations/metrics/index.ts';
-import { createStdoutDestination } from '../destinations/stdout/index.ts';
-import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
-import type { Destination } from '../destinations/destination.ts';
+import type { SluiceConfig } from '../config/config.ts';
 import { SqlIntakeLog } from '../log/sql-intake-log.ts';
-import { retryForever } from '../pipeline/retry.ts';
-import { ErrorOutput } from '../pipeline/error-output.ts';
 import { Intake } from '../pipeline/intake.ts';
 import { Pipeline, type LogEntry } from '../pipeline/pipeline.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
-import { createProcessors } from '../processors/registry.ts';
-import { QueryService } from '../query/query-service.ts';
-import { Eraser, pseudonymKeySources, suppressedAmong, tableSubjects } from '../privacy/erasure.ts';
+import { Eraser, pseudonymKeySources, tableSubjects } from '../privacy/erasure.ts';
 import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
-import { loadKeyRings } from './key-rings.ts';
+import { assemblePipeline } from './assemble.ts';
 import type { Logger } from './logger.ts';
 
 export interface SluiceOptions {
@@ -72,11 +64,6 @@ export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
 // Parsed events take several times their JSON size in memory: 16 MiB of JSON is ~150 MB of heap.
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
-/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions. */
-function hashedFields(stream: StreamConfig): string[] {
-  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
-}
-
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
@@ -92,47 +79,18 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const { config, log, mode } = opts;
   const keys = new KeyStore(db);
   const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
-  const counters = new StreamCounters();
-  const metricsConfig = Object.values(config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
-  const queries = new QueryService(db, metricsConfig?.rollup_dimensions);
-  const keyRing = await loadKeyRings(pseudonymKeySources(config), mode, dataDir, log);
-  const destinations: Destination[] = [];
-
-  // The suppression list is read once per batch; while the store is down the batch waits (a
-  // failed lookup must not fail records that are fine).
-  const suppressed = (pseudonyms: string[]): Promise<Set<string>> =>
-    retryForever(
-      () => suppressedAmong(db, pseudonyms),
-      (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
-    );
-  const pipeline = new Pipeline({
-    config,
+  const { pipeline, destinations, counters, queries, metricsConfig, keyRing } = await assemblePipeline(config, db, {
+    mode,
+    dataDir,
+    log,
+    stdout: opts.stdout,
     buffer: (name) => {
       const b = { ...FIREHOSE_DEFAULT_BUFFER, ...config.streams?.[name]?.buffer };
       if (mode === 'dev') b.interval_seconds = Math.min(b.interval_seconds, DEV_MAX_INTERVAL_SECONDS);
       return b;
     },
-    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed }),
-    destination: (name) => {
-      const d = config.streams![name].destination;
-      const made =
-        d.type === 'metrics'
-          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) })
-          : d.type === 'table'
-            ? createTableDestination(d, { db })
-            : createStdoutDestination(opts.stdout);
-      destinations.push(made);
-      return made;
-    },
-    errors: new ErrorOutput(db),
-    counters,
     complete: (id) => intakeLog.complete(id),
-    warn: (m) => log.warn(m),
   });
-  // Every table is checked before any is changed: an unsafe change refuses the start.
-  const problems = (await Promise.all(destinations.map(async (d) => ('plan' in d ? (await (d as TableDestination).plan()).problems : [])))).flat();
-  if (problems.length > 0) throw new Error(`the config's tables cannot be applied safely: ${problems.join('; ')}`);
-  for (const d of destinations) await d.open?.();
   await intakeLog.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;

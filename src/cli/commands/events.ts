@@ -1,0 +1,106 @@
+/**
+ * `sluice events dynamodb|firehose|api`: writes the event AWS would hand a Lambda handler, from
+ * plain JSON (see src/testing/events.ts), for `sluice invoke` and your own tests.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
+import { JsonEntries, JsonNumber, parseJsonText, type Loose } from '../../core/json/json-text.ts';
+import { apiGatewayEvent, dynamodbStreamEvent, EventBuilderError, firehoseTransformationEvent } from '../../testing/events.ts';
+import { UsageError } from '../cli-io.ts';
+
+export const usage = `usage:
+  sluice events dynamodb --table NAME --event-name INSERT|MODIFY|REMOVE --items FILE|- [--keys id,sk] [--view-type NEW_AND_OLD_IMAGES|NEW_IMAGE|OLD_IMAGE|KEYS_ONLY] [--ttl] [--region R]
+      items: a JSON array (or NDJSON) of items; for MODIFY, of { "old": {…}, "new": {…} }; --ttl marks REMOVEs made by TTL
+  sluice events firehose --delivery-stream NAME --records FILE|-      records: a JSON array (or NDJSON) of records
+  sluice events api --method POST --path /v1/events [--header "k: v"]… [--body FILE|-] [--version v1|v2]`;
+
+function readInput(file: string, what: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Parsed JSON as plain values; a number a double cannot hold exactly becomes a NumberValue (every digit kept). */
+function exact(v: Loose): unknown {
+  if (v instanceof JsonNumber) return Number.isSafeInteger(v.value) || (!Number.isInteger(v.value) && String(v.value) === v.raw) ? v.value : NumberValue.from(v.raw);
+  if (v instanceof JsonEntries) return Object.fromEntries(v.entries.map(([k, x]) => [k, exact(x)]));
+  if (Array.isArray(v)) return v.map(exact);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, exact(x)]));
+  return v;
+}
+
+/** A JSON array, or NDJSON, of values. */
+function readList(file: string, what: string): unknown[] {
+  const text = readInput(file, what).trim();
+  try {
+    if (text.startsWith('[')) return exact(parseJsonText(text)) as unknown[];
+    return text.split('\n').filter((l) => l.trim()).map((l) => exact(parseJsonText(l)));
+  } catch (e) {
+    throw new UsageError(`${what}: ${file} is not a JSON array or NDJSON: ${(e as Error).message}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [kind, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      table: { type: 'string' },
+      'event-name': { type: 'string' },
+      items: { type: 'string' },
+      keys: { type: 'string' },
+      'view-type': { type: 'string' },
+      ttl: { type: 'boolean' },
+      region: { type: 'string' },
+      'delivery-stream': { type: 'string' },
+      records: { type: 'string' },
+      method: { type: 'string' },
+      path: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      body: { type: 'string' },
+      version: { type: 'string' },
+    },
+  });
+  let event: unknown;
+  try {
+    if (kind === 'dynamodb') {
+      if (!values.table || !values['event-name'] || !values.items) throw new UsageError('dynamodb needs --table, --event-name and --items');
+      const eventName = values['event-name'].toUpperCase();
+      if (!['INSERT', 'MODIFY', 'REMOVE'].includes(eventName)) throw new UsageError(`--event-name must be INSERT, MODIFY or REMOVE, got ${values['event-name']}`);
+      const view = values['view-type'] ?? 'NEW_AND_OLD_IMAGES';
+      if (!['KEYS_ONLY', 'NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES'].includes(view)) throw new UsageError(`--view-type must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES, got ${view}`);
+      event = dynamodbStreamEvent({
+        table: values.table,
+        eventName: eventName as 'INSERT',
+        items: readList(values.items, '--items') as Array<Record<string, unknown>>,
+        keys: values.keys?.split(',').map((k) => k.trim()).filter(Boolean),
+        viewType: view as 'NEW_IMAGE',
+        ttl: values.ttl,
+        region: values.region,
+      });
+    } else if (kind === 'firehose') {
+      if (!values['delivery-stream'] || !values.records) throw new UsageError('firehose needs --delivery-stream and --records');
+      event = firehoseTransformationEvent({ deliveryStream: values['delivery-stream'], records: readList(values.records, '--records'), region: values.region });
+    } else if (kind === 'api') {
+      if (!values.method || !values.path) throw new UsageError('api needs --method and --path');
+      if (values.version && !['v1', 'v2'].includes(values.version)) throw new UsageError(`--version must be v1 or v2, got ${values.version}`);
+      const headers: Record<string, string> = {};
+      for (const h of values.header ?? []) {
+        const i = h.indexOf(':');
+        if (i <= 0) throw new UsageError(`--header must be "name: value", got ${JSON.stringify(h)}`);
+        headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+      }
+      event = apiGatewayEvent({ method: values.method, path: values.path, headers, body: values.body ? readInput(values.body, '--body') : undefined, version: (values.version ?? 'v2') as 'v2' });
+    } else {
+      throw new UsageError(`unknown event kind ${JSON.stringify(kind ?? '')}; kinds: dynamodb, firehose, api`);
+    }
+  } catch (e) {
+    if (e instanceof EventBuilderError) throw new UsageError(e.message);
+    throw e;
+  }
+  process.stdout.write(JSON.stringify(event, null, 2) + '\n');
+  return 0;
+}

@@ -1,0 +1,50 @@
+/**
+ * `sluice invoke <handler> --event FILE|-`: runs a Lambda handler in-process against the
+ * configured store (the data dir's embedded database, beside a running `sluice dev`, or
+ * DATABASE_URL) and prints its response: no Docker, no AWS.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LambdaRuntime } from '../../lambda/runtime.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
+
+export const HANDLERS = ['dynamodb', 'firehose-transform'] as const;
+
+export const usage = `usage: sluice invoke ${HANDLERS.join('|')} --event FILE|- [--stream NAME] [--timeout-ms N] ${STORE_USAGE}
+  --stream: the Sluice stream a firehose-transform runs (default: the delivery stream's name)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...STORE_OPTIONS, event: { type: 'string' }, stream: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+  });
+  const handler = positionals[0];
+  if (!HANDLERS.includes(handler as never)) throw new UsageError(`the handler must be one of ${HANDLERS.join(', ')}, got ${JSON.stringify(handler ?? '')}`);
+  if (!values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
+  let event: unknown;
+  try {
+    event = JSON.parse(readFileSync(values.event === '-' ? 0 : values.event, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--event: ${(e as NodeJS.ErrnoException).code ? `cannot read ${values.event}` : `${values.event} is not JSON`}`);
+  }
+  const timeout = values['timeout-ms'] === undefined ? 60_000 : Number(values['timeout-ms']);
+  if (!Number.isInteger(timeout) || timeout < 1000 || timeout > 900_000) throw new UsageError('--timeout-ms must be an integer from 1000 to 900000 (Lambda allows up to 15 minutes)');
+  const loaded = await loadConfigOrReport(values.config);
+  if (loaded === null) return 2;
+  const where = storeLocation(values);
+  const rt = await LambdaRuntime.open({ config: loaded.config, ...where, log: createLogger('text', (s) => process.stderr.write(s)), stdout: (l) => process.stderr.write(l) });
+  const deadline = Date.now() + timeout;
+  try {
+    const response =
+      handler === 'dynamodb'
+        ? await rt.dynamodb(event as never, { getRemainingTimeInMillis: () => deadline - Date.now() })
+        : await rt.firehoseTransform(event as never, values.stream);
+    process.stdout.write(JSON.stringify(response, null, 2) + '\n');
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Sluice as AWS Lambda handlers: the same rules, streams, processors and destinations as the
+ * long-running process, assembled once per container (store connection, key rings from Secrets
+ * Manager, migrations checked) and reused by every invocation. The event source is the durable
+ * log: a handler answers only once its records are delivered (or in the error output), and
+ * reports the rest as failed the way AWS expects, so Lambda retries them; every destination is
+ * idempotent on record ids, so retries count once.
+ */
+import type { SluiceConfig } from '../config/config.ts';
+import { ANY_TENANT } from '../auth/api-keys.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
+import { createProcessors } from '../processors/registry.ts';
+import type { Processor } from '../processors/processor.ts';
+import { runSteps } from '../processors/run-steps.ts';
+import { suppressedAmong } from '../privacy/erasure.ts';
+import { assemblePipeline } from '../runtime/assemble.ts';
+import { createLogger, type Logger } from '../runtime/logger.ts';
+import type { Database } from '../store/database.ts';
+import { openDatabase } from '../store/open-database.ts';
+import { streamRecordToEvent, type DynamoDBStreamEvent } from '../sources/dynamodb/stream-record.ts';
+
+/** What Lambda's context offers that the handlers use. */
+export interface LambdaContext {
+  getRemainingTimeInMillis?(): number;
+}
+
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** Firehose's data-transformation contract (one result per recordId, data base64). */
+export interface FirehoseTransformationEvent {
+  invocationId: string;
+  deliveryStreamArn: string;
+  region?: string;
+  records: Array<{ recordId: string; approximateArrivalTimestamp?: number; data: string }>;
+}
+export interface FirehoseTransformationResult {
+  records: Array<{ recordId: string; result: 'Ok' | 'Dropped' | 'ProcessingFailed'; data: string }>;
+}
+
+export interface LambdaOptions {
+  config: SluiceConfig;
+  /** PostgreSQL (in AWS); without it, the PGlite data dir (local invoke). */
+  databaseUrl?: string;
+  dataDir?: string;
+  log?: Logger;
+  stdout?: (line: string) => void;
+}
+
+/** Time kept back from Lambda's deadline to answer with the records still undelivered. */
+const ANSWER_MARGIN_MS = 2_000;
+const DEFAULT_WAIT_MS = 60_000;
+
+export class LambdaRuntime {
+  private nextId = 1;
+  private readonly waiting = new Map<number, () => void>();
+  private pipeline!: Pipeline;
+  private readonly transformSteps = new Map<string, Processor[]>();
+  private keyRing!: Awaited<ReturnType<typeof assemblePipeline>>['keyRing'];
+
+  private constructor(
+    readonly config: SluiceConfig,
+    readonly db: Database,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the store and assembles the pipeline (once per container). */
+  static async open(opts: LambdaOptions): Promise<LambdaRuntime> {
+    const log = opts.log ?? createLogger('json', (s) => process.stderr.write(s));
+    const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir }, { exclusive: false, poolSize: 2 });
+    const rt = new LambdaRuntime(opts.config, db, log);
+    const assembled = await assemblePipeline(opts.config, db, {
+      mode: 'tool',
+      dataDir: opts.dataDir ?? '.sluice',
+      log,
+      stdout: opts.stdout,
+      // One invocation's records are one batch, delivered at once.
+      buffer: () => ({ max_records: 10_000, max_bytes: 64 * 1024 * 1024, interval_seconds: 0 }),
+      complete: (id) => {
+        rt.waiting.get(id)?.();
+        rt.waiting.delete(id);
+      },
+    });
+    rt.pipeline = assembled.pipeline;
+    rt.keyRing = assembled.keyRing;
+    return rt;
+  }
+
+  /** Delivers entries; resolves with the indexes (into `entries`) not delivered before the deadline. */
+  private async deliver(items: unknown[][], context?: LambdaContext): Promise<Set<number>> {
+    const pending = new Set<number>();
+    const done: Array<Promise<void>> = [];
+    items.forEach((events, i) => {
+      const id = this.nextId++;
+      pending.add(i);
+      done.push(new Promise<void>((resolve) => this.waiting.set(id, resolve)).then(() => void pending.delete(i)));
+      this.pipeline.accept({ id, tenant: ANY_TENANT, kind: 'events', stream: null, items: events, bytes: 1024, receivedAt: new Date().toISOString() });
+    });
+    const left = context?.getRemainingTimeInMillis?.() ?? DEFAULT_WAIT_MS + ANSWER_MARGIN_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(done), new Promise((r) => (timer = setTimeout(r, Math.max(0, left - ANSWER_MARGIN_MS))))]);
+    clearTimeout(timer);
+    return pending;
+  }
+
+  /**
+   * DynamoDB Streams: each record becomes an `aws.dynamodb` event routed by the rules. Removals
+   * by TTL are skipped unless `sources.dynamodb.ttl_removals` is `route`. A record that is not
+   * a stream record, or not delivered in time, is reported in batchItemFailures by its sequence
+   * number (Lambda retries from the first; with bisect and an on-failure destination a bad
+   * record ends there instead of blocking the shard).
+   */
+  async dynamodb(event: DynamoDBStreamEvent, context?: LambdaContext): Promise<BatchResponse> {
+    const routeTtl = this.config.sources?.dynamodb?.ttl_removals === 'route';
+    const failed: string[] = [];
+    const accepted: Array<{ seq: string; event: unknown }> = [];
+    for (const r of Array.isArray(event?.Records) ? event.Records : []) {
+      const seq = String(r?.dynamodb?.SequenceNumber ?? r?.eventID ?? '');
+      try {
+        const e = streamRecordToEvent(r);
+        if (e.detail.ttlRemoval && !routeTtl) continue;
+        accepted.push({ seq, event: e });
+      } catch (e) {
+        this.log.warn(`dynamodb: record ${seq} skipped as failed: ${(e as Error).message}`);
+        failed.push(seq);
+      }
+    }
+    const late = await this.deliver(accepted.map((a) => [a.event]), context);
+    for (const i of late) failed.push(accepted[i].seq);
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  }
+
+  /**
+   * Firehose data transformation: the records of the delivery stream named in the ARN (or
+   * `SLUICE_FIREHOSE_STREAM`) go through that Sluice stream's processors. Every recordId comes
+   * back once: Ok with the processed record as JSON + newline, Dropped, or ProcessingFailed
+   * (with the record after the stream's pseudonymization, never raw).
+   */
+  async firehoseTransform(event: FirehoseTransformationEvent, streamName?: string): Promise<FirehoseTransformationResult> {
+    const name = streamName ?? event.deliveryStreamArn.split('/').at(-1) ?? '';
+    const stream = this.config.streams?.[name];
+    if (!stream) throw new Error(`no stream named ${JSON.stringify(name)} for delivery stream ${event.deliveryStreamArn}; set SLUICE_FIREHOSE_STREAM`);
+    let steps = this.transformSteps.get(name);
+    if (!steps) {
+      steps = createProcessors(stream.processors ?? [], { keyRing: this.keyRing, suppressed: (p) => suppressedAmong(this.db, p) });
+      this.transformSteps.set(name, steps);
+    }
+    const protect = (v: unknown): unknown => steps.reduce((x, p) => (p.protect ? p.protect(x) : x), v);
+    const values: unknown[] = [];
+    const parsed: boolean[] = [];
+    for (const r of event.records) {
+      try {
+        values.push(JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')));
+        parsed.push(true);
+      } catch {
+        values.push(null);
+        parsed.push(false);
+      }
+    }
+    const results = await runSteps(steps, values);
+    const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v) + '\n').toString('base64');
+    return {
+      records: event.records.map((r, i) => {
+        if (!parsed[i]) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
+        const o = results[i].outcome;
+        if (o.kind === 'ok') return { recordId: r.recordId, result: 'Ok', data: b64(o.value) };
+        if (o.kind === 'drop') return { recordId: r.recordId, result: 'Dropped', data: b64(protect(values[i])) };
+        return { recordId: r.recordId, result: 'ProcessingFailed', data: b64(protect(values[i])) };
+      }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pipeline.drain();
+    await this.db.close();
+  }
+}

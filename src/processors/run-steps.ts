@@ -1,0 +1,39 @@
+/**
+ * Runs a batch through a stream's processors in order. A step sees only the records the steps
+ * before it kept; a step that throws fails every record it was given. Used by streams and by the
+ * Firehose data-transformation handler, which answers per record.
+ */
+import type { Outcome } from '../core/outcome.ts';
+import type { Processor } from './processor.ts';
+
+/** The final outcome of each input record (in input order), and the step that decided it. */
+export interface StepResult {
+  outcome: Outcome;
+  step: string;
+}
+
+export async function runSteps(processors: Processor[], values: unknown[]): Promise<StepResult[]> {
+  const results: StepResult[] = values.map((value) => ({ outcome: { kind: 'ok', value }, step: '' }));
+  let live = values.map((_, i) => i);
+  let current = values;
+  for (const p of processors) {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await p.process(current);
+    } catch (e) {
+      outcomes = current.map(() => ({ kind: 'fail', code: 'processor_error', reason: `${p.step} threw ${(e as Error)?.name ?? 'an error'}` }));
+    }
+    const nextLive: number[] = [];
+    const nextValues: unknown[] = [];
+    outcomes.forEach((o, i) => {
+      results[live[i]] = { outcome: o, step: p.step };
+      if (o.kind === 'ok') {
+        nextLive.push(live[i]);
+        nextValues.push(o.value);
+      }
+    });
+    live = nextLive;
+    current = nextValues;
+  }
+  return results;
+}

@@ -1,0 +1,89 @@
+/**
+ * Builds a config's pipeline on a store: key rings, processors, destinations (tables planned,
+ * then opened), the error output and counters. The long-running process (sluice-node.ts) and
+ * the Lambda handlers (lambda/) assemble the same pipeline; only its input and buffering differ.
+ */
+import type { MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import { createMetricsDestination } from '../destinations/metrics/index.ts';
+import { createStdoutDestination } from '../destinations/stdout/index.ts';
+import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
+import type { Destination } from '../destinations/destination.ts';
+import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
+import { retryForever } from '../pipeline/retry.ts';
+import { ErrorOutput } from '../pipeline/error-output.ts';
+import { Pipeline } from '../pipeline/pipeline.ts';
+import { StreamCounters } from '../pipeline/stream-counters.ts';
+import type { BufferLimits } from '../pipeline/stream.ts';
+import { createProcessors } from '../processors/registry.ts';
+import { QueryService } from '../query/query-service.ts';
+import { pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
+import type { Database } from '../store/database.ts';
+import { loadKeyRings } from './key-rings.ts';
+import type { Logger } from './logger.ts';
+
+export interface Assembled {
+  pipeline: Pipeline;
+  destinations: Destination[];
+  counters: StreamCounters;
+  queries: QueryService;
+  metricsConfig: MetricsDestinationConfig | undefined;
+  keyRing: (source: Parameters<typeof loadKeyRings>[0][number]) => KeyRing;
+}
+
+/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions. */
+function hashedFields(stream: StreamConfig): string[] {
+  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
+}
+
+export async function assemblePipeline(
+  config: SluiceConfig,
+  db: Database,
+  opts: {
+    mode: 'dev' | 'start' | 'tool';
+    dataDir: string;
+    log: Logger;
+    buffer: (stream: string) => BufferLimits;
+    complete: (id: number) => void;
+    stdout?: (line: string) => void;
+  },
+): Promise<Assembled> {
+  const { log } = opts;
+  const counters = new StreamCounters();
+  const metricsConfig = Object.values(config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
+  const queries = new QueryService(db, metricsConfig?.rollup_dimensions);
+  const keyRing = await loadKeyRings(pseudonymKeySources(config), opts.mode, opts.dataDir, log);
+  const destinations: Destination[] = [];
+
+  // The suppression list is read once per batch; while the store is down the batch waits (a
+  // failed lookup must not fail records that are fine).
+  const suppressed = (pseudonyms: string[]): Promise<Set<string>> =>
+    retryForever(
+      () => suppressedAmong(db, pseudonyms),
+      (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
+    );
+  const pipeline = new Pipeline({
+    config,
+    buffer: opts.buffer,
+    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed }),
+    destination: (name) => {
+      const d = config.streams![name].destination;
+      const made =
+        d.type === 'metrics'
+          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) })
+          : d.type === 'table'
+            ? createTableDestination(d, { db })
+            : createStdoutDestination(opts.stdout);
+      destinations.push(made);
+      return made;
+    },
+    errors: new ErrorOutput(db),
+    counters,
+    complete: opts.complete,
+    warn: (m) => log.warn(m),
+  });
+  // Every table is checked before any is changed: an unsafe change refuses the start.
+  const problems = (await Promise.all(destinations.map(async (d) => ('plan' in d ? (await (d as TableDestination).plan()).problems : [])))).flat();
+  if (problems.length > 0) throw new Error(`the config's tables cannot be applied safely: ${problems.join('; ')}`);
+  for (const d of destinations) await d.open?.();
+  return { pipeline, destinations, counters, queries, metricsConfig, keyRing };
+}
