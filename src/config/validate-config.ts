@@ -130,7 +130,6 @@ const stream = object({
 });
 
 const root = object({
-  sources: { check: object({ dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) } }) },
   rules: { check: array(rule) },
   streams: { check: record(stream) },
   ingest: {
@@ -139,6 +138,7 @@ const root = object({
       max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
     }),
   },
+  sources: { check: object({ dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) } }) },
 });
 
 /**

@@ -26,7 +26,7 @@ describe('config validation', () => {
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
     assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
-    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest'), lines.join('\n'));
+    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, sources'), lines.join('\n'));
   });
 
   it('checks rollup dimensions: names, and one list for every metrics destination', () => {
