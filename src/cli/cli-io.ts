@@ -26,6 +26,15 @@ export function argText(value: string, name: string): string {
   }
 }
 
+/** The text of a file named by an option, or of stdin for `-`; unreadable is a usage error naming `what`. */
+export function readFileOrStdin(file: string, what: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
 /** Parses the JSON text of an argument or field; bad JSON is a usage error naming `what`. */
 export function parseJsonArg(text: string, what: string): Loose {
   try {

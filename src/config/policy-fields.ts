@@ -10,6 +10,7 @@ import type { ConfigIssue } from './check.ts';
 import type { SluiceConfig, StreamConfig, ValidateProcessorConfig } from './config.ts';
 import { parseJsonPath, type JsonPath } from '../core/transform/json-path.ts';
 import { UNIFIED_METRIC_SCHEMA } from '../processors/validate.ts';
+import { columnSource } from '../destinations/table/index.ts';
 
 type Schema = Record<string, unknown>;
 const isSchema = (v: unknown): v is Schema => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -59,7 +60,7 @@ function fieldsOf(stream: StreamConfig): { what: string; has: (path: string[]) =
   const read: string[][] = [];
   for (const [name, c] of Object.entries(d.columns)) {
     if (typeof c === 'object' && c.value !== undefined) return null;
-    const parsed = parseJsonPath((typeof c === 'object' && c.from) || `$.${name}`) as JsonPath;
+    const parsed = parseJsonPath(columnSource(name, c)) as JsonPath;
     const keys: string[] = [];
     for (const step of parsed.steps) if ('key' in step) keys.push(step.key);
     else break;

@@ -9,10 +9,8 @@
 import type { SluiceConfig } from '../config/config.ts';
 import { ANY_TENANT } from '../auth/api-keys.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
-import { createProcessors } from '../processors/registry.ts';
 import type { Processor } from '../processors/processor.ts';
-import { runSteps } from '../processors/run-steps.ts';
-import { suppressedAmong } from '../privacy/erasure.ts';
+import { protect, runSteps } from '../processors/run-steps.ts';
 import { assemblePipeline } from '../runtime/assemble.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
 import type { Database } from '../store/database.ts';
@@ -57,7 +55,7 @@ export class LambdaRuntime {
   private readonly waiting = new Map<number, () => void>();
   private pipeline!: Pipeline;
   private readonly transformSteps = new Map<string, Processor[]>();
-  private keyRing!: Awaited<ReturnType<typeof assemblePipeline>>['keyRing'];
+  private processors!: (stream: string) => Processor[];
 
   private constructor(
     readonly config: SluiceConfig,
@@ -83,11 +81,11 @@ export class LambdaRuntime {
       },
     });
     rt.pipeline = assembled.pipeline;
-    rt.keyRing = assembled.keyRing;
+    rt.processors = assembled.processors;
     return rt;
   }
 
-  /** Delivers entries; resolves with the indexes (into `entries`) not delivered before the deadline. */
+  /** Delivers each list of events as one entry; resolves with the indexes (into `items`) not delivered before the deadline. */
   private async deliver(items: unknown[][], context?: LambdaContext): Promise<Set<number>> {
     const pending = new Set<number>();
     const done: Array<Promise<void>> = [];
@@ -143,10 +141,9 @@ export class LambdaRuntime {
     if (!stream) throw new Error(`no stream named ${JSON.stringify(name)} for delivery stream ${event.deliveryStreamArn}; set SLUICE_FIREHOSE_STREAM`);
     let steps = this.transformSteps.get(name);
     if (!steps) {
-      steps = createProcessors(stream.processors ?? [], { keyRing: this.keyRing, suppressed: (p) => suppressedAmong(this.db, p) });
+      steps = this.processors(name);
       this.transformSteps.set(name, steps);
     }
-    const protect = (v: unknown): unknown => steps.reduce((x, p) => (p.protect ? p.protect(x) : x), v);
     const values: unknown[] = [];
     const parsed: boolean[] = [];
     for (const r of event.records) {
@@ -165,8 +162,7 @@ export class LambdaRuntime {
         if (!parsed[i]) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
         const o = results[i].outcome;
         if (o.kind === 'ok') return { recordId: r.recordId, result: 'Ok', data: b64(o.value) };
-        if (o.kind === 'drop') return { recordId: r.recordId, result: 'Dropped', data: b64(protect(values[i])) };
-        return { recordId: r.recordId, result: 'ProcessingFailed', data: b64(protect(values[i])) };
+        return { recordId: r.recordId, result: o.kind === 'drop' ? 'Dropped' : 'ProcessingFailed', data: b64(protect(steps, values[i])) };
       }),
     };
   }

@@ -5,7 +5,7 @@
  * A batch the destination cannot take now is retried with backoff, never dropped; records are
  * acknowledged (`done`) only after their outcome is durable.
  */
-import { runSteps } from '../processors/run-steps.ts';
+import { protect, runSteps } from '../processors/run-steps.ts';
 import type { Destination } from '../destinations/destination.ts';
 import type { Processor } from '../processors/processor.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
@@ -138,9 +138,7 @@ export class Stream {
   }
 
   private failed(r: StreamRecord, step: string, code: string, reason: string): FailedRecord {
-    let record: unknown = r.value;
-    for (const p of this.parts.processors) if (p.protect) record = p.protect(record);
-    return { stream: this.name, tenant: tenantOf(r.value), step, code, reason, record_id: r.id, record };
+    return { stream: this.name, tenant: tenantOf(r.value), step, code, reason, record_id: r.id, record: protect(this.parts.processors, r.value) };
   }
 
   private async process(batch: StreamRecord[]): Promise<void> {

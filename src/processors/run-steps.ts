@@ -12,6 +12,13 @@ export interface StepResult {
   step: string;
 }
 
+/** What a stream may keep of a record it could not deliver: the record after every step's privacy policy. */
+export function protect(processors: Processor[], value: unknown): unknown {
+  let record = value;
+  for (const p of processors) if (p.protect) record = p.protect(record);
+  return record;
+}
+
 export async function runSteps(processors: Processor[], values: unknown[]): Promise<StepResult[]> {
   const results: StepResult[] = values.map((value) => ({ outcome: { kind: 'ok', value }, step: '' }));
   let live = values.map((_, i) => i);

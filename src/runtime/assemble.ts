@@ -15,6 +15,7 @@ import { Pipeline } from '../pipeline/pipeline.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
 import { createProcessors } from '../processors/registry.ts';
+import type { Processor } from '../processors/processor.ts';
 import { QueryService } from '../query/query-service.ts';
 import { pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
 import type { Database } from '../store/database.ts';
@@ -27,6 +28,8 @@ export interface Assembled {
   counters: StreamCounters;
   queries: QueryService;
   metricsConfig: MetricsDestinationConfig | undefined;
+  /** Builds a stream's processors as its pipeline stream has them (Firehose transformation runs them alone). */
+  processors: (stream: string) => Processor[];
   keyRing: (source: Parameters<typeof loadKeyRings>[0][number]) => KeyRing;
 }
 
@@ -61,10 +64,11 @@ export async function assemblePipeline(
       () => suppressedAmong(db, pseudonyms),
       (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
     );
+  const processors = (name: string): Processor[] => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed });
   const pipeline = new Pipeline({
     config,
     buffer: opts.buffer,
-    processors: (name) => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed }),
+    processors,
     destination: (name) => {
       const d = config.streams![name].destination;
       const made =
@@ -85,5 +89,5 @@ export async function assemblePipeline(
   const problems = (await Promise.all(destinations.map(async (d) => ('plan' in d ? (await (d as TableDestination).plan()).problems : [])))).flat();
   if (problems.length > 0) throw new Error(`the config's tables cannot be applied safely: ${problems.join('; ')}`);
   for (const d of destinations) await d.open?.();
-  return { pipeline, destinations, counters, queries, metricsConfig, keyRing };
+  return { pipeline, destinations, counters, queries, metricsConfig, keyRing, processors };
 }

@@ -9,22 +9,7 @@ import { freePort } from '../support/free-port.ts';
 import { after, describe, it } from 'node:test';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
 import { findings, findingsConfig } from '../support/test-sluice.ts';
-
-const BIN = join(import.meta.dirname, '../../bin/sluice.js');
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
 describe('crash safety', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-crash-'));
@@ -52,13 +37,9 @@ describe('crash safety', () => {
     const healthy = () => waitFor('healthz', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
 
     // Keys are made before the server holds the data dir.
-    const keyOut = await new Promise<string>((resolve, reject) => {
-      const k = spawn(process.execPath, [BIN, 'keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir]);
-      let out = '';
-      k.stdout.on('data', (d) => (out += d));
-      k.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`keys create exited ${code}`))));
-    });
-    const key = JSON.parse(keyOut).key as string;
+    const created = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir]);
+    assert.equal(created.code, 0, created.err);
+    const key = JSON.parse(created.out).key as string;
 
     const first = start();
     await healthy();

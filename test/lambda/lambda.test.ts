@@ -4,7 +4,6 @@
 // says (nothing: transactions are immutable), a TTL removal is ignored; a malformed record is
 // reported in batchItemFailures; Firehose data transformation answers every recordId once.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,22 +13,13 @@ import { LambdaRuntime } from '../../src/lambda/runtime.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { imageToJson, streamRecordToEvent } from '../../src/sources/dynamodb/stream-record.ts';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
+import { runSluice } from '../support/sluice-process.ts';
 import { dynamodbStreamEvent, firehoseTransformationEvent, NumberValue } from '../../src/testing/events.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/sluice.js');
 const EXAMPLE = join(import.meta.dirname, '../../examples/sluice.config.ts');
 const KEYS = 'k1:lambda-test-secret-0123456789';
 
-function sluice(args: string[], dataDir?: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLUICE_PSEUDONYM_KEYS: KEYS, DATABASE_URL: '', SLUICE_DATA_DIR: dataDir ?? '' } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
+const sluice = (args: string[]) => runSluice(args, { ...process.env, SLUICE_PSEUDONYM_KEYS: KEYS, DATABASE_URL: '', SLUICE_DATA_DIR: '' });
 
 describe('DynamoDB Streams records', () => {
   it('unmarshal every type without rounding: big numbers and long decimals keep their digits, sets are arrays, binary base64', () => {

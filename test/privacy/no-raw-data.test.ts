@@ -17,8 +17,7 @@ import { PostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { Queryable } from '../../src/store/database.ts';
 import { createServerDatabase } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
-
-const BIN = join(import.meta.dirname, '../../bin/sluice.js');
+import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
 const config = {
   rules: [
@@ -70,25 +69,6 @@ function subjects(): Array<{ id: string; email: string; ip: string; birth: strin
   }));
 }
 
-function run(cmd: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...cmd], { env });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
-    c.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-async function waitFor(what: string, f: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Every row of every table but the intake log, and the planner's statistics, as text. */
 async function everyRow(db: Queryable): Promise<Map<string, string>> {
   const tables = await db.query<{ t: string }>(
@@ -131,7 +111,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
         const env = { ...rest, SLUICE_PSEUDONYM_KEYS: 'k1:privacy-test-secret-0123456789', ...(server ? { DATABASE_URL: server.url } : {}) };
         const logs: string[] = [];
 
-        const keys = await run(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir], env);
+        const keys = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir], env);
         assert.equal(keys.code, 0, keys.err);
         logs.push(keys.out, keys.err);
         const key = JSON.parse(keys.out).key as string;
@@ -144,7 +124,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
         child.stdout.on('data', (d) => (out += d));
         child.stderr.on('data', (d) => (err += d));
         const exited = new Promise<number | null>((r) => child.once('exit', r));
-        await waitFor('healthz', async () => (await fetch(`${url}/healthz`)).ok);
+        await waitFor('healthz', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
 
         const people = subjects();
         const now = new Date().toISOString();
@@ -175,7 +155,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
               `select (select count(*) from sluice.intake_log)::int as log, (select count(*) from sluice.metric_points)::int as points,
                       (select count(*) from bi.transactions)::int as rows, (select count(*) from sluice.stream_errors)::int as errors`,
             );
-            return r.log === 0 && r.points === 12 && r.rows === 12 && r.errors === 24;
+            return r.log === 0 && r.points === 12 && r.rows === 12 && r.errors === 24 ? true : undefined;
           } finally {
             await db.close();
           }

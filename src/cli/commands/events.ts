@@ -2,12 +2,12 @@
  * `sluice events dynamodb|firehose|api`: writes the event AWS would hand a Lambda handler, from
  * plain JSON (see src/testing/events.ts), for `sluice invoke` and your own tests.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { JsonEntries, JsonNumber, parseJsonText, type Loose } from '../../core/json/json-text.ts';
 import { apiGatewayEvent, dynamodbStreamEvent, EventBuilderError, firehoseTransformationEvent } from '../../testing/events.ts';
-import { UsageError } from '../cli-io.ts';
+import { readFileOrStdin, UsageError } from '../cli-io.ts';
+import { exactNumber } from '../../sources/dynamodb/stream-record.ts';
 
 export const usage = `usage:
   sluice events dynamodb --table NAME --event-name INSERT|MODIFY|REMOVE --items FILE|- [--keys id,sk] [--view-type NEW_AND_OLD_IMAGES|NEW_IMAGE|OLD_IMAGE|KEYS_ONLY] [--ttl] [--region R]
@@ -15,17 +15,12 @@ export const usage = `usage:
   sluice events firehose --delivery-stream NAME --records FILE|-      records: a JSON array (or NDJSON) of records
   sluice events api --method POST --path /v1/events [--header "k: v"]… [--body FILE|-] [--version v1|v2]`;
 
-function readInput(file: string, what: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
-
 /** Parsed JSON as plain values; a number a double cannot hold exactly becomes a NumberValue (every digit kept). */
 function exact(v: Loose): unknown {
-  if (v instanceof JsonNumber) return Number.isSafeInteger(v.value) || (!Number.isInteger(v.value) && String(v.value) === v.raw) ? v.value : NumberValue.from(v.raw);
+  if (v instanceof JsonNumber) {
+    const n = exactNumber(v.raw);
+    return typeof n === 'number' ? n : NumberValue.from(v.raw);
+  }
   if (v instanceof JsonEntries) return Object.fromEntries(v.entries.map(([k, x]) => [k, exact(x)]));
   if (Array.isArray(v)) return v.map(exact);
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, exact(x)]));
@@ -34,7 +29,7 @@ function exact(v: Loose): unknown {
 
 /** A JSON array, or NDJSON, of values. */
 function readList(file: string, what: string): unknown[] {
-  const text = readInput(file, what).trim();
+  const text = readFileOrStdin(file, what).trim();
   try {
     if (text.startsWith('[')) return exact(parseJsonText(text)) as unknown[];
     return text.split('\n').filter((l) => l.trim()).map((l) => exact(parseJsonText(l)));
@@ -93,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
         if (i <= 0) throw new UsageError(`--header must be "name: value", got ${JSON.stringify(h)}`);
         headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
       }
-      event = apiGatewayEvent({ method: values.method, path: values.path, headers, body: values.body ? readInput(values.body, '--body') : undefined, version: (values.version ?? 'v2') as 'v2' });
+      event = apiGatewayEvent({ method: values.method, path: values.path, headers, body: values.body ? readFileOrStdin(values.body, '--body') : undefined, version: (values.version ?? 'v2') as 'v2' });
     } else {
       throw new UsageError(`unknown event kind ${JSON.stringify(kind ?? '')}; kinds: dynamodb, firehose, api`);
     }

@@ -3,11 +3,10 @@
  * configured store (the data dir's embedded database, beside a running `sluice dev`, or
  * DATABASE_URL) and prints its response: no Docker, no AWS.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LambdaRuntime } from '../../lambda/runtime.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, readFileOrStdin, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const HANDLERS = ['dynamodb', 'firehose-transform'] as const;
@@ -24,11 +23,12 @@ export async function run(argv: string[]): Promise<number> {
   const handler = positionals[0];
   if (!HANDLERS.includes(handler as never)) throw new UsageError(`the handler must be one of ${HANDLERS.join(', ')}, got ${JSON.stringify(handler ?? '')}`);
   if (!values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
+  const text = readFileOrStdin(values.event, '--event');
   let event: unknown;
   try {
-    event = JSON.parse(readFileSync(values.event === '-' ? 0 : values.event, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--event: ${(e as NodeJS.ErrnoException).code ? `cannot read ${values.event}` : `${values.event} is not JSON`}`);
+    event = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--event: ${values.event} is not JSON`);
   }
   const timeout = values['timeout-ms'] === undefined ? 60_000 : Number(values['timeout-ms']);
   if (!Number.isInteger(timeout) || timeout < 1000 || timeout > 900_000) throw new UsageError('--timeout-ms must be an integer from 1000 to 900000 (Lambda allows up to 15 minutes)');

@@ -5,7 +5,7 @@
  * INSERT, idempotent on the primary key (`keep` the first row, or `update` it). Should the
  * database still refuse a row, the batch is split until the row is found, so it alone fails.
  */
-import type { TableDestinationConfig } from '../../config/config.ts';
+import type { TableColumnConfig, TableDestinationConfig } from '../../config/config.ts';
 import { evaluateJsonPath, parseJsonPath, type JsonPath } from '../../core/transform/json-path.ts';
 import { sqlState, type Database } from '../../store/database.ts';
 import type { DeliveryFailure, Destination } from '../destination.ts';
@@ -25,6 +25,11 @@ export interface TableDestination extends Destination {
   plan(): Promise<TablePlan>;
 }
 
+/** The JSON path a column reads: its `from`, else the field of its name. */
+export function columnSource(name: string, column: string | TableColumnConfig): string {
+  return (typeof column === 'object' && column.from) || `$.${name}`;
+}
+
 function columnsOf(config: TableDestinationConfig): Column[] {
   return Object.entries(config.columns).map(([name, c]) => {
     const spec = typeof c === 'string' ? { type: c } : c;
@@ -33,7 +38,7 @@ function columnsOf(config: TableDestinationConfig): Column[] {
     let read: (record: unknown) => unknown;
     if (spec.value) read = spec.value;
     else {
-      const path = parseJsonPath(spec.from ?? `$.${name}`) as JsonPath;
+      const path = parseJsonPath(columnSource(name, c)) as JsonPath;
       read = (r) => {
         const hit = evaluateJsonPath(path, r as never);
         return hit.found ? hit.value : undefined;

@@ -42,22 +42,27 @@ export interface DynamoDBStreamEvent {
 
 export class StreamRecordError extends Error {}
 
-/** A DynamoDB number as JSON: a number when a double holds it exactly, else its digits as a string. */
-function exactNumber(text: string): number | string {
+/** A decimal's value as sign, significant digits and exponent: `-0.50` and `-5e-1` give the same key. */
+function decimalKey(text: string): string | null {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return null;
+  const digits = (m[2] ?? '') + (m[3] ?? '');
+  const lead = digits.length - digits.replace(/^0+/, '').length;
+  const significant = digits.slice(lead).replace(/0+$/, '');
+  if (significant === '') return '0';
+  return `${m[1] === '-' ? '-' : ''}${significant}e${Number(m[4] ?? 0) + (m[2] ?? '').length - lead}`;
+}
+
+/**
+ * A decimal number's text as JSON: a number when a double holds it digit for digit (a safe
+ * integer, or a decimal whose double prints back to the same value), else the text itself.
+ */
+export function exactNumber(text: string): number | string {
   const n = Number(text);
   if (!Number.isFinite(n)) return text;
   if (Number.isInteger(n)) return Number.isSafeInteger(n) ? n : text;
-  // A decimal survives when printing the double gives back the same value digit for digit.
-  return Number(String(n)) === n && normalize(String(n)) === normalize(text) ? n : text;
-}
-
-function normalize(decimal: string): string {
-  let [int, frac = ''] = decimal.replace(/^\+/, '').toLowerCase().split('e')[0].split('.');
-  const neg = int.startsWith('-');
-  int = int.replace(/^-/, '').replace(/^0+(?=\d)/, '');
-  frac = frac.replace(/0+$/, '');
-  const exp = decimal.toLowerCase().includes('e') ? `e${Number(decimal.toLowerCase().split('e')[1])}` : '';
-  return `${neg ? '-' : ''}${int}${frac ? '.' + frac : ''}${exp}`;
+  const key = decimalKey(text);
+  return key !== null && key === decimalKey(String(n)) ? n : text;
 }
 
 /** Unmarshalled values made JSON: exact numbers, sets as arrays, binary as base64. */
