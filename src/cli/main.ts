@@ -72,6 +72,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sluice ${name}: ${err.message}\n${command.usage}\n`);
       return 2;
     }
+    // A failure of the work itself (the store, a secret, a handler): its message, no stack.
+    if (e instanceof Error) {
+      process.stderr.write(`sluice ${name}: ${err.message}\n`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -104,6 +104,12 @@ export function integer(opts: { min?: number; max?: number } = {}): Check {
   };
 }
 
+export function boolean(): Check {
+  return (v, path, issues) => {
+    if (typeof v !== 'boolean') issues.push({ path, message: `expected true or false, got ${show(v)}` });
+  };
+}
+
 export function fn(): Check {
   return (v, path, issues) => {
     if (typeof v !== 'function') issues.push({ path, message: `expected a function, got ${show(v)}` });

@@ -184,6 +184,15 @@ export interface SourcesConfig {
     /** Removals DynamoDB makes when an item's TTL expires: `ignore` them (default) or `route` them like other REMOVEs. */
     ttl_removals?: 'ignore' | 'route';
   };
+  /** S3 object-created notifications: NDJSON (or gzip NDJSON) objects loaded line by line. */
+  s3?: {
+    /** The stream that unified metric records (lines with `metric_name`) go to; default `metrics`. EventBridge envelopes are routed by the rules. */
+    stream?: string;
+    /** An S3-compatible endpoint (MinIO, s3rver), or `file:///dir` to read `dir/<bucket>/<key>` locally; default AWS. */
+    endpoint?: string;
+    /** Path-style addressing, which most S3-compatible servers need; default true when `endpoint` is set. */
+    force_path_style?: boolean;
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { PatternError, compilePattern } from '../core/pattern/compile-pattern.ts';
 import { TransformConfigError } from '../core/transform/input-transformer.ts';
 import { compileTargetTransform } from '../pipeline/router.ts';
-import { any, array, choice, either, fn, integer, join, object, plainObject, record, show, string, tagged, type Check, type ConfigIssue } from './check.ts';
+import { any, array, boolean, choice, either, fn, integer, join, object, plainObject, record, show, string, tagged, type Check, type ConfigIssue } from './check.ts';
 import { isRecord } from '../core/is-record.ts';
 import { policyFieldIssues } from './policy-fields.ts';
 import { parseColumnType, TYPE_NAMES } from '../destinations/table/column-types.ts';
@@ -138,7 +138,18 @@ const root = object({
       max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
     }),
   },
-  sources: { check: object({ dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) } }) },
+  sources: {
+    check: object({
+      dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) },
+      s3: {
+        check: object({
+          stream: { check: string({ pattern: /^[a-z][a-z0-9_-]{0,62}$/, what: 'a stream name' }) },
+          endpoint: { check: string({ pattern: /^(https?|file):\/\/\S+$/, what: 'an http(s):// or file:/// URL' }) },
+          force_path_style: { check: boolean() },
+        }),
+      },
+    }),
+  },
 });
 
 /**
@@ -181,6 +192,10 @@ export function validateConfig(config: unknown): ConfigIssue[] {
       }
     });
   });
+  const s3Stream = c.sources?.s3?.stream;
+  if (s3Stream !== undefined && !streams.has(s3Stream)) {
+    issues.push({ path: 'sources.s3.stream', message: `no stream named "${s3Stream}"; streams: ${[...streams].map((s) => JSON.stringify(s)).join(', ') || 'none are defined'}` });
+  }
   const tables = new Map<string, string>();
   for (const [name, st] of Object.entries(c.streams ?? {})) {
     const d = st.destination;

@@ -7,6 +7,7 @@
  * idempotent on record ids, so nothing acknowledged is lost or counted twice.
  */
 import { randomUUID } from 'node:crypto';
+import type { LogEntry } from '../pipeline/pipeline.ts';
 import type { Database } from '../store/database.ts';
 
 export interface LogRow {
@@ -35,6 +36,19 @@ select tenant, kind, stream, count, payload, $2 from json_to_recordset($1::text:
   as x(tenant text, kind text, stream text, count int, payload text, ord int)
 order by ord
 returning id::float8 as id`;
+
+/** A claimed row as the pipeline takes it. */
+export function toLogEntry(r: ClaimedRow): LogEntry {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    kind: r.kind,
+    stream: r.stream,
+    items: r.payload.split('\n').map((l) => JSON.parse(l) as unknown),
+    bytes: r.payload.length,
+    receivedAt: r.received_at,
+  };
+}
 
 /**
  * @example
@@ -155,6 +169,14 @@ export class SqlIntakeLog {
     } catch {
       return false; // busy: the next round tries again
     }
+  }
+
+  /**
+   * Forgets processes silent for an hour (Lambda containers end without stopping): their
+   * entries were claimable long before, this only keeps the workers table small.
+   */
+  async forgetStale(): Promise<void> {
+    await this.db.query("delete from sluice.workers where heartbeat_at < now() - interval '1 hour' and id <> $1", [this.workerId]);
   }
 
   async stop(): Promise<void> {

@@ -11,9 +11,9 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
 import type { SluiceConfig } from '../config/config.ts';
-import { SqlIntakeLog } from '../log/sql-intake-log.ts';
+import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
 import { Intake } from '../pipeline/intake.ts';
-import { Pipeline, type LogEntry } from '../pipeline/pipeline.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
@@ -23,6 +23,7 @@ import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
 import { assemblePipeline } from './assemble.ts';
+import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
 import type { Logger } from './logger.ts';
 
 export interface SluiceOptions {
@@ -60,9 +61,6 @@ export const FIREHOSE_DEFAULT_BUFFER: BufferLimits = { max_records: 10_000, max_
 /** `dev` delivers within about a second. */
 export const DEV_MAX_INTERVAL_SECONDS = 1;
 
-export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
-// Parsed events take several times their JSON size in memory: 16 MiB of JSON is ~150 MB of heap.
-export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
@@ -105,18 +103,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       const rows = await intakeLog.claimOrphans(200);
       if (rows.length === 0) return;
       log.info(`recovering ${rows.length} intake log entr${rows.length === 1 ? 'y' : 'ies'} not yet delivered`);
-      for (const r of rows) {
-        const entry: LogEntry = {
-          id: r.id,
-          tenant: r.tenant,
-          kind: r.kind,
-          stream: r.stream,
-          items: r.payload.split('\n').map((l) => JSON.parse(l) as unknown),
-          bytes: r.payload.length,
-          receivedAt: r.received_at,
-        };
-        pipeline.accept(entry);
-      }
+      for (const r of rows) pipeline.accept(toLogEntry(r));
     }
   };
   await recover();

@@ -124,6 +124,18 @@ const MIGRATIONS: string[] = [
   `
   alter table sluice.intake_log alter column payload set statistics 0;
   `,
+  // 4: S3 objects already loaded by the Lambda S3 handler (a redelivered notification is skipped).
+  `
+  create table sluice.loaded_objects (
+    bucket text not null,
+    key text not null,
+    version text not null,
+    lines integer not null,
+    failed integer not null,
+    loaded_at timestamptz not null default now(),
+    primary key (bucket, key, version)
+  );
+  `,
 ];
 
 /**

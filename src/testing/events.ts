@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent, DynamoDBStreamRecord, StreamViewType } from '../sources/dynamodb/stream-record.ts';
 import type { FirehoseTransformationEvent } from '../lambda/runtime.ts';
+import type { S3Event } from '../sources/s3/object-source.ts';
 
 export class EventBuilderError extends Error {}
 
@@ -101,6 +102,36 @@ export function firehoseTransformationEvent(o: { deliveryStream: string; records
       approximateArrivalTimestamp: now,
       data: Buffer.from(JSON.stringify(r)).toString('base64'),
     })),
+  };
+}
+
+/**
+ * An S3 event notification (ObjectCreated:Put) for objects in one bucket; keys are URL-encoded
+ * as S3 encodes them (spaces as `+`).
+ */
+export function s3Event(o: { bucket: string; objects: Array<{ key: string; size?: number; eTag?: string; versionId?: string }>; region?: string; time?: Date }): S3Event {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) throw new EventBuilderError('bucket must be an S3 bucket name (3 to 63 lowercase letters, digits, "." or "-")');
+  if (o.objects.length === 0) throw new EventBuilderError('name at least one object');
+  const region = o.region ?? 'eu-west-1';
+  const time = (o.time ?? new Date()).toISOString();
+  return {
+    Records: o.objects.map((obj, i) => {
+      if (typeof obj.key !== 'string' || obj.key.length === 0 || Buffer.byteLength(obj.key) > 1024) throw new EventBuilderError(`objects[${i}].key must be 1 to 1024 bytes`);
+      const eTag = obj.eTag ?? createHash('md5').update(`${o.bucket}/${obj.key}:${obj.size ?? 0}`).digest('hex');
+      return {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: region,
+        eventTime: time,
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'sluice',
+          bucket: { name: o.bucket, arn: `arn:aws:s3:::${o.bucket}` },
+          object: { key: encodeURIComponent(obj.key).replace(/%20/g, '+').replace(/%2F/g, '/'), size: obj.size ?? 0, eTag, ...(obj.versionId ? { versionId: obj.versionId } : {}), sequencer: (Date.parse(time) * 1000 + i).toString(16).toUpperCase().padStart(18, '0') },
+        },
+      };
+    }),
   };
 }
 

@@ -1,11 +1,14 @@
 /**
- * `sluice events dynamodb|firehose|api`: writes the event AWS would hand a Lambda handler, from
+ * `sluice events dynamodb|firehose|s3|api`: writes the event AWS would hand a Lambda handler, from
  * plain JSON (see src/testing/events.ts), for `sluice invoke` and your own tests.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { JsonEntries, JsonNumber, parseJsonText, type Loose } from '../../core/json/json-text.ts';
-import { apiGatewayEvent, dynamodbStreamEvent, EventBuilderError, firehoseTransformationEvent } from '../../testing/events.ts';
+import { apiGatewayEvent, dynamodbStreamEvent, EventBuilderError, firehoseTransformationEvent, s3Event } from '../../testing/events.ts';
 import { readFileOrStdin, UsageError } from '../cli-io.ts';
 import { exactNumber } from '../../sources/dynamodb/stream-record.ts';
 
@@ -13,6 +16,8 @@ export const usage = `usage:
   sluice events dynamodb --table NAME --event-name INSERT|MODIFY|REMOVE --items FILE|- [--keys id,sk] [--view-type NEW_AND_OLD_IMAGES|NEW_IMAGE|OLD_IMAGE|KEYS_ONLY] [--ttl] [--region R]
       items: a JSON array (or NDJSON) of items; for MODIFY, of { "old": {…}, "new": {…} }; --ttl marks REMOVEs made by TTL
   sluice events firehose --delivery-stream NAME --records FILE|-      records: a JSON array (or NDJSON) of records
+  sluice events s3 --bucket NAME --key KEY [--key KEY]… [--region R]     ObjectCreated:Put notifications (size and ETag from the file at DIR/NAME/KEY with --dir)
+      [--dir DIR]
   sluice events api --method POST --path /v1/events [--header "k: v"]… [--body FILE|-] [--version v1|v2]`;
 
 /** Parsed JSON as plain values; a number a double cannot hold exactly becomes a NumberValue (every digit kept). */
@@ -57,6 +62,9 @@ export async function run(argv: string[]): Promise<number> {
       header: { type: 'string', multiple: true },
       body: { type: 'string' },
       version: { type: 'string' },
+      bucket: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      dir: { type: 'string' },
     },
   });
   let event: unknown;
@@ -79,6 +87,16 @@ export async function run(argv: string[]): Promise<number> {
     } else if (kind === 'firehose') {
       if (!values['delivery-stream'] || !values.records) throw new UsageError('firehose needs --delivery-stream and --records');
       event = firehoseTransformationEvent({ deliveryStream: values['delivery-stream'], records: readList(values.records, '--records'), region: values.region });
+    } else if (kind === 's3') {
+      if (!values.bucket || !values.key?.length) throw new UsageError('s3 needs --bucket and at least one --key');
+      const objects = values.key.map((key) => {
+        if (!values.dir) return { key };
+        const path = join(values.dir, values.bucket!, key);
+        if (!existsSync(path)) throw new UsageError(`--dir: no file ${path} for key ${key}`);
+        const data = readFileSync(path);
+        return { key, size: data.length, eTag: createHash('md5').update(data).digest('hex') };
+      });
+      event = s3Event({ bucket: values.bucket, objects, region: values.region });
     } else if (kind === 'api') {
       if (!values.method || !values.path) throw new UsageError('api needs --method and --path');
       if (values.version && !['v1', 'v2'].includes(values.version)) throw new UsageError(`--version must be v1 or v2, got ${values.version}`);
@@ -90,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       event = apiGatewayEvent({ method: values.method, path: values.path, headers, body: values.body ? readFileOrStdin(values.body, '--body') : undefined, version: (values.version ?? 'v2') as 'v2' });
     } else {
-      throw new UsageError(`unknown event kind ${JSON.stringify(kind ?? '')}; kinds: dynamodb, firehose, api`);
+      throw new UsageError(`unknown event kind ${JSON.stringify(kind ?? '')}; kinds: dynamodb, firehose, s3, api`);
     }
   } catch (e) {
     if (e instanceof EventBuilderError) throw new UsageError(e.message);

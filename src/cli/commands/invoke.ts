@@ -9,10 +9,11 @@ import { createLogger } from '../../runtime/logger.ts';
 import { loadConfigOrReport, readFileOrStdin, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
-export const HANDLERS = ['dynamodb', 'firehose-transform'] as const;
+export const HANDLERS = ['dynamodb', 'firehose-transform', 's3', 'http', 'drain', 'migrate'] as const;
 
 export const usage = `usage: sluice invoke ${HANDLERS.join('|')} --event FILE|- [--stream NAME] [--timeout-ms N] ${STORE_USAGE}
-  --stream: the Sluice stream a firehose-transform runs (default: the delivery stream's name)`;
+  --stream: the Sluice stream a firehose-transform runs (default: the delivery stream's name)
+  drain and migrate take no --event (migrate: an empty CloudFormation request, answered here)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -22,13 +23,16 @@ export async function run(argv: string[]): Promise<number> {
   });
   const handler = positionals[0];
   if (!HANDLERS.includes(handler as never)) throw new UsageError(`the handler must be one of ${HANDLERS.join(', ')}, got ${JSON.stringify(handler ?? '')}`);
-  if (!values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
-  const text = readFileOrStdin(values.event, '--event');
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    throw new UsageError(`--event: ${values.event} is not JSON`);
+  const needsEvent = handler !== 'drain' && handler !== 'migrate';
+  if (needsEvent && !values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
+  let event: unknown = {};
+  if (values.event) {
+    const text = readFileOrStdin(values.event, '--event');
+    try {
+      event = JSON.parse(text);
+    } catch {
+      throw new UsageError(`--event: ${values.event} is not JSON`);
+    }
   }
   const timeout = values['timeout-ms'] === undefined ? 60_000 : Number(values['timeout-ms']);
   if (!Number.isInteger(timeout) || timeout < 1000 || timeout > 900_000) throw new UsageError('--timeout-ms must be an integer from 1000 to 900000 (Lambda allows up to 15 minutes)');
@@ -37,11 +41,15 @@ export async function run(argv: string[]): Promise<number> {
   const where = storeLocation(values);
   const rt = await LambdaRuntime.open({ config: loaded.config, ...where, log: createLogger('text', (s) => process.stderr.write(s)), stdout: (l) => process.stderr.write(l) });
   const deadline = Date.now() + timeout;
+  const context = { getRemainingTimeInMillis: () => deadline - Date.now() };
   try {
-    const response =
-      handler === 'dynamodb'
-        ? await rt.dynamodb(event as never, { getRemainingTimeInMillis: () => deadline - Date.now() })
-        : await rt.firehoseTransform(event as never, values.stream);
+    let response: unknown;
+    if (handler === 'dynamodb') response = await rt.dynamodb(event as never, context);
+    else if (handler === 'firehose-transform') response = await rt.firehoseTransform(event as never, values.stream);
+    else if (handler === 's3') response = await rt.s3(event as never, context);
+    else if (handler === 'http') response = await rt.httpInvoke(event as never, context);
+    else if (handler === 'drain') response = await rt.drain(context);
+    else response = { status: 'SUCCESS', reason: 'store migrated' }; // opening the runtime migrated it
     process.stdout.write(JSON.stringify(response, null, 2) + '\n');
     return 0;
   } finally {

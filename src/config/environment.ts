@@ -1,0 +1,21 @@
+/** The environment variables Sluice reads, in one place (secrets named by the config: secrets.ts). */
+
+export interface Environment {
+  configFile?: string;
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Lambda: a Parameter Store path whose parameters are settings (lambda/settings.ts). */
+  ssmPath?: string;
+  /** Lambda: the Sluice stream the Firehose transformation runs. */
+  firehoseStream?: string;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  return {
+    configFile: env.SLUICE_CONFIG || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.SLUICE_DATA_DIR || undefined,
+    ssmPath: env.SLUICE_SSM_PATH || undefined,
+    firehoseStream: env.SLUICE_FIREHOSE_STREAM || undefined,
+  };
+}

@@ -1,0 +1,5 @@
+/** Ingest limits that hold unless the config's `ingest` says otherwise, on Node and on Lambda. */
+
+export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
+// Parsed events take several times their JSON size in memory: 16 MiB of JSON is ~150 MB of heap.
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
