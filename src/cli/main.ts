@@ -3,6 +3,7 @@
  * usage on stderr and exits with status 2.
  */
 import * as biRole from './commands/bi-role.ts';
+import * as build from './commands/build.ts';
 import * as dev from './commands/dev.ts';
 import * as erase from './commands/erase.ts';
 import * as events from './commands/events.ts';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   'bi-role': biRole,
   invoke,
   events,
+  build,
   'test-pattern': testPattern,
   'test-transform': testTransform,
   validate,
@@ -41,7 +43,8 @@ commands:
   erase           erase a data subject (GDPR) from every table, the metrics store and the error output
   bi-role         create a PostgreSQL login role that can read the BI tables and nothing else
   invoke          run a Lambda handler in-process on an event file, against the configured store
-  events          write a Lambda event (DynamoDB stream, Firehose transformation, API Gateway) from plain JSON
+  events          write a Lambda event (DynamoDB stream, Firehose transformation, S3, API Gateway) from plain JSON
+  build           build aws: Lambda bundles and a SAM template for sam deploy
   validate        check a config file: prints every problem, or ok
   test-pattern    test an EventBridge event pattern against an event (like TestEventPattern)
   test-transform  show what a target receives through an input transformer or InputPath

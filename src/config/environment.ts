@@ -8,6 +8,8 @@ export interface Environment {
   ssmPath?: string;
   /** Lambda: the Sluice stream the Firehose transformation runs. */
   firehoseStream?: string;
+  /** Lambda: the deployment's environment (dev, staging, prod), set by the SAM template. */
+  deployEnv?: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
@@ -17,5 +19,6 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     dataDir: env.SLUICE_DATA_DIR || undefined,
     ssmPath: env.SLUICE_SSM_PATH || undefined,
     firehoseStream: env.SLUICE_FIREHOSE_STREAM || undefined,
+    deployEnv: env.SLUICE_ENV || undefined,
   };
 }

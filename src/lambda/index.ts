@@ -14,7 +14,9 @@ import { createHandlers } from './handlers.ts';
 
 export { LambdaRuntime } from './runtime.ts';
 export { createHandlers, type CustomResourceEvent, type Handlers } from './handlers.ts';
-export type { BatchResponse, FirehoseTransformationEvent, FirehoseTransformationResult, LambdaContext, LambdaOptions, S3LoadResult } from './runtime.ts';
+export type { BatchResponse, FirehoseTransformationEvent, FirehoseTransformationResult, LambdaContext, LambdaOptions } from './runtime.ts';
+export type { S3LoadResult } from './s3-handler.ts';
+export type { LambdaHttpEvent, LambdaHttpResult } from './http-handler.ts';
 
 const handlers = createHandlers(() => loadConfig(readEnvironment().configFile));
 

@@ -4,6 +4,7 @@
  * SecureStrings decrypted), once per container. A parameter's last path segment names the
  * setting; a setting the function's environment also sets keeps the environment's value.
  */
+import { AwsCallError, awsJsonCall } from './aws-json-call.ts';
 
 /** The settings a deployment can keep in Parameter Store, by parameter name. */
 export const SETTING_NAMES = {
@@ -15,6 +16,19 @@ export type Settings = Partial<Record<(typeof SETTING_NAMES)[keyof typeof SETTIN
 
 export class SettingsError extends Error {}
 
+/** Throttling, 5xx and network errors are retried twice, with backoff. */
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const retryable = !(e instanceof AwsCallError) || e.status >= 500 || e.code === 'ThrottlingException';
+      if (!retryable || attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
 /** Parameter Store answers at most 10 parameters per page. */
 const MAX_PAGES = 100;
 
@@ -23,17 +37,17 @@ const MAX_PAGES = 100;
  */
 export async function loadSettings(path: string, opts: { endpoint?: string; region?: string } = {}): Promise<Settings> {
   if (!path.startsWith('/')) throw new SettingsError(`SLUICE_SSM_PATH must be a Parameter Store path starting with "/", got ${JSON.stringify(path)}`);
-  const { SSMClient, GetParametersByPathCommand } = await import('@aws-sdk/client-ssm');
-  const client = new SSMClient({ ...(opts.region ? { region: opts.region } : {}), ...(opts.endpoint ? { endpoint: opts.endpoint } : {}), maxAttempts: 3 });
   const settings: Settings = {};
   let token: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    let out;
+    let out: { Parameters?: Array<{ Name?: string; Value?: string }>; NextToken?: string };
     try {
-      out = await client.send(new GetParametersByPathCommand({ Path: path, Recursive: true, WithDecryption: true, NextToken: token }));
+      out = await withRetries(() =>
+        awsJsonCall({ service: 'ssm', target: 'AmazonSSM.GetParametersByPath', region: opts.region, endpoint: opts.endpoint, body: { Path: path, Recursive: true, WithDecryption: true, ...(token ? { NextToken: token } : {}) } }),
+      );
     } catch (e) {
-      const err = e as { name?: string; message?: string };
-      throw new SettingsError(`cannot read the Parameter Store path ${path}: ${err.name ?? 'Error'}: ${err.message ?? ''}`.trim());
+      const err = e as { code?: string; name?: string; message?: string };
+      throw new SettingsError(`cannot read the Parameter Store path ${path}: ${err.code ?? err.name ?? 'Error'}: ${err.message ?? ''}`.trim());
     }
     for (const p of out.Parameters ?? []) {
       const name = (p.Name ?? '').split('/').at(-1) as keyof typeof SETTING_NAMES;

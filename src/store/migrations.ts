@@ -8,7 +8,7 @@ import type { Database } from './database.ts';
 /** The role tenant-scoped reads switch to: row-level security admits only the current tenant. */
 export const TENANT_ROLE = 'sluice_tenant';
 
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   // 1: keys, intake log, stream error output, metrics store.
   `
   create table sluice.settings (name text primary key, value text not null);

@@ -95,6 +95,20 @@ describe('pseudonymize', () => {
       assert.doesNotMatch((e as Error).message, /topsecret/);
     }
   });
+
+  it('reads the JSON form a generated Secrets Manager secret holds, naming the current key when there are several', () => {
+    const one = parseKeyRing('{"k1":"first-secret-0123456789"}');
+    assert.equal(one.current, 'k1');
+    const two = parseKeyRing(' {"current":"k2","k1":"first-secret-0123456789","k2":"second-secret-0123456789"}\n');
+    assert.equal(two.current, 'k2');
+    // The same keys give the same pseudonyms in either form.
+    const fromText = new Pseudonymizer(ring, { 'metadata.user_id': 'hash' }).apply(input);
+    assert.deepEqual(new Pseudonymizer(two, { 'metadata.user_id': 'hash' }).apply(input), fromText);
+    assert.throws(() => parseKeyRing('{"k1":"first-secret-0123456789","k2":"second-secret-0123456789"}'), /must name the current one/);
+    assert.throws(() => parseKeyRing('{"current":"k9","k1":"first-secret-0123456789"}'), /"current" must name/);
+    assert.throws(() => parseKeyRing('{"k1":"short"}'), /at least 16 characters/);
+    assert.throws(() => parseKeyRing('{"k1":'), /not a JSON object/);
+  });
 });
 
 describe('enrich and custom steps', () => {

@@ -4,7 +4,9 @@
  * DATABASE_URL) and prints its response: no Docker, no AWS.
  */
 import { parseArgs } from 'node:util';
+import { invokeHttp } from '../../lambda/http-handler.ts';
 import { LambdaRuntime } from '../../lambda/runtime.ts';
+import { loadS3Objects } from '../../lambda/s3-handler.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { loadConfigOrReport, readFileOrStdin, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
@@ -46,8 +48,8 @@ export async function run(argv: string[]): Promise<number> {
     let response: unknown;
     if (handler === 'dynamodb') response = await rt.dynamodb(event as never, context);
     else if (handler === 'firehose-transform') response = await rt.firehoseTransform(event as never, values.stream);
-    else if (handler === 's3') response = await rt.s3(event as never, context);
-    else if (handler === 'http') response = await rt.httpInvoke(event as never, context);
+    else if (handler === 's3') response = await loadS3Objects(rt, event as never, context);
+    else if (handler === 'http') response = await invokeHttp(rt, event as never, context);
     else if (handler === 'drain') response = await rt.drain(context);
     else response = { status: 'SUCCESS', reason: 'store migrated' }; // opening the runtime migrated it
     process.stdout.write(JSON.stringify(response, null, 2) + '\n');

@@ -23,26 +23,52 @@ export interface KeyRing {
 export class KeyRingError extends Error {}
 
 /**
- * Parses a key ring written as `id:secret` pairs separated by commas or whitespace; the first
- * is the current key. Secrets must be at least 16 characters.
+ * Parses a key ring written as `id:secret` pairs separated by commas or whitespace, the first
+ * being the current key; or as a JSON object of `"id": "secret"` members (what a Secrets
+ * Manager secret generated with GenerateStringKey holds), with `"current": "id"` when it holds
+ * more than one. Secrets must be at least 16 characters.
  *
  * @example parseKeyRing('k2:9f8e…,k1:0a1b…').current // 'k2'
+ * @example parseKeyRing('{"current":"k2","k2":"9f8e…","k1":"0a1b…"}').current // 'k2'
  */
 export function parseKeyRing(text: string): KeyRing {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) return parseJsonKeyRing(trimmed);
   const keys = new Map<string, Buffer>();
   let current = '';
-  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+  for (const part of trimmed.split(/[\s,]+/).filter(Boolean)) {
     const i = part.indexOf(':');
-    const id = i > 0 ? part.slice(0, i) : '';
-    const secret = part.slice(i + 1);
-    if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) throw new KeyRingError('each key must be written id:secret with an id of 1 to 16 letters, digits, "_" or "-"');
-    if (secret.length < 16) throw new KeyRingError(`key ${id}: the secret must be at least 16 characters`);
-    if (keys.has(id)) throw new KeyRingError(`key ${id} appears twice`);
-    keys.set(id, Buffer.from(secret, 'utf8'));
+    const id = addKey(keys, i > 0 ? part.slice(0, i) : '', part.slice(i + 1));
     current ||= id;
   }
   if (!current) throw new KeyRingError('the key ring is empty; write it as id:secret[,id:secret…]');
   return { current, keys };
+}
+
+function addKey(keys: Map<string, Buffer>, id: string, secret: unknown): string {
+  if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) throw new KeyRingError('each key must be written id:secret with an id of 1 to 16 letters, digits, "_" or "-"');
+  if (typeof secret !== 'string' || secret.length < 16) throw new KeyRingError(`key ${id}: the secret must be a string of at least 16 characters`);
+  if (keys.has(id)) throw new KeyRingError(`key ${id} appears twice`);
+  keys.set(id, Buffer.from(secret, 'utf8'));
+  return id;
+}
+
+function parseJsonKeyRing(text: string): KeyRing {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new KeyRingError('the key ring starts with "{" but is not a JSON object');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new KeyRingError('a JSON key ring must be an object of "id": "secret" members');
+  const { current, ...members } = value as Record<string, unknown>;
+  const keys = new Map<string, Buffer>();
+  for (const [id, secret] of Object.entries(members)) addKey(keys, id, secret);
+  if (keys.size === 0) throw new KeyRingError('the key ring is empty; write it as {"id": "secret"}');
+  if (current === undefined && keys.size > 1) throw new KeyRingError('a JSON key ring with several keys must name the current one: "current": "id"');
+  const id = current === undefined ? [...keys.keys()][0] : current;
+  if (typeof id !== 'string' || !keys.has(id)) throw new KeyRingError('"current" must name one of the key ring\'s ids');
+  return { current: id, keys };
 }
 
 /** A bounded least-recently-used cache: ids repeat, and HMAC is the pipeline's largest cost. */

@@ -1,0 +1,80 @@
+/**
+ * One esbuild bundle per Lambda handler: the handler, the config compiled in, and every
+ * dependency, in one ES module that runs without node_modules. The embedded database (PGlite)
+ * is left out: deployed functions use PostgreSQL.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+/** The handlers a deployment has, by bundle name: the module and factory each one is made by. */
+export const LAMBDA_HANDLERS = {
+  dynamodb: ['lambda/container.ts', 'dynamodbHandler'],
+  'firehose-transform': ['lambda/container.ts', 'firehoseTransformHandler'],
+  s3: ['lambda/s3-handler.ts', 's3Handler'],
+  http: ['lambda/http-handler.ts', 'httpHandler'],
+  drain: ['lambda/container.ts', 'drainHandler'],
+  migrate: ['lambda/container.ts', 'migrateHandler'],
+} as const;
+export type HandlerName = keyof typeof LAMBDA_HANDLERS;
+
+export const MAX_BUNDLE_BYTES = 1024 * 1024;
+
+const source = (rel: string): string => fileURLToPath(new URL(`../${rel}`, import.meta.url));
+
+/**
+ * What a function never runs, replaced: the embedded database (opening it says what to
+ * configure instead), and the TypeScript loader of config files (the config is compiled in; a
+ * config that imports `sluice/config` reaches it through the re-exports).
+ */
+const STUBS: Record<string, string> = {
+  'pglite-driver': `export class PgliteDriver { static async open() { throw new Error('a Lambda function uses PostgreSQL: set the database-url parameter under SLUICE_SSM_PATH, or DATABASE_URL'); } }`,
+  tsx: `export async function tsImport() { throw new Error('a Lambda bundle has its config compiled in'); }`,
+};
+const stubs: Plugin = {
+  name: 'sluice-lambda-stubs',
+  setup(b) {
+    b.onResolve({ filter: /pglite-driver\.ts$/ }, () => ({ path: 'pglite-driver', namespace: 'sluice-stub' }));
+    b.onResolve({ filter: /^tsx\/esm\/api$/ }, () => ({ path: 'tsx', namespace: 'sluice-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'sluice-stub' }, (a) => ({ contents: STUBS[a.path], loader: 'js' }));
+  },
+};
+
+/**
+ * Writes `outDir/<handler>/index.mjs` (exporting `handler`) and returns each bundle's size.
+ *
+ * @example await bundleHandlers('sluice.config.ts', 'dist/aws');
+ */
+export async function bundleHandlers(configFile: string, outDir: string, names: HandlerName[] = Object.keys(LAMBDA_HANDLERS) as HandlerName[]): Promise<Record<string, number>> {
+  const sizes: Record<string, number> = {};
+  for (const name of names) {
+    const dir = join(outDir, name);
+    mkdirSync(dir, { recursive: true });
+    const outfile = join(dir, 'index.mjs');
+    const [module, factory] = LAMBDA_HANDLERS[name];
+    const entry = [
+      `import * as configModule from ${JSON.stringify(resolve(configFile))};`,
+      `import { lambdaContainer } from ${JSON.stringify(source('lambda/container.ts'))};`,
+      `import { ${factory} } from ${JSON.stringify(source(module))};`,
+      `import { validConfig } from ${JSON.stringify(source('config/config-error.ts'))};`,
+      `export const handler = ${factory}(lambdaContainer(async () => validConfig(configModule.default, ${JSON.stringify(basename(configFile))})));`,
+    ].join('\n');
+    await build({
+      stdin: { contents: entry, resolveDir: process.cwd(), sourcefile: `${name}-handler.mjs`, loader: 'js' },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      minify: true,
+      legalComments: 'none',
+      outfile,
+      plugins: [stubs],
+      // CommonJS dependencies call require() for Node's own modules.
+      banner: { js: `import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);` },
+      logLevel: 'silent',
+    });
+    sizes[name] = statSync(outfile).size;
+  }
+  return sizes;
+}

@@ -1,0 +1,81 @@
+/**
+ * One call of an AWS JSON 1.1 API (X-Amz-Target), signed with SigV4 using the SDK's default
+ * credential chain. For the single Parameter Store call a function makes at start: the full SDK
+ * client of a large API (SSM's is ~200 KB minified) would dominate a handler's bundle and its
+ * cold start.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+/** The hash SigV4 asks for, from Node's crypto (HMAC when given a secret). */
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: SourceData): Buffer => (typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
+
+class Sha256 {
+  private readonly h: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.h.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+export class AwsCallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface AwsJsonCall {
+  /** The signing name and endpoint prefix, e.g. `ssm`. */
+  service: string;
+  /** e.g. `AmazonSSM.GetParametersByPath`. */
+  target: string;
+  body: unknown;
+  region?: string;
+  /** Default `https://<service>.<region>.amazonaws.com`. */
+  endpoint?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * @example await awsJsonCall({ service: 'ssm', target: 'AmazonSSM.GetParametersByPath', body: { Path: '/sluice/prod/' } });
+ * @throws AwsCallError with AWS's error code (`__type`) and message
+ */
+export async function awsJsonCall<T>(call: AwsJsonCall): Promise<T> {
+  const region = call.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const url = new URL(call.endpoint ?? `https://${call.service}.${region}.amazonaws.com`);
+  const body = JSON.stringify(call.body);
+  const signer = new SignatureV4({ service: call.service, region, credentials: defaultProvider(), sha256: Sha256 });
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': call.target },
+    body,
+  });
+  const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body, signal: AbortSignal.timeout(call.timeoutMs ?? 10_000) });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    throw new AwsCallError('InvalidResponse', `${call.target} answered ${res.status} with a body that is not JSON`, res.status);
+  }
+  if (!res.ok) {
+    const code = String(parsed.__type ?? `HTTP${res.status}`).split('#').at(-1)!;
+    throw new AwsCallError(code, String(parsed.message ?? parsed.Message ?? ''), res.status);
+  }
+  return parsed as T;
+}
