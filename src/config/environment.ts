@@ -6,6 +6,8 @@ export interface Environment {
   dataDir?: string;
   /** Lambda: a Parameter Store path whose parameters are settings (lambda/settings.ts). */
   ssmPath?: string;
+  /** Parameter Store's endpoint, by the AWS SDKs' convention (AWS_ENDPOINT_URL_SSM, else AWS_ENDPOINT_URL). */
+  ssmEndpoint?: string;
   /** Lambda: the Sluice stream the Firehose transformation runs. */
   firehoseStream?: string;
   /** Lambda: the deployment's environment (dev, staging, prod), set by the SAM template. */
@@ -18,6 +20,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.SLUICE_DATA_DIR || undefined,
     ssmPath: env.SLUICE_SSM_PATH || undefined,
+    ssmEndpoint: env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL || undefined,
     firehoseStream: env.SLUICE_FIREHOSE_STREAM || undefined,
     deployEnv: env.SLUICE_ENV || undefined,
   };

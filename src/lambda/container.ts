@@ -36,7 +36,7 @@ export function lambdaContainer(loadConfig: () => Promise<SluiceConfig>): OpenCo
   return () =>
     (container ??= (async () => {
       const env = readEnvironment();
-      const fromStore = env.ssmPath ? await loadSettings(env.ssmPath) : {};
+      const fromStore = env.ssmPath ? await loadSettings(env.ssmPath, { endpoint: env.ssmEndpoint }) : {};
       const settings: Settings = { ...fromStore, ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.firehoseStream ? { firehoseStream: env.firehoseStream } : {}) };
       const config = deployedConfig(await loadConfig(), env.deployEnv);
       const rt = await LambdaRuntime.open({ config, databaseUrl: settings.databaseUrl, dataDir: env.dataDir ?? '/tmp/sluice' });

@@ -53,7 +53,7 @@ describe('AWS Secrets Manager key source', () => {
       });
     await refuse({ aws_secret: 'sluice/missing', endpoint: sm.url }, /Secrets Manager secret sluice\/missing: ResourceNotFoundException/);
     await refuse({ aws_secret: 'sluice/pseudonym-keys', endpoint: sm.url, version_stage: 'AWSPREVIOUS' }, /ResourceNotFoundException.*AWSPREVIOUS/);
-    await refuse({ aws_secret: 'sluice/app', endpoint: sm.url }, /sluice\/app cannot be used: each key must be written id:secret/);
+    await refuse({ aws_secret: 'sluice/app', endpoint: sm.url }, /sluice\/app cannot be used: every member of a JSON key ring must be/);
     await refuse({ aws_secret: 'sluice/app', json_key: 'absent', endpoint: sm.url }, /has no string under key absent/);
     const saved = process.env.AWS_SECRET_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = 'a-wrong-secret-access-key-00000000000';

@@ -113,7 +113,7 @@ describe('the first seed through sluice events and sluice invoke', () => {
     assert.match(r.err, /--event-name must be INSERT, MODIFY or REMOVE, got UPSERT/);
     const i = await sluice(['invoke', 'kinesis', '--event', 'x.json']);
     assert.equal(i.code, 2);
-    assert.match(i.err, /the handler must be one of dynamodb, firehose-transform, got "kinesis"/);
+    assert.match(i.err, /the handler must be one of dynamodb, firehose-transform, s3, http, drain, migrate, got "kinesis"/);
   });
 });
 

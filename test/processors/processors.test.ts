@@ -106,7 +106,7 @@ describe('pseudonymize', () => {
     assert.deepEqual(new Pseudonymizer(two, { 'metadata.user_id': 'hash' }).apply(input), fromText);
     assert.throws(() => parseKeyRing('{"k1":"first-secret-0123456789","k2":"second-secret-0123456789"}'), /must name the current one/);
     assert.throws(() => parseKeyRing('{"current":"k9","k1":"first-secret-0123456789"}'), /"current" must name/);
-    assert.throws(() => parseKeyRing('{"k1":"short"}'), /at least 16 characters/);
+    assert.throws(() => parseKeyRing('{"k1":"short"}'), /a secret of at least 16 characters/);
     assert.throws(() => parseKeyRing('{"k1":'), /not a JSON object/);
   });
 });

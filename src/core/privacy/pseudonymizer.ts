@@ -63,7 +63,13 @@ function parseJsonKeyRing(text: string): KeyRing {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new KeyRingError('a JSON key ring must be an object of "id": "secret" members');
   const { current, ...members } = value as Record<string, unknown>;
   const keys = new Map<string, Buffer>();
-  for (const [id, secret] of Object.entries(members)) addKey(keys, id, secret);
+  for (const [id, secret] of Object.entries(members)) {
+    // Another kind of JSON secret (a database password, say) must not be echoed, names included.
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(id) || typeof secret !== 'string' || secret.length < 16) {
+      throw new KeyRingError('every member of a JSON key ring must be "id": "secret" with an id of 1 to 16 letters, digits, "_" or "-" and a secret of at least 16 characters');
+    }
+    addKey(keys, id, secret);
+  }
   if (keys.size === 0) throw new KeyRingError('the key ring is empty; write it as {"id": "secret"}');
   if (current === undefined && keys.size > 1) throw new KeyRingError('a JSON key ring with several keys must name the current one: "current": "id"');
   const id = current === undefined ? [...keys.keys()][0] : current;
