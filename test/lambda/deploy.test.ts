@@ -6,6 +6,7 @@
  * with its settings from a local Parameter Store, its key ring from a local Secrets Manager and
  * its objects from s3rver, as it runs in AWS.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the template and handler answers are parsed JSON, read structurally */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
