@@ -7,6 +7,8 @@
  */
 import type { SluiceConfig } from '../config/config.ts';
 import { readEnvironment } from '../config/environment.ts';
+import { onceUntilFailed } from '../core/once.ts';
+import { retryAttempts } from '../pipeline/retry.ts';
 import type { DynamoDBStreamEvent } from '../sources/dynamodb/stream-record.ts';
 import { LambdaRuntime, type BatchResponse, type FirehoseTransformationEvent, type FirehoseTransformationResult, type LambdaContext } from './runtime.ts';
 import { deployedConfig } from './deploy-config.ts';
@@ -32,19 +34,14 @@ export type OpenContainer = () => Promise<{ rt: LambdaRuntime; settings: Setting
  *   export const handler = dynamodbHandler(open);
  */
 export function lambdaContainer(loadConfig: () => Promise<SluiceConfig>): OpenContainer {
-  let container: ReturnType<OpenContainer> | null = null;
-  return () =>
-    (container ??= (async () => {
-      const env = readEnvironment();
-      const fromStore = env.ssmPath ? await loadSettings(env.ssmPath, { endpoint: env.ssmEndpoint }) : {};
-      const settings: Settings = { ...fromStore, ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.firehoseStream ? { firehoseStream: env.firehoseStream } : {}) };
-      const config = deployedConfig(await loadConfig(), env.deployEnv);
-      const rt = await LambdaRuntime.open({ config, databaseUrl: settings.databaseUrl, dataDir: env.dataDir ?? '/tmp/sluice' });
-      return { rt, settings };
-    })().catch((e) => {
-      container = null;
-      throw e;
-    }));
+  return onceUntilFailed(async () => {
+    const env = readEnvironment();
+    const fromStore = env.ssmPath ? await loadSettings(env.ssmPath, { endpoint: env.ssmEndpoint }) : {};
+    const settings: Settings = { ...fromStore, ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.firehoseStream ? { firehoseStream: env.firehoseStream } : {}) };
+    const config = deployedConfig(await loadConfig(), env.deployEnv);
+    const rt = await LambdaRuntime.open({ config, databaseUrl: settings.databaseUrl, dataDir: env.dataDir ?? '/tmp/sluice' });
+    return { rt, settings };
+  });
 }
 
 /** DynamoDB Streams (ReportBatchItemFailures). */
@@ -96,14 +93,11 @@ async function answerCloudFormation(event: CustomResourceEvent, status: 'SUCCESS
     Data: {},
   });
   const left = context?.getRemainingTimeInMillis?.() ?? 30_000;
-  for (let attempt = 1; ; attempt++) {
-    try {
+  await retryAttempts(
+    async () => {
       const res = await fetch(event.ResponseURL, { method: 'PUT', body, headers: { 'content-type': '' }, signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, left / 4))) });
-      if (res.ok) return;
-      throw new Error(`the response URL answered ${res.status}`);
-    } catch (e) {
-      if (attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
+      if (!res.ok) throw new Error(`the response URL answered ${res.status}`);
+    },
+    { attempts: 3, waitMs: (attempt) => 500 * attempt },
+  );
 }

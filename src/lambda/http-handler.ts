@@ -4,10 +4,10 @@
  * the answer, exactly as on Node; the invocation then delivers them before it returns (a frozen
  * container delivers nothing). What the deadline cuts off stays in the log for `drain`.
  */
-import type { Hono } from 'hono';
 import { handle } from 'hono/aws-lambda';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
+import { onceUntilFailed, type Once } from '../core/once.ts';
 import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { Intake } from '../pipeline/intake.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
@@ -19,35 +19,28 @@ import type { LambdaContext, LambdaRuntime } from './runtime.ts';
 export type LambdaHttpEvent = Parameters<ReturnType<typeof handle>>[0];
 export type LambdaHttpResult = Awaited<ReturnType<ReturnType<typeof handle>>>;
 
-/** The app and its adapter, made once per runtime (container). */
-const apps = new WeakMap<LambdaRuntime, Promise<{ app: Hono; handler: ReturnType<typeof handle> }>>();
+/** The app through its adapter, made once per runtime (container). */
+const handlers = new WeakMap<LambdaRuntime, Once<ReturnType<typeof handle>>>();
 
-function build(rt: LambdaRuntime): Promise<{ app: Hono; handler: ReturnType<typeof handle> }> {
-  let made = apps.get(rt);
+function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
+  let made = handlers.get(rt);
   if (!made) {
-    made = (async () => {
+    made = onceUntilFailed(async () => {
       const { config, db } = rt;
       const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
       const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate.events_per_second, rate.burst), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
       const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-      const app = createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, stopping: () => false });
-      return { app, handler: handle(app) };
-    })();
-    made.catch(() => apps.delete(rt));
-    apps.set(rt, made);
+      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, stopping: () => false }));
+    });
+    handlers.set(rt, made);
   }
-  return made;
-}
-
-/** The HTTP app of this runtime. */
-export async function httpApp(rt: LambdaRuntime): Promise<Hono> {
-  return (await build(rt)).app;
+  return made();
 }
 
 /** An API Gateway (v1, v2) or function URL event through the app; what it accepted is delivered before it returns. */
 export async function invokeHttp(rt: LambdaRuntime, event: LambdaHttpEvent, context?: LambdaContext): Promise<LambdaHttpResult> {
-  const response = await (await build(rt)).handler(event, context as never);
+  const response = await (await handlerOf(rt))(event, context as never);
   await rt.settle(context);
   return response;
 }

@@ -9,7 +9,8 @@
 import type { SluiceConfig } from '../config/config.ts';
 import { ANY_TENANT } from '../auth/api-keys.ts';
 import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
-import type { LogEntry, Pipeline } from '../pipeline/pipeline.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
+import { onceUntilFailed } from '../core/once.ts';
 import type { Processor } from '../processors/processor.ts';
 import { protect, runSteps } from '../processors/run-steps.ts';
 import { assemblePipeline } from '../runtime/assemble.ts';
@@ -58,7 +59,12 @@ export class LambdaRuntime {
   private readonly transformSteps = new Map<string, Processor[]>();
   private processors!: (stream: string) => Processor[];
   assembled!: Awaited<ReturnType<typeof assemblePipeline>>;
-  private log_: Promise<SqlIntakeLog> | null = null;
+  /** The intake log HTTP invocations append to (started on first use). */
+  readonly intakeLog = onceUntilFailed(async () => {
+    const log = new SqlIntakeLog(this.db, { leaseSeconds: 30, exclusive: false });
+    await log.start();
+    return log;
+  });
 
   private constructor(
     readonly config: SluiceConfig,
@@ -80,7 +86,7 @@ export class LambdaRuntime {
       buffer: () => ({ max_records: 10_000, max_bytes: 64 * 1024 * 1024, interval_seconds: 0 }),
       complete: (id) => {
         if (id > 0) {
-          void rt.log_?.then((l) => l.complete(id));
+          void rt.intakeLog.pending?.then((l) => l.complete(id));
           return;
         }
         rt.waiting.get(id)?.();
@@ -182,28 +188,11 @@ export class LambdaRuntime {
     };
   }
 
-  /** The intake log HTTP invocations append to (started on first use). */
-  intakeLog(): Promise<SqlIntakeLog> {
-    this.log_ ??= (async () => {
-      const log = new SqlIntakeLog(this.db, { leaseSeconds: 30, exclusive: false });
-      await log.start();
-      return log;
-    })().catch((e) => {
-      this.log_ = null;
-      throw e;
-    });
-    return this.log_;
-  }
-
-  /** Hands claimed or accepted intake log entries to the pipeline. */
-  accept(entry: LogEntry): void {
-    this.pipeline.accept(entry);
-  }
-
   /** Waits, within the invocation's time, until what this container accepted is delivered and removed from the log. */
   async settle(context?: LambdaContext): Promise<boolean> {
     const done = await this.beforeDeadline(this.pipeline.whenIdle(), context);
-    if (this.log_) await (await this.log_).deleteCompleted();
+    const log = this.intakeLog.pending;
+    if (log) await (await log).deleteCompleted();
     return done;
   }
 
@@ -229,7 +218,8 @@ export class LambdaRuntime {
 
   async close(): Promise<void> {
     await this.pipeline.drain();
-    if (this.log_) await (await this.log_).stop();
+    const log = this.intakeLog.pending;
+    if (log) await (await log).stop();
     await this.db.close();
   }
 }

@@ -4,6 +4,7 @@
  * SecureStrings decrypted), once per container. A parameter's last path segment names the
  * setting; a setting the function's environment also sets keeps the environment's value.
  */
+import { retryAttempts } from '../pipeline/retry.ts';
 import { AwsCallError, awsJsonCall } from './aws-json-call.ts';
 
 /** The settings a deployment can keep in Parameter Store, by parameter name. */
@@ -16,18 +17,12 @@ export type Settings = Partial<Record<(typeof SETTING_NAMES)[keyof typeof SETTIN
 
 export class SettingsError extends Error {}
 
-/** Throttling, 5xx and network errors are retried twice, with backoff. */
-async function withRetries<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      const retryable = !(e instanceof AwsCallError) || e.status >= 500 || e.code === 'ThrottlingException';
-      if (!retryable || attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * (0.5 + Math.random())));
-    }
-  }
-}
+/** Throttling, 5xx and network errors are retried twice, with backoff and jitter. */
+const RETRY = {
+  attempts: 3,
+  waitMs: (attempt: number) => 100 * 2 ** attempt * (0.5 + Math.random()),
+  retryable: (e: unknown) => !(e instanceof AwsCallError) || e.status >= 500 || e.code === 'ThrottlingException',
+};
 
 /** Parameter Store answers at most 10 parameters per page. */
 const MAX_PAGES = 100;
@@ -42,8 +37,9 @@ export async function loadSettings(path: string, opts: { endpoint?: string; regi
   for (let page = 0; page < MAX_PAGES; page++) {
     let out: { Parameters?: Array<{ Name?: string; Value?: string }>; NextToken?: string };
     try {
-      out = await withRetries(() =>
-        awsJsonCall({ service: 'ssm', target: 'AmazonSSM.GetParametersByPath', region: opts.region, endpoint: opts.endpoint, body: { Path: path, Recursive: true, WithDecryption: true, ...(token ? { NextToken: token } : {}) } }),
+      out = await retryAttempts(
+        () => awsJsonCall({ service: 'ssm', target: 'AmazonSSM.GetParametersByPath', region: opts.region, endpoint: opts.endpoint, body: { Path: path, Recursive: true, WithDecryption: true, ...(token ? { NextToken: token } : {}) } }),
+        RETRY,
       );
     } catch (e) {
       const err = e as { code?: string; name?: string; message?: string };

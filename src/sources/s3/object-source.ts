@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { onceUntilFailed } from '../../core/once.ts';
 
 /** One record of an S3 event notification (event version 2.x). */
 export interface S3EventRecord {
@@ -83,8 +84,7 @@ export function objectReader(opts: { endpoint?: string; forcePathStyle?: boolean
       },
     };
   }
-  let client: Promise<{ get: (ref: ObjectRef) => Promise<Readable> }> | null = null;
-  const connect = async () => {
+  const client = onceUntilFailed(async () => {
     const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
     const s3 = new S3Client({
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
@@ -97,14 +97,10 @@ export function objectReader(opts: { endpoint?: string; forcePathStyle?: boolean
         return out.Body as Readable;
       },
     };
-  };
+  });
   return {
     async open(ref) {
-      client ??= connect().catch((e) => {
-        client = null;
-        throw e;
-      });
-      return (await client).get(ref);
+      return (await client()).get(ref);
     },
   };
 }
