@@ -3,9 +3,8 @@
  * streams, idempotently per object.
  */
 import { ANY_TENANT } from '../auth/api-keys.ts';
-import { isRecord } from '../core/is-record.ts';
 import { ErrorOutput, type FailedRecord } from '../pipeline/error-output.ts';
-import { contentId, toEnvelope } from '../sources/event-envelope.ts';
+import { toEntry } from '../sources/event-envelope.ts';
 import { createdObjects, objectLines, objectReader, type ObjectReader, type S3Event } from '../sources/s3/object-source.ts';
 import type { OpenContainer } from './container.ts';
 import type { LambdaContext, LambdaRuntime } from './runtime.ts';
@@ -45,17 +44,26 @@ export async function loadS3Objects(rt: LambdaRuntime, event: S3Event, context?:
       out.push({ bucket: ref.bucket, key: ref.key, version: ref.version, lines: seen.lines, loaded: seen.lines - seen.failed, failed: seen.failed, skipped: true });
       continue;
     }
-    const failures: FailedRecord[] = [];
+    // Failed lines are written with each chunk, so an object of bad lines holds no more in memory.
+    let failures: FailedRecord[] = [];
+    let failed = 0;
     const fail = (line: number, code: string, reason: string): void => {
+      failed++;
       failures.push({ stream: 's3', tenant: null, step: 'source', code, reason: `${where} line ${line}: ${reason}`, record_id: `${where}#${ref.version}:${line}`, record: { bucket: ref.bucket, key: ref.key, line } });
     };
     let events: unknown[] = [];
     let records: unknown[] = [];
     const flush = async (): Promise<void> => {
-      const late = await rt.deliver([{ kind: 'events', stream: null, items: events }, { kind: 'records', stream, items: records }].filter((e) => e.items.length > 0) as never, context);
+      const entries = [
+        { kind: 'events' as const, stream: null, items: events },
+        { kind: 'records' as const, stream, items: records },
+      ].filter((e) => e.items.length > 0);
+      const late = await rt.deliver(entries, context);
       if (late.size > 0) throw new Error(`${where} was not loaded before the invocation's deadline; Lambda's retry loads it again and counts nothing twice`);
+      await errors.write(failures);
       events = [];
       records = [];
+      failures = [];
     };
     let lines = 0;
     for await (const l of objectLines(await reader.open(ref), S3_MAX_LINE_BYTES)) {
@@ -71,19 +79,16 @@ export async function loadS3Objects(rt: LambdaRuntime, event: S3Event, context?:
         fail(l.n, 'malformed_json', 'the line is not JSON');
         continue;
       }
-      if (isRecord(value) && 'metric_name' in value) records.push({ id: contentId(ANY_TENANT, [stream, l.text]), value });
-      else {
-        const env = toEnvelope(value, ANY_TENANT, ref.time);
-        if (env.ok) events.push(env.event);
-        else fail(l.n, env.code, env.message);
-      }
-      if (events.length + records.length >= S3_CHUNK_LINES) await flush();
+      const entry = toEntry(value, ANY_TENANT, stream, ref.time);
+      if (entry.kind === 'error') fail(l.n, entry.code, entry.message);
+      else if (entry.kind === 'records') records.push(entry.item);
+      else events.push(entry.item);
+      if (events.length + records.length + failures.length >= S3_CHUNK_LINES) await flush();
     }
     await flush();
-    await errors.write(failures);
-    await rt.db.query('insert into sluice.loaded_objects (bucket, key, version, lines, failed) values ($1, $2, $3, $4, $5) on conflict do nothing', [ref.bucket, ref.key, ref.version, lines, failures.length]);
-    if (failures.length > 0) rt.log.warn(`s3: ${where}: ${failures.length} of ${lines} lines failed; they are in the error output`);
-    out.push({ bucket: ref.bucket, key: ref.key, version: ref.version, lines, loaded: lines - failures.length, failed: failures.length, skipped: false });
+    await rt.db.query('insert into sluice.loaded_objects (bucket, key, version, lines, failed) values ($1, $2, $3, $4, $5) on conflict do nothing', [ref.bucket, ref.key, ref.version, lines, failed]);
+    if (failed > 0) rt.log.warn(`s3: ${where}: ${failed} of ${lines} lines failed; they are in the error output`);
+    out.push({ bucket: ref.bucket, key: ref.key, version: ref.version, lines, loaded: lines - failed, failed, skipped: false });
   }
   return { objects: out };
 }

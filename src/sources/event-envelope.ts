@@ -80,3 +80,26 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
     },
   };
 }
+
+/**
+ * One entry of a batch of events (`/v1/events`, an S3 object): a unified metric record (it has
+ * `metric_name`) for `stream`, with an id from the tenant, stream and content; or an
+ * EventBridge envelope, completed by {@link toEnvelope}. `line` is the JSON the intake log keeps;
+ * `bytes`, the size of the event or record as JSON, counts against the ingest limits.
+ */
+export type EntryResult =
+  | { kind: 'records'; item: { id: string; value: Record<string, unknown> }; line: string; bytes: number }
+  | { kind: 'events'; item: Envelope; line: string; bytes: number }
+  | { kind: 'error'; code: string; message: string };
+
+export function toEntry(value: unknown, tenant: string, stream: string, now: Date): EntryResult {
+  if (isRecord(value) && 'metric_name' in value) {
+    const json = JSON.stringify(value);
+    const item = { id: contentId(tenant, [stream, json]), value };
+    return { kind: 'records', item, line: JSON.stringify(item), bytes: json.length };
+  }
+  const env = toEnvelope(value, tenant, now);
+  if (!env.ok) return { kind: 'error', code: env.code, message: env.message };
+  const line = JSON.stringify(env.event);
+  return { kind: 'events', item: env.event, line, bytes: line.length };
+}

@@ -12,7 +12,7 @@ import type { AppContext } from '../../api/app-context.ts';
 import { bearer } from '../../api/bearer.ts';
 import { httpError } from '../../api/http-error.ts';
 import { BodyTooLarge, jsonErrorAt, readBody } from '../../api/read-body.ts';
-import { contentId, toEnvelope } from '../event-envelope.ts';
+import { toEntry } from '../event-envelope.ts';
 
 export const EVENTS_LIMITS = { bodyBytes: 5 * 1024 * 1024, entries: 500, entryBytes: 256 * 1024 } as const;
 
@@ -86,27 +86,20 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
       results.push(entryError('entry_too_large', 413, `an entry may be at most ${EVENTS_LIMITS.entryBytes} bytes`));
       continue;
     }
-    const v = e.value as Record<string, unknown> | null;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'metric_name' in v) {
-      const line = JSON.stringify(v);
-      const id = contentId(tenant, [stream, line]);
-      const item = { id, value: v };
-      records.push(item);
-      recordLines.push(JSON.stringify(item));
-      results.push({ id });
-      bytes += line.length;
+    const entry = toEntry(e.value, tenant, stream, now);
+    if (entry.kind === 'error') {
+      results.push(entryError(entry.code, 400, entry.message));
       continue;
     }
-    const env = toEnvelope(v, tenant, now);
-    if (!env.ok) {
-      results.push(entryError(env.code, 400, env.message));
-      continue;
+    if (entry.kind === 'records') {
+      records.push(entry.item);
+      recordLines.push(entry.line);
+    } else {
+      events.push(entry.item);
+      eventLines.push(entry.line);
     }
-    const line = JSON.stringify(env.event);
-    events.push(env.event);
-    eventLines.push(line);
-    results.push({ id: env.event.id });
-    bytes += line.length;
+    results.push({ id: entry.item.id });
+    bytes += entry.bytes;
   }
 
   const accepted = events.length + records.length;
