@@ -10,16 +10,43 @@ export interface DeliveryRecord {
   /** The tenant of the key the event came in with (`*` for an admin key). */
   source_tenant: string;
   value: unknown;
+  /** When the event it came from was accepted (ISO 8601, UTC). */
+  at: string;
 }
 
 export interface DeliveryFailure {
   index: number;
   code: string;
+  /** Why, without record content (a vendor's message is bounded and stripped of values it quotes). */
   reason: string;
+  /** Attempts made for the record before giving up (default 1). */
+  attempts?: number;
+}
+
+/** What a destination knows about the batch it writes. */
+export interface BatchInfo {
+  stream: string;
+  /** Derived from the batch's record ids: the same records give the same id (archive object names, webhook idempotency keys). */
+  id: string;
+  /** The earliest acceptance time of its records (ISO 8601, UTC): stable when the batch is retried or replayed. */
+  at: string;
+}
+
+/** A record that failed a processor or was refused, as a destination's error sink receives it. */
+export interface FailedDelivery {
+  code: string;
+  reason: string;
+  record_id: string;
+  /** After the stream's privacy policy, never raw. */
+  record: unknown;
 }
 
 export interface Destination {
-  write(records: DeliveryRecord[]): Promise<DeliveryFailure[]>;
+  /** Its type, as dead letters name it (`segment`, `metrics`, …). */
+  readonly kind: string;
+  write(records: DeliveryRecord[], batch: BatchInfo): Promise<DeliveryFailure[]>;
+  /** Also keeps the batch's failed records, as Firehose's S3 destination does under `Error/` (archive). */
+  writeFailures?(failed: FailedDelivery[], batch: BatchInfo): Promise<void>;
   /**
    * How many batches it may write at once (default 1, in order). More only when the order of
    * writes cannot change the result (idempotent inserts and additive rollups).

@@ -7,12 +7,12 @@
  * idempotent on record ids, so nothing acknowledged is lost or counted twice.
  */
 import { randomUUID } from 'node:crypto';
-import type { LogEntry } from '../pipeline/pipeline.ts';
+import type { LogEntry, LogKind } from '../pipeline/pipeline.ts';
 import type { Database } from '../store/database.ts';
 
 export interface LogRow {
   tenant: string;
-  kind: 'events' | 'records';
+  kind: LogKind;
   stream: string | null;
   count: number;
   payload: string;

@@ -8,6 +8,7 @@ import type { Loose } from '../core/json/json-text.ts';
 import type { SluiceConfig } from '../config/config.ts';
 import type { Destination } from '../destinations/destination.ts';
 import type { Processor } from '../processors/processor.ts';
+import type { DeadLetters } from './dead-letters.ts';
 import type { ErrorOutput } from './error-output.ts';
 import { Router } from './router.ts';
 import { Stream, type BufferLimits, type StreamRecord } from './stream.ts';
@@ -20,13 +21,16 @@ export interface DirectRecord {
   data?: string;
 }
 
+/** Events to route, records for one stream, or dead letters sent back to their stream. */
+export type LogKind = 'events' | 'records' | 'redrive';
+
 /** One intake log entry, as held in memory. */
 export interface LogEntry {
   id: number;
   tenant: string;
-  kind: 'events' | 'records';
+  kind: LogKind;
   stream: string | null;
-  /** Events (EventBridge envelopes) or direct records. */
+  /** Events (EventBridge envelopes), direct records, or redriven dead letters (`{ id, value }`, already processed). */
   items: unknown[];
   bytes: number;
   receivedAt: string;
@@ -38,6 +42,7 @@ export interface PipelineParts {
   processors: (stream: string) => Processor[];
   destination: (stream: string) => Destination;
   errors: ErrorOutput;
+  deadLetters: DeadLetters;
   counters: StreamCounters;
   /** Called when an entry is fully delivered. */
   complete: (id: number) => void;
@@ -75,6 +80,7 @@ export class Pipeline {
           processors: parts.processors(name),
           destination: parts.destination(name),
           errors: parts.errors,
+          deadLetters: parts.deadLetters,
           counters: parts.counters,
           warn: parts.warn,
         }),
@@ -104,9 +110,9 @@ export class Pipeline {
       if (!list) rejected.set(stream, (list = []));
       list.push({ record, step, code, reason });
     };
-    const record = (id: string, value: unknown): StreamRecord => {
+    const record = (id: string, value: unknown, processed?: boolean): StreamRecord => {
       outstanding++;
-      return { id, source_tenant: entry.tenant, value, bytes: per, done };
+      return { id, source_tenant: entry.tenant, value, bytes: per, at: entry.receivedAt, processed, done };
     };
 
     if (entry.kind === 'events') {
@@ -132,6 +138,11 @@ export class Pipeline {
         return;
       }
       for (const item of entry.items) {
+        if (entry.kind === 'redrive') {
+          const letter = item as { id: string; value: unknown };
+          stream.push(record(letter.id, letter.value, true));
+          continue;
+        }
         const direct = item as DirectRecord;
         const decoded = decodeDirect(direct);
         if (decoded.ok) stream.push(record(direct.id, decoded.value));

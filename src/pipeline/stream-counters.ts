@@ -1,17 +1,19 @@
 /**
- * Per-stream outcome counters (ok, dropped by step, failed by code) since the process started,
+ * Per-stream outcome counters (ok, dropped by step, failed and dead-lettered by code) since the process started,
  * exposed on /metrics in Prometheus' text format.
  */
+
+export type Outcome = 'ok' | 'dropped' | 'failed' | 'dead_lettered';
 
 export class StreamCounters {
   private readonly counts = new Map<string, number>();
 
-  add(stream: string, outcome: 'ok' | 'dropped' | 'failed', code: string, n = 1): void {
+  add(stream: string, outcome: Outcome, code: string, n = 1): void {
     const k = `${stream}\u0000${outcome}\u0000${code}`;
     this.counts.set(k, (this.counts.get(k) ?? 0) + n);
   }
 
-  get(stream: string, outcome: 'ok' | 'dropped' | 'failed', code = ''): number {
+  get(stream: string, outcome: Outcome, code = ''): number {
     return this.counts.get(`${stream}\u0000${outcome}\u0000${code}`) ?? 0;
   }
 

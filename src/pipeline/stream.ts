@@ -1,13 +1,16 @@
 /**
  * A delivery stream with Firehose's semantics: records are buffered until the count, byte or
  * interval limit is reached (whichever first), then the batch goes through the processors in
- * order and to the destination. Dropped records are counted; failed ones go to the error output.
- * A batch the destination cannot take now is retried with backoff, never dropped; records are
- * acknowledged (`done`) only after their outcome is durable.
+ * order and to the destination. Dropped records are counted; those a processor failed go to the
+ * error output, those the destination refused (or gave up on after its retries) to the dead
+ * letters. A batch the destination cannot take now (it throws) is retried with backoff, never
+ * dropped; records are acknowledged (`done`) only after their outcome is durable.
  */
+import { createHash } from 'node:crypto';
 import { protect, runSteps } from '../processors/run-steps.ts';
-import type { Destination } from '../destinations/destination.ts';
+import type { BatchInfo, Destination } from '../destinations/destination.ts';
 import type { Processor } from '../processors/processor.ts';
+import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
 import { retryForever } from './retry.ts';
 import type { StreamCounters } from './stream-counters.ts';
@@ -17,6 +20,10 @@ export interface StreamRecord {
   source_tenant: string;
   value: unknown;
   bytes: number;
+  /** When the entry it came from was accepted (ISO 8601, UTC). */
+  at: string;
+  /** Already through the stream's processors (a redriven dead letter): only delivered. */
+  processed?: boolean;
   /** Called once the record's outcome is durable (delivered, dropped or in the error output). */
   done: () => void;
 }
@@ -33,6 +40,7 @@ export interface StreamParts {
   processors: Processor[];
   destination: Destination;
   errors: ErrorOutput;
+  deadLetters: DeadLetters;
   counters: StreamCounters;
   /** Reports a retried failure (no record content). */
   warn: (message: string) => void;
@@ -42,6 +50,17 @@ export interface StreamParts {
 function tenantOf(v: unknown): string | null {
   const t = (v as { metadata?: { tenant_id?: unknown } } | null)?.metadata?.tenant_id;
   return typeof t === 'string' ? t.slice(0, 63) : null;
+}
+
+/** The batch's id (from its record ids) and its earliest acceptance time. */
+export function batchInfo(stream: string, records: Array<{ id: string; at: string }>): BatchInfo {
+  const h = createHash('sha256');
+  let at = records[0]?.at ?? new Date(0).toISOString();
+  for (const r of records) {
+    h.update(r.id).update('\n');
+    if (r.at < at) at = r.at;
+  }
+  return { stream, id: h.digest('hex').slice(0, 32), at };
 }
 
 export class Stream {
@@ -144,28 +163,56 @@ export class Stream {
   private async process(batch: StreamRecord[]): Promise<void> {
     const { processors, destination, counters } = this.parts;
     const failures: FailedRecord[] = [];
+    const refused: DeadLetter[] = [];
     const live: StreamRecord[] = [];
     const values: unknown[] = [];
-    (await runSteps(processors, batch.map((r) => r.value))).forEach(({ outcome: o, step }, i) => {
+    const fresh = batch.filter((r) => !r.processed);
+    (await runSteps(processors, fresh.map((r) => r.value))).forEach(({ outcome: o, step }, i) => {
       if (o.kind === 'ok') {
-        live.push(batch[i]);
+        live.push(fresh[i]);
         values.push(o.value);
       } else if (o.kind === 'drop') counters.add(this.name, 'dropped', step);
-      else failures.push(this.failed(batch[i], step, o.code, o.reason));
+      else failures.push(this.failed(fresh[i], step, o.code, o.reason));
     });
+    for (const r of batch) {
+      if (!r.processed) continue;
+      live.push(r);
+      values.push(r.value);
+    }
+    const info = batchInfo(this.name, batch);
     if (live.length > 0) {
-      const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i] }));
-      const refused = await this.retrying(() => destination.write(delivered));
+      const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i], at: r.at }));
+      const answer = await this.retrying(() => destination.write(delivered, info));
       const bad = new Set<number>();
-      for (const f of refused) {
+      for (const f of answer) {
+        if (bad.has(f.index)) continue;
         bad.add(f.index);
-        failures.push(this.failed({ ...live[f.index], value: values[f.index] }, 'deliver', f.code, f.reason));
+        const r = live[f.index];
+        refused.push({
+          stream: this.name,
+          destination: destination.kind,
+          source_tenant: r.source_tenant,
+          tenant: tenantOf(values[f.index]),
+          code: f.code,
+          reason: f.reason,
+          record_id: r.id,
+          record: values[f.index] ?? null,
+          attempts: f.attempts ?? 1,
+        });
       }
       counters.add(this.name, 'ok', '', live.length - bad.size);
     }
     if (failures.length > 0) {
       await this.retrying(() => this.parts.errors.write(failures));
       for (const f of failures) counters.add(this.name, 'failed', f.code);
+    }
+    if (refused.length > 0) {
+      await this.retrying(() => this.parts.deadLetters.write(refused));
+      for (const f of refused) counters.add(this.name, 'dead_lettered', f.code);
+    }
+    if (destination.writeFailures && (failures.length > 0 || refused.length > 0)) {
+      const all = [...failures, ...refused].map((f) => ({ code: f.code, reason: f.reason, record_id: f.record_id, record: f.record }));
+      await this.retrying(() => destination.writeFailures!(all, info));
     }
     for (const r of batch) r.done();
   }

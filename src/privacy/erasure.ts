@@ -24,7 +24,7 @@ export interface ErasureResult {
   field: string;
   pseudonyms: string[];
   dry_run: boolean;
-  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`. */
+  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`, `dead_letters`. */
   counts: Record<string, number>;
 }
 
@@ -86,12 +86,15 @@ export class Eraser {
         );
         c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
         if (buckets.length > 0) await this.metrics.recompute(tx, buckets);
-        const errors = await tx.query<{ n: number }>(
-          `with d as (delete from sluice.stream_errors e where exists (select 1 from json_array_elements_text($1::text::json) p where strpos(e.record::text, p) > 0) returning 1)
-           select count(*)::int as n from d`,
-          [list],
-        );
-        c.stream_errors = errors[0].n;
+        // The error output and the dead letters hold records as a whole: any that mentions a pseudonym goes.
+        for (const table of ['stream_errors', 'dead_letters']) {
+          const rows = await tx.query<{ n: number }>(
+            `with d as (delete from sluice.${table} e where exists (select 1 from json_array_elements_text($1::text::json) p where strpos(e.record::text, p) > 0) returning 1)
+             select count(*)::int as n from d`,
+            [list],
+          );
+          c[table] = rows[0].n;
+        }
         if (opts.dryRun) throw new DryRun(c);
         await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
         await audit(tx, field, list, c, false);

@@ -10,6 +10,7 @@ import { createTableDestination, type TableDestination } from '../destinations/t
 import type { Destination } from '../destinations/destination.ts';
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { retryForever } from '../pipeline/retry.ts';
+import { DeadLetters } from '../pipeline/dead-letters.ts';
 import { ErrorOutput } from '../pipeline/error-output.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
@@ -81,6 +82,7 @@ export async function assemblePipeline(
       return made;
     },
     errors: new ErrorOutput(db),
+    deadLetters: new DeadLetters(db),
     counters,
     complete: opts.complete,
     warn: (m) => log.warn(m),

@@ -136,6 +136,31 @@ export const MIGRATIONS: string[] = [
     primary key (bucket, key, version)
   );
   `,
+  // 5: dead letters (records a destination refused or that exhausted their retries), and
+  // intake log entries that send dead letters back to their stream.
+  `
+  create table sluice.dead_letters (
+    id bigserial primary key,
+    stream text not null,
+    destination text not null,
+    source_tenant text not null,
+    tenant text,
+    code text not null,
+    reason text not null,
+    record_id text not null,
+    record jsonb,
+    attempts integer not null,
+    first_failed_at timestamptz not null default now(),
+    last_failed_at timestamptz not null default now(),
+    redriven_at timestamptz,
+    redrives integer not null default 0,
+    unique (stream, record_id)
+  );
+  create index dead_letters_pending on sluice.dead_letters (last_failed_at) where redriven_at is null;
+  alter table sluice.dead_letters alter column record set statistics 0;
+  alter table sluice.intake_log drop constraint intake_log_kind_check;
+  alter table sluice.intake_log add constraint intake_log_kind_check check (kind in ('events', 'records', 'redrive'));
+  `,
 ];
 
 /**

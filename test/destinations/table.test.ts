@@ -11,8 +11,11 @@ import { VARIANTS, type TestDatabase } from '../support/databases.ts';
 const tx = (id: string, amount: unknown, extra: Record<string, unknown> = {}) => ({
   id: `rec-${id}`,
   source_tenant: 'acme',
+  at: '2026-11-20T10:00:00.000Z',
   value: { transaction_id: id, amount, currency: 'EUR', user_id: 'k1:abc', created_at: '2026-11-20T10:00:00Z', ...extra },
 });
+
+const BATCH = { stream: 'transactions', id: 'b1', at: '2026-11-20T10:00:00.000Z' };
 
 const TRANSACTIONS: TableDestinationConfig = {
   type: 'table',
@@ -75,8 +78,8 @@ for (const variant of VARIANTS) {
       const d = createTableDestination(TRANSACTIONS, { db: t.db });
       await d.open!();
       const batch = [tx('t1', 12.5, { items: { count: 2 } }), tx('t2', '99.99'), tx('t1', 1)];
-      assert.deepEqual(await d.write(batch), []);
-      assert.deepEqual(await d.write(batch), []);
+      assert.deepEqual(await d.write(batch, BATCH), []);
+      assert.deepEqual(await d.write(batch, BATCH), []);
       assert.deepEqual(await rows(), [
         { transaction_id: 't1', amount: '12.50', currency: 'EUR', quantity: 2, cents: '1250' },
         { transaction_id: 't2', amount: '99.99', currency: 'EUR', quantity: null, cents: '9999' },
@@ -85,7 +88,7 @@ for (const variant of VARIANTS) {
 
     it('fails a value that does not fit, naming the column, and writes its neighbours', async () => {
       const d = createTableDestination(TRANSACTIONS, { db: t.db });
-      const failures = await d.write([tx('t3', 'twelve'), tx('t4', 4), tx('t5', 5, { currency: 'EURO' }), tx('t6', 6, { created_at: 'not a date' }), { ...tx('', 1), value: { amount: 1 } }]);
+      const failures = await d.write([tx('t3', 'twelve'), tx('t4', 4), tx('t5', 5, { currency: 'EURO' }), tx('t6', 6, { created_at: 'not a date' }), { ...tx('', 1), value: { amount: 1 } }], BATCH);
       assert.deepEqual(failures, [
         { index: 0, code: 'column_invalid', reason: 'column amount (numeric(10,2)): expected a number, got string' },
         { index: 2, code: 'column_invalid', reason: 'column currency (varchar(3)): longer than 3 characters' },
@@ -98,7 +101,7 @@ for (const variant of VARIANTS) {
     it('finds a row the database itself refuses by splitting the batch', async () => {
       await t.db.exec("alter table bi.transactions add constraint positive check (amount > 0)");
       const d = createTableDestination(TRANSACTIONS, { db: t.db });
-      const failures = await d.write([tx('t7', 7), tx('t8', -8), tx('t9', 9)]);
+      const failures = await d.write([tx('t7', 7), tx('t8', -8), tx('t9', 9)], BATCH);
       assert.equal(failures.length, 1);
       assert.equal(failures[0].index, 1);
       assert.equal(failures[0].code, 'row_rejected');
@@ -110,9 +113,9 @@ for (const variant of VARIANTS) {
     it('on_conflict update replaces the row with the latest one', async () => {
       const users = createTableDestination({ type: 'table', table: 'users', columns: { user_id: 'text', country: 'text', plan: 'text' }, primary_key: ['user_id'], on_conflict: 'update' }, { db: t.db });
       await users.open!();
-      const u = (id: string, country: string, plan: string) => ({ id: `u-${id}-${plan}`, source_tenant: 'acme', value: { user_id: id, country, plan } });
-      await users.write([u('a', 'DE', 'free'), u('b', 'FR', 'free')]);
-      await users.write([u('a', 'DE', 'pro'), u('a', 'AT', 'team')]);
+      const u = (id: string, country: string, plan: string) => ({ id: `u-${id}-${plan}`, source_tenant: 'acme', at: BATCH.at, value: { user_id: id, country, plan } });
+      await users.write([u('a', 'DE', 'free'), u('b', 'FR', 'free')], BATCH);
+      await users.write([u('a', 'DE', 'pro'), u('a', 'AT', 'team')], BATCH);
       assert.deepEqual(await t.db.query('select user_id, country, plan from bi.users order by 1'), [
         { user_id: 'a', country: 'AT', plan: 'team' },
         { user_id: 'b', country: 'FR', plan: 'free' },
@@ -127,7 +130,7 @@ for (const variant of VARIANTS) {
       assert.equal(plan.statements.length, 4, 'two widenings, one new column, and the subject index kept');
       assert.match(plan.statements[3], /create index if not exists "transactions_user_id_idx"/);
       await d.open!();
-      assert.deepEqual(await d.write([tx('t10', 123456789012.5, { country: 'DE' })]), []);
+      assert.deepEqual(await d.write([tx('t10', 123456789012.5, { country: 'DE' })], BATCH), []);
       const types = await t.db.query<{ name: string; type: string }>(
         "select column_name as name, data_type || coalesce('(' || numeric_precision || ')', '') as type from information_schema.columns where table_schema = 'bi' and table_name = 'transactions' and column_name in ('amount', 'quantity', 'country') order by 1",
       );

@@ -148,8 +148,10 @@ for (const store of STORES) {
       await s.pipeline.whenIdle();
       const rows = await s.db.query("select 1 from sluice.metric_points where record_id = 'e:cross-1'");
       assert.equal(rows.length, 0);
-      const errors = await s.db.query<{ code: string; tenant: string }>("select code, tenant from sluice.stream_errors where code = 'tenant_mismatch'");
-      assert.deepEqual(errors, [{ code: 'tenant_mismatch', tenant: 'acme' }]);
+      const refused = await s.db.query<{ code: string; tenant: string; destination: string; source_tenant: string }>(
+        "select code, tenant, destination, source_tenant from sluice.dead_letters where code = 'tenant_mismatch'",
+      );
+      assert.deepEqual(refused, [{ code: 'tenant_mismatch', tenant: 'acme', destination: 'metrics', source_tenant: 'globex' }]);
     });
 
     it('a tenant over its rate gets 429 with Retry-After; other tenants are unaffected', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DeliveryRecord, Destination } from '../../src/destinations/destination.ts';
 import { parseKeyRing } from '../../src/core/privacy/pseudonymizer.ts';
+import { DeadLetters } from '../../src/pipeline/dead-letters.ts';
 import { ErrorOutput } from '../../src/pipeline/error-output.ts';
 import { StreamCounters } from '../../src/pipeline/stream-counters.ts';
 import { Stream, type BufferLimits, type StreamRecord } from '../../src/pipeline/stream.ts';
@@ -26,6 +27,7 @@ describe('stream', () => {
     let failures = opts.failTimes ?? 0;
     const writing = { now: 0, most: 0 };
     const destination: Destination = {
+      kind: 'test',
       concurrency: opts.concurrency,
       async write(records) {
         if (failures-- > 0) throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
@@ -44,11 +46,12 @@ describe('stream', () => {
       processors: [createValidate({ type: 'validate' }), createPseudonymize({ type: 'pseudonymize', key: { env: 'X' }, fields: { 'metadata.user_id': 'hash' } }, parseKeyRing('k1:0123456789abcdef0123'))],
       destination,
       errors: new ErrorOutput(db),
+      deadLetters: new DeadLetters(db),
       counters,
       warn: (m) => warnings.push(m),
     });
     const acked: string[] = [];
-    const push = (id: string, value: unknown = metric(id), bytes = 100) => stream.push({ id, source_tenant: 'acme', value, bytes, done: () => acked.push(id) } satisfies StreamRecord);
+    const push = (id: string, value: unknown = metric(id), bytes = 100) => stream.push({ id, source_tenant: 'acme', value, bytes, at: '2026-11-20T10:00:00.000Z', done: () => acked.push(id) } satisfies StreamRecord);
     return { stream, batches, counters, warnings, acked, push, writing };
   }
   const metric = (id: string, user = 'alice@example.com') => ({ metric_name: 'm', metadata: { tenant_id: 'acme', event_id: id, event_time: '2026-11-20T10:00:00Z', user_id: user }, data: { n: 1 } });

@@ -81,7 +81,7 @@ for (const store of STORES) {
       assert.equal(bad.body.error.code, 'invalid_request');
       const dry = await erase({ subject: 'alice@example.com', dry_run: true });
       assert.equal(dry.status, 200, JSON.stringify(dry.body));
-      assert.deepEqual(dry.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0 });
+      assert.deepEqual(dry.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0, dead_letters: 0 });
       assert.equal(dry.body.pseudonyms.length, 2, 'one pseudonym per key of the ring');
       assert.deepEqual(await counts(), { points: 3, rows: 2, rolled: 3 });
     });
@@ -89,10 +89,10 @@ for (const store of STORES) {
     it('erases the subject everywhere, recomputes the rollups, audits without the raw id, and is idempotent', async () => {
       const res = await erase({ subject: 'alice@example.com' });
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      assert.deepEqual(res.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0 });
+      assert.deepEqual(res.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0, dead_letters: 0 });
       assert.deepEqual(await counts(), { points: 1, rows: 1, rolled: 1 });
       const again = await erase({ subject: 'alice@example.com' });
-      assert.deepEqual(again.body.counts, { 'bi.transactions': 0, metric_points: 0, stream_errors: 0 });
+      assert.deepEqual(again.body.counts, { 'bi.transactions': 0, metric_points: 0, stream_errors: 0, dead_letters: 0 });
       const audit = await s.db.query<{ field: string; dry_run: boolean; pseudonyms: string[] }>('select field, dry_run, pseudonyms from sluice.erasures order by id');
       assert.deepEqual(audit.map((a) => [a.field, a.dry_run]), [['user_id', true], ['user_id', false], ['user_id', false]]);
       assert.ok(!JSON.stringify(audit).includes('alice'));

@@ -153,7 +153,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
           try {
             const [r] = await db.query<{ log: number; points: number; rows: number; errors: number }>(
               `select (select count(*) from sluice.intake_log)::int as log, (select count(*) from sluice.metric_points)::int as points,
-                      (select count(*) from bi.transactions)::int as rows, (select count(*) from sluice.stream_errors)::int as errors`,
+                      (select count(*) from bi.transactions)::int as rows, (select count(*) from sluice.stream_errors)::int + (select count(*) from sluice.dead_letters)::int as errors`,
             );
             return r.log === 0 && r.points === 12 && r.rows === 12 && r.errors === 24 ? true : undefined;
           } finally {
@@ -173,7 +173,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
           // the pseudonymized forms did arrive
           assert.match(rows.get('bi.transactions')!, /k1:[0-9a-f]{32}/);
           assert.match(rows.get('bi.transactions')!, /198\.51\.100\.0/);
-          assert.match(rows.get('sluice.stream_errors')!, /column_invalid/);
+          assert.match(rows.get('sluice.dead_letters')!, /column_invalid/);
         } finally {
           await db.close();
         }

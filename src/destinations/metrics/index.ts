@@ -24,6 +24,7 @@ export function createMetricsDestination(config: MetricsDestinationConfig, ctx: 
   const retention = config.retention_days ?? DEFAULT_RETENTION_DAYS;
   const now = ctx.now ?? Date.now;
   return {
+    kind: 'metrics',
     // Inserts are idempotent and rollups additive: two batches may be written at once.
     concurrency: 2,
     async open() {

@@ -92,6 +92,7 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
   }
 
   return {
+    kind: 'table',
     spec,
     // One batch at a time: with `update`, a later batch must not be overtaken by an earlier one.
     concurrency: update ? 1 : 2,
