@@ -101,7 +101,98 @@ export interface TableDestinationConfig {
   on_conflict?: 'keep' | 'update';
 }
 
-export type DestinationConfig = StdoutDestinationConfig | MetricsDestinationConfig | TableDestinationConfig;
+/** How an HTTP forwarder sends: requests in flight, timeout, and how long it retries before dead-lettering. */
+export interface DeliveryOptions {
+  /** Requests in flight at once for one batch. Default 4. */
+  concurrency?: number;
+  /** Seconds without an answer before a request is abandoned and retried. Default 30. */
+  timeout_seconds?: number;
+  /** Seconds a failing request is retried (network errors, timeouts, 408, 429, 5xx) before its records become dead letters. Default 300, as Firehose. */
+  retry_seconds?: number;
+}
+
+/**
+ * Segment's HTTP Tracking API (`POST /v1/batch`): each record becomes a `track` call. The paths
+ * default to the unified metric record; `messageId` is the record id, so Segment dedups retries.
+ */
+export interface SegmentDestinationConfig extends DeliveryOptions {
+  type: 'segment';
+  write_key: SecretSource;
+  /** Default https://api.segment.io (https://events.eu1.segmentapis.com for the EU workspace region). */
+  endpoint?: string;
+  /** The event name; default `$.metric_name`. */
+  event?: string;
+  /** Default `$.metadata.user_id` (pseudonymized by the stream's policy). A record needs this or `anonymous_id`. */
+  user_id?: string;
+  anonymous_id?: string;
+  /** Default `$.metadata.event_time`. */
+  timestamp?: string;
+  /** Default `$.data`. */
+  properties?: string;
+}
+
+/**
+ * Mixpanel's `/import` API: gzip, strict mode, `$insert_id` from the record id (Mixpanel dedups on
+ * it). Authenticates with a project token or a service account (with the project id).
+ */
+export interface MixpanelDestinationConfig extends DeliveryOptions {
+  type: 'mixpanel';
+  project_token?: SecretSource;
+  service_account?: { username: string; secret: SecretSource; project_id: string };
+  /** Default https://api.mixpanel.com (https://api-eu.mixpanel.com, https://api-in.mixpanel.com for other residencies). */
+  endpoint?: string;
+  /** Per-event validation with per-event errors (default true). */
+  strict?: boolean;
+  /** Default `$.metric_name`. */
+  event?: string;
+  /** Default `$.metadata.user_id`; an absent one is sent as "" (Mixpanel's "no user"). */
+  distinct_id?: string;
+  /** Default `$.metadata.event_time` (ISO 8601 or epoch seconds/milliseconds). */
+  time?: string;
+  /** Default `$.data`. */
+  properties?: string;
+}
+
+/**
+ * JSON batches to any URL, signed: `Sluice-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
+ * with `Sluice-Timestamp: <unix seconds>` (see docs/destinations.md to verify it).
+ */
+export interface WebhookDestinationConfig extends DeliveryOptions {
+  type: 'webhook';
+  url: string;
+  secret: SecretSource;
+  /** Extra request headers (not secrets: those belong in `secret`). */
+  headers?: Record<string, string>;
+  /** Records per request; default 500. */
+  max_request_records?: number;
+  /** Bytes per request body; default 1 MiB. */
+  max_request_bytes?: number;
+}
+
+/**
+ * Every batch as a gzip NDJSON object in a folder or an S3-compatible bucket, under Firehose's
+ * prefixes: `Data/YYYY/MM/DD/HH/` and, for the batch's failed records, `Error/<code>/YYYY/MM/DD/HH/`.
+ * An object's name derives from its records, so a retried upload overwrites itself.
+ */
+export interface ArchiveDestinationConfig {
+  type: 'archive';
+  /** `s3://bucket/prefix/` or a folder (path or `file:///dir`). */
+  location: string;
+  /** An S3-compatible endpoint (MinIO, s3rver); default AWS. */
+  endpoint?: string;
+  region?: string;
+  /** Default true when `endpoint` is set. */
+  force_path_style?: boolean;
+}
+
+export type DestinationConfig =
+  | StdoutDestinationConfig
+  | MetricsDestinationConfig
+  | TableDestinationConfig
+  | SegmentDestinationConfig
+  | MixpanelDestinationConfig
+  | WebhookDestinationConfig
+  | ArchiveDestinationConfig;
 
 /** Validates each record against a JSON Schema (Ajv); the unified metric schema is built in. */
 export interface ValidateProcessorConfig {

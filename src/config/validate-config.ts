@@ -100,6 +100,15 @@ const jsonPath: Check = (v, path, issues) => {
   if (typeof parsed === 'string') issues.push({ path, message: parsed });
 };
 
+const url = string({ pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, what: 'an http(s) URL' });
+
+/** How an HTTP forwarder sends (DeliveryOptions). */
+const delivery = {
+  concurrency: { check: integer({ min: 1, max: 64 }) },
+  timeout_seconds: { check: integer({ min: 1, max: 300 }) },
+  retry_seconds: { check: integer({ min: 0, max: 7200 }) },
+};
+
 const stream = object({
   buffer: {
     check: object({
@@ -118,6 +127,51 @@ const stream = object({
         columns: { check: record(either(columnType, object({ type: { check: columnType, required: true }, from: { check: jsonPath }, value: { check: fn() }, subject: { check: string({ pattern: SQL_NAME, what: 'a field name' }) } })), SQL_NAME), required: true },
         primary_key: { check: array(string({ pattern: SQL_NAME, what: 'a column name' }), { min: 1, max: 8 }), required: true },
         on_conflict: { check: choice(['keep', 'update']) },
+      }),
+      segment: object({
+        type: { check: string() },
+        ...delivery,
+        write_key: { check: secret, required: true },
+        endpoint: { check: url },
+        event: { check: jsonPath },
+        user_id: { check: jsonPath },
+        anonymous_id: { check: jsonPath },
+        timestamp: { check: jsonPath },
+        properties: { check: jsonPath },
+      }),
+      mixpanel: object({
+        type: { check: string() },
+        ...delivery,
+        project_token: { check: secret },
+        service_account: {
+          check: object({
+            username: { check: string({ max: 256 }), required: true },
+            secret: { check: secret, required: true },
+            project_id: { check: string({ pattern: /^[0-9]{1,20}$/, what: 'a numeric Mixpanel project id' }), required: true },
+          }),
+        },
+        endpoint: { check: url },
+        strict: { check: boolean() },
+        event: { check: jsonPath },
+        distinct_id: { check: jsonPath },
+        time: { check: jsonPath },
+        properties: { check: jsonPath },
+      }),
+      webhook: object({
+        type: { check: string() },
+        ...delivery,
+        url: { check: url, required: true },
+        secret: { check: secret, required: true },
+        headers: { check: record(string({ max: 4096 }), /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/) },
+        max_request_records: { check: integer({ min: 1, max: 10_000 }) },
+        max_request_bytes: { check: integer({ min: 1024, max: 16 * 1024 * 1024 }) },
+      }),
+      archive: object({
+        type: { check: string() },
+        location: { check: string({ pattern: /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?|[^\s].*)$/, what: 's3://bucket/prefix/ or a folder' }), required: true },
+        endpoint: { check: url },
+        region: { check: string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/, what: 'an AWS region such as eu-west-1' }) },
+        force_path_style: { check: boolean() },
       }),
       metrics: object({
         type: { check: string() },
@@ -195,6 +249,12 @@ export function validateConfig(config: unknown): ConfigIssue[] {
   const s3Stream = c.sources?.s3?.stream;
   if (s3Stream !== undefined && !streams.has(s3Stream)) {
     issues.push({ path: 'sources.s3.stream', message: `no stream named "${s3Stream}"; streams: ${[...streams].map((s) => JSON.stringify(s)).join(', ') || 'none are defined'}` });
+  }
+  for (const [name, st] of Object.entries(c.streams ?? {})) {
+    const d = st.destination;
+    if (d.type === 'mixpanel' && (d.project_token === undefined) === (d.service_account === undefined)) {
+      issues.push({ path: `streams.${name}.destination`, message: 'a mixpanel destination needs exactly one of project_token or service_account' });
+    }
   }
   const tables = new Map<string, string>();
   for (const [name, st] of Object.entries(c.streams ?? {})) {

@@ -3,7 +3,11 @@
  * then opened), the error output and counters. The long-running process (sluice-node.ts) and
  * the Lambda handlers (lambda/) assemble the same pipeline; only its input and buffering differ.
  */
-import type { MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import type { DestinationConfig, MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import { createArchiveDestination } from '../destinations/archive/index.ts';
+import { createMixpanelDestination } from '../destinations/mixpanel/index.ts';
+import { createSegmentDestination } from '../destinations/segment/index.ts';
+import { createWebhookDestination } from '../destinations/webhook/index.ts';
 import { createMetricsDestination } from '../destinations/metrics/index.ts';
 import { createStdoutDestination } from '../destinations/stdout/index.ts';
 import { createTableDestination, type TableDestination } from '../destinations/table/index.ts';
@@ -66,18 +70,31 @@ export async function assemblePipeline(
       (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
     );
   const processors = (name: string): Processor[] => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed });
+  const createDestination = (d: DestinationConfig, name: string): Destination => {
+    switch (d.type) {
+      case 'metrics':
+        return createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) });
+      case 'table':
+        return createTableDestination(d, { db });
+      case 'segment':
+        return createSegmentDestination(d);
+      case 'mixpanel':
+        return createMixpanelDestination(d);
+      case 'webhook':
+        return createWebhookDestination(d);
+      case 'archive':
+        return createArchiveDestination(d);
+      case 'stdout':
+        return createStdoutDestination(opts.stdout);
+    }
+  };
   const pipeline = new Pipeline({
     config,
     buffer: opts.buffer,
     processors,
     destination: (name) => {
       const d = config.streams![name].destination;
-      const made =
-        d.type === 'metrics'
-          ? createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) })
-          : d.type === 'table'
-            ? createTableDestination(d, { db })
-            : createStdoutDestination(opts.stdout);
+      const made = createDestination(d, name);
       destinations.push(made);
       return made;
     },
@@ -90,6 +107,14 @@ export async function assemblePipeline(
   // Every table is checked before any is changed: an unsafe change refuses the start.
   const problems = (await Promise.all(destinations.map(async (d) => ('plan' in d ? (await (d as TableDestination).plan()).problems : [])))).flat();
   if (problems.length > 0) throw new Error(`the config's tables cannot be applied safely: ${problems.join('; ')}`);
-  for (const d of destinations) await d.open?.();
+  // A forwarder reads its secret when opened: a missing one stops the start, naming the stream.
+  const names = Object.keys(config.streams ?? {});
+  for (const [i, d] of destinations.entries()) {
+    try {
+      await d.open?.();
+    } catch (e) {
+      throw new Error(`stream ${names[i]}: the ${d.kind} destination cannot open: ${(e as Error).message}`, { cause: e });
+    }
+  }
   return { pipeline, destinations, counters, queries, metricsConfig, keyRing, processors };
 }

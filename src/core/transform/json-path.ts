@@ -92,3 +92,18 @@ export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean
   if (multi) return { found: true, value: current };
   return current.length === 0 ? { found: false, value: null } : { found: true, value: current[0] };
 }
+
+/**
+ * A function reading a path from a value (undefined when it is absent); throws on an invalid path
+ * (configs are validated before this is called).
+ *
+ * @example pathReader('$.metadata.user_id')({ metadata: { user_id: 'u1' } }) // 'u1'
+ */
+export function pathReader(source: string): (value: unknown) => unknown {
+  const path = parseJsonPath(source);
+  if (typeof path === 'string') throw new Error(path);
+  return (value) => {
+    const hit = evaluateJsonPath(path, value as Loose);
+    return hit.found ? hit.value : undefined;
+  };
+}

@@ -6,7 +6,7 @@
  * database still refuse a row, the batch is split until the row is found, so it alone fails.
  */
 import type { TableColumnConfig, TableDestinationConfig } from '../../config/config.ts';
-import { evaluateJsonPath, parseJsonPath, type JsonPath } from '../../core/transform/json-path.ts';
+import { pathReader } from '../../core/transform/json-path.ts';
 import { sqlState, type Database } from '../../store/database.ts';
 import type { DeliveryFailure, Destination } from '../destination.ts';
 import { parseColumnType, toColumnValue, typeSql, type ColumnType } from './column-types.ts';
@@ -35,15 +35,7 @@ function columnsOf(config: TableDestinationConfig): Column[] {
     const spec = typeof c === 'string' ? { type: c } : c;
     const type = parseColumnType(spec.type);
     if (!type) throw new Error(`column ${name}: unknown type ${spec.type}`);
-    let read: (record: unknown) => unknown;
-    if (spec.value) read = spec.value;
-    else {
-      const path = parseJsonPath(columnSource(name, c)) as JsonPath;
-      read = (r) => {
-        const hit = evaluateJsonPath(path, r as never);
-        return hit.found ? hit.value : undefined;
-      };
-    }
+    const read = spec.value ?? pathReader(columnSource(name, c));
     return { name, type, read, subject: spec.subject };
   });
 }

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { onceUntilFailed } from '../../core/once.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { onceUntilFailed, type Once } from '../../core/once.ts';
 
 /** One record of an S3 event notification (event version 2.x). */
 export interface S3EventRecord {
@@ -71,7 +72,7 @@ export interface ObjectReader {
  * Reads objects from S3 (or the S3-compatible `endpoint`), or from a local folder when the
  * endpoint is `file:///dir` (`dir/<bucket>/<key>`). The S3 client is loaded on first use.
  */
-export function objectReader(opts: { endpoint?: string; forcePathStyle?: boolean; region?: string }): ObjectReader {
+export function objectReader(opts: S3Location): ObjectReader {
   if (opts.endpoint?.startsWith('file:')) {
     const root = fileURLToPath(opts.endpoint);
     return {
@@ -84,25 +85,40 @@ export function objectReader(opts: { endpoint?: string; forcePathStyle?: boolean
       },
     };
   }
-  const client = onceUntilFailed(async () => {
-    const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
-    const s3 = new S3Client({
+  const client = s3Client(opts);
+  return {
+    async open(ref) {
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const out = await (await client()).send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }));
+      return out.Body as Readable;
+    },
+  };
+}
+
+/** Where an S3 client connects: AWS (region from AWS_REGION) or an S3-compatible endpoint. */
+export interface S3Location {
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  region?: string;
+}
+
+/**
+ * An S3 client made on first use (the SDK is loaded only then); path-style addressing by default
+ * with an endpoint, which S3-compatible servers need.
+ *
+ * @example const s3 = await s3Client({ endpoint: 'http://127.0.0.1:4568' })();
+ */
+export function s3Client(opts: S3Location): Once<S3Client> {
+  return onceUntilFailed(async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    return new S3Client({
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    return {
-      get: async (ref: ObjectRef) => {
-        const out = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }));
-        return out.Body as Readable;
-      },
-    };
   });
-  return {
-    async open(ref) {
-      return (await client()).get(ref);
-    },
-  };
 }
 
 export type ObjectLine = { n: number; text: string } | { n: number; tooLong: true };
