@@ -1,0 +1,250 @@
+/**
+ * Local stand-ins for Segment's HTTP Tracking API, Mixpanel's /import API and a webhook
+ * receiver. Each checks every request against the vendor's published API (method, path, auth,
+ * content type and encoding, size limits, required fields, id formats) and records any breach
+ * in `violations`, which a test asserts empty. Each counts what it took, by the vendor's dedup id,
+ * and can fail on demand: a status for the next N requests (with Retry-After), no answer
+ * (timeouts), a dropped connection, or an outage for a while.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+
+type Failure = { status: number; retryAfter?: string; body?: string } | 'hang' | 'reset';
+
+export interface FakeVendor {
+  url: string;
+  /** Every request's accepted messages, by dedup id (a retried message counts once here). */
+  unique: Map<string, unknown>;
+  /** Messages accepted, counting repeats. */
+  accepted: number;
+  /** Requests seen, and how each was answered. */
+  requests: Array<{ status: number | 'hang' | 'reset'; messages: number }>;
+  violations: string[];
+  /** The next `n` requests fail this way. */
+  failNext(n: number, how: Failure): void;
+  /** Every request fails with 503 for `ms`. */
+  outage(ms: number): void;
+  close(): Promise<void>;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  /** Messages to count as accepted, by dedup id. */
+  accept: Array<[string, unknown]>;
+}
+
+async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations: string[]) => Answer): Promise<FakeVendor> {
+  const plan: Failure[] = [];
+  let outageUntil = 0;
+  const hung: ServerResponse[] = [];
+  const fake: FakeVendor = {
+    url: '',
+    unique: new Map(),
+    accepted: 0,
+    requests: [],
+    violations: [],
+    failNext: (n, how) => {
+      for (let i = 0; i < n; i++) plan.push(how);
+    },
+    outage: (ms) => {
+      outageUntil = Date.now() + ms;
+    },
+    close: () =>
+      new Promise((r) => {
+        for (const res of hung) res.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const failure = Date.now() < outageUntil ? { status: 503, body: '{"error":"service unavailable"}' } : plan.shift();
+      if (failure === 'hang') {
+        fake.requests.push({ status: 'hang', messages: 0 });
+        hung.push(res);
+        return;
+      }
+      if (failure === 'reset') {
+        fake.requests.push({ status: 'reset', messages: 0 });
+        req.socket.destroy();
+        return;
+      }
+      if (failure) {
+        fake.requests.push({ status: failure.status, messages: 0 });
+        res.writeHead(failure.status, { 'content-type': 'application/json', ...(failure.retryAfter ? { 'retry-after': failure.retryAfter } : {}) });
+        res.end(failure.body ?? '{}');
+        return;
+      }
+      let answer: Answer;
+      try {
+        answer = handle(req, raw, fake.violations);
+      } catch (e) {
+        fake.violations.push(`handler failed: ${(e as Error).message}`);
+        answer = { status: 500, body: {}, accept: [] };
+      }
+      for (const [id, m] of answer.accept) fake.unique.set(id, m);
+      fake.accepted += answer.accept.length;
+      fake.requests.push({ status: answer.status, messages: answer.accept.length });
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  fake.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return fake;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function basicAuth(req: IncomingMessage): { user: string; password: string } | null {
+  const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+  if (!m) return null;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = text.indexOf(':');
+  return i < 0 ? null : { user: text.slice(0, i), password: text.slice(i + 1) };
+}
+
+/**
+ * Segment's `POST /v1/batch`: Basic auth with the write key as user name, JSON, at most 500 KB
+ * per batch and 32 KB per call (400 beyond them or on bad JSON), 200 otherwise; `messageId`
+ * dedups. Calls without a userId/anonymousId, an event or a messageId are violations.
+ */
+export function startFakeSegment(writeKey: string): Promise<FakeVendor> {
+  return startFake((req, raw, violations) => {
+    if (req.method !== 'POST' || req.url !== '/v1/batch') {
+      violations.push(`segment: ${req.method} ${req.url}`);
+      return { status: 404, body: {}, accept: [] };
+    }
+    const auth = basicAuth(req);
+    if (!auth || auth.user !== writeKey || auth.password !== '') return { status: 401, body: { error: 'invalid write key' }, accept: [] };
+    if (!String(req.headers['content-type']).startsWith('application/json')) violations.push('segment: content-type is not application/json');
+    if (raw.length > 500 * 1024) {
+      violations.push(`segment: batch of ${raw.length} bytes`);
+      return { status: 400, body: { error: 'batch too large' }, accept: [] };
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      violations.push('segment: body is not JSON');
+      return { status: 400, body: { error: 'invalid JSON' }, accept: [] };
+    }
+    if (!isObj(body) || !Array.isArray(body.batch)) {
+      violations.push('segment: no batch array');
+      return { status: 400, body: {}, accept: [] };
+    }
+    const accept: Array<[string, unknown]> = [];
+    for (const m of body.batch as unknown[]) {
+      const size = Buffer.byteLength(JSON.stringify(m));
+      if (size > 32 * 1024) {
+        violations.push(`segment: a call of ${size} bytes`);
+        return { status: 400, body: { error: 'message too large' }, accept: [] };
+      }
+      if (!isObj(m) || m.type !== 'track' || typeof m.event !== 'string' || typeof m.messageId !== 'string') {
+        violations.push(`segment: not a track call with event and messageId: ${JSON.stringify(m).slice(0, 200)}`);
+        continue;
+      }
+      if (typeof m.userId !== 'string' && typeof m.anonymousId !== 'string') violations.push(`segment: call ${m.messageId} has no userId or anonymousId`);
+      if (m.timestamp !== undefined && (typeof m.timestamp !== 'string' || !Number.isFinite(Date.parse(m.timestamp)))) violations.push(`segment: call ${m.messageId} has a bad timestamp`);
+      if (m.properties !== undefined && !isObj(m.properties)) violations.push(`segment: call ${m.messageId} properties is not an object`);
+      accept.push([m.messageId, m]);
+    }
+    return { status: 200, body: { success: true }, accept };
+  });
+}
+
+/**
+ * Mixpanel's `POST /import`: Basic auth with the project token (user name, empty password) or a
+ * service account with `project_id`; gzip or plain JSON array (or NDJSON); at most 2,000 events
+ * and 10 MB uncompressed (413); each event with a name, `time`, `distinct_id` and a valid
+ * `$insert_id`. With strict=1 invalid events are answered in `failed_records` (400), the rest
+ * imported.
+ */
+export function startFakeMixpanel(auth: { token?: string; serviceAccount?: { username: string; secret: string; projectId: string } }): Promise<FakeVendor> {
+  return startFake((req, raw, violations) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method !== 'POST' || url.pathname !== '/import') {
+      violations.push(`mixpanel: ${req.method} ${req.url}`);
+      return { status: 404, body: {}, accept: [] };
+    }
+    const who = basicAuth(req);
+    const sa = auth.serviceAccount;
+    const ok = who && (sa ? who.user === sa.username && who.password === sa.secret && url.searchParams.get('project_id') === sa.projectId : who.user === auth.token);
+    if (!ok) return { status: 401, body: { code: 401, error: 'Invalid credentials', status: 'Unauthorized' }, accept: [] };
+    let text: string;
+    try {
+      text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+    } catch {
+      violations.push('mixpanel: content-encoding gzip but the body is not gzip');
+      return { status: 400, body: { code: 400, error: 'bad gzip' }, accept: [] };
+    }
+    if (Buffer.byteLength(text) > 10 * 1024 * 1024) {
+      violations.push(`mixpanel: ${Buffer.byteLength(text)} bytes uncompressed`);
+      return { status: 413, body: { code: 413, error: 'request exceeds max limit of 10485760 bytes', status: 'Request Entity Too Large' }, accept: [] };
+    }
+    let events: unknown[];
+    try {
+      const t = text.trim();
+      events = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split('\n').map((l) => JSON.parse(l) as unknown);
+    } catch {
+      violations.push('mixpanel: body is not JSON');
+      return { status: 400, body: { code: 400, error: 'unable to parse body' }, accept: [] };
+    }
+    if (events.length > 2000) {
+      violations.push(`mixpanel: ${events.length} events in one request`);
+      return { status: 400, body: { code: 400, error: 'too many events' }, accept: [] };
+    }
+    const strict = url.searchParams.get('strict') === '1';
+    const failed: Array<{ index: number; insert_id: string; field: string; message: string }> = [];
+    const accept: Array<[string, unknown]> = [];
+    events.forEach((e, index) => {
+      const p = isObj(e) && isObj(e.properties) ? e.properties : null;
+      const insert = p && typeof p.$insert_id === 'string' ? p.$insert_id : '';
+      const fail = (field: string, message: string) => failed.push({ index, insert_id: insert, field, message });
+      if (!p || !isObj(e) || typeof e.event !== 'string' || e.event.length === 0) return fail('event', "'event' must be a non-empty string");
+      if (Buffer.byteLength(JSON.stringify(e)) >= 1024 * 1024) violations.push(`mixpanel: event ${insert} over 1 MB`);
+      if (Object.keys(p).length >= 255) violations.push(`mixpanel: event ${insert} has 255 or more properties`);
+      if (!/^[A-Za-z0-9-]{1,36}$/.test(insert)) violations.push(`mixpanel: $insert_id ${JSON.stringify(insert)} is not 1-36 letters, digits or dashes`);
+      if (typeof p.distinct_id !== 'string') violations.push(`mixpanel: event ${insert} has no string distinct_id`);
+      const t = typeof p.time === 'number' ? (p.time < 1e11 ? p.time * 1000 : p.time) : NaN;
+      if (!Number.isFinite(t) || t < Date.UTC(1971, 0, 1) || t > Date.now() + 3600_000) return fail('properties.time', "'properties.time' is invalid: must be specified as seconds or milliseconds since epoch, after 1971 and at most one hour ahead");
+      if (p.poison === true) return fail('properties.poison', "'properties.poison' is not allowed");
+      accept.push([insert, e]);
+    });
+    if (failed.length > 0 && strict) {
+      return { status: 400, body: { code: 400, error: 'some data points in the request failed validation', status: 'Bad Request', num_records_imported: accept.length, failed_records: failed }, accept };
+    }
+    return { status: 200, body: { code: 200, num_records_imported: accept.length, status: 'OK' }, accept };
+  });
+}
+
+/**
+ * A receiver that verifies Sluice's webhook signature as docs/destinations.md tells receivers to:
+ * HMAC-SHA256 of "<timestamp>.<raw body>" under the shared secret, compared in constant time,
+ * and a timestamp at most five minutes old. A record whose `value.data.poison` is true gets 422.
+ */
+export function startFakeWebhook(secret: string): Promise<FakeVendor> {
+  return startFake((req, raw, violations) => {
+    const ts = String(req.headers['sluice-timestamp'] ?? '');
+    const sig = String(req.headers['sluice-signature'] ?? '');
+    const expected = `v1=${createHmac('sha256', secret).update(`${ts}.`).update(raw).digest('hex')}`;
+    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return { status: 401, body: { error: 'bad signature' }, accept: [] };
+    if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) {
+      violations.push('webhook: stale timestamp');
+      return { status: 401, body: { error: 'stale' }, accept: [] };
+    }
+    if (!req.headers['idempotency-key']) violations.push('webhook: no Idempotency-Key');
+    const body = JSON.parse(raw.toString('utf8')) as { batch_id?: string; records?: Array<{ id: string; value: unknown }> };
+    if (!Array.isArray(body.records) || typeof body.batch_id !== 'string') {
+      violations.push('webhook: body is not { batch_id, records }');
+      return { status: 400, body: {}, accept: [] };
+    }
+    if (body.records.some((r) => isObj(r.value) && isObj(r.value.data) && r.value.data.poison === true)) return { status: 422, body: { error: 'a record is not acceptable' }, accept: [] };
+    return { status: 200, body: { ok: true }, accept: body.records.map((r) => [r.id, r.value]) };
+  });
+}
