@@ -5,6 +5,7 @@ import type { Intake } from '../pipeline/intake.ts';
 import type { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { Eraser } from '../privacy/erasure.ts';
+import type { DeadLetters } from '../pipeline/dead-letters.ts';
 
 export interface AppContext {
   config: SluiceConfig;
@@ -13,6 +14,7 @@ export interface AppContext {
   queries: QueryService;
   counters: StreamCounters;
   eraser: Eraser;
+  deadLetters: DeadLetters;
   /** Whether the process is shutting down (intake answers 503). */
   stopping: () => boolean;
 }

@@ -7,6 +7,7 @@ import { postAwsJson } from '../sources/aws/aws-json-route.ts';
 import { postEvents } from '../sources/http/events-route.ts';
 import { postQuery } from '../query/query-route.ts';
 import { postErasure } from '../privacy/erasure-route.ts';
+import { deadLetterRoutes } from '../pipeline/dead-letters-route.ts';
 import type { AppContext } from './app-context.ts';
 import { httpError } from './http-error.ts';
 
@@ -19,6 +20,7 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/v1/events', (c) => postEvents(c, ctx));
   app.post('/v1/query', (c) => postQuery(c, ctx));
   app.post('/v1/admin/erasures', (c) => postErasure(c, ctx));
+  deadLetterRoutes(app, ctx);
   app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
   app.get('/metrics', (c) => c.text(ctx.counters.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));

@@ -5,6 +5,7 @@
 import * as biRole from './commands/bi-role.ts';
 import * as build from './commands/build.ts';
 import * as dev from './commands/dev.ts';
+import * as dlq from './commands/dlq.ts';
 import * as erase from './commands/erase.ts';
 import * as events from './commands/events.ts';
 import * as invoke from './commands/invoke.ts';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   start,
   keys,
   erase,
+  dlq,
   'bi-role': biRole,
   invoke,
   events,
@@ -40,7 +42,8 @@ commands:
   dev             run Sluice on the embedded database with demo data (npm start)
   start           run Sluice for production: no demo, Firehose buffering, JSON logs
   keys            create, list and revoke API keys
-  erase           erase a data subject (GDPR) from every table, the metrics store and the error output
+  erase           erase a data subject (GDPR) from every table, the metrics store, the error output and the dead letters
+  dlq             list, show, redrive and purge dead letters (records a destination refused or gave up on)
   bi-role         create a PostgreSQL login role that can read the BI tables and nothing else
   invoke          run a Lambda handler in-process on an event file, against the configured store
   events          write a Lambda event (DynamoDB stream, Firehose transformation, S3, API Gateway) from plain JSON

@@ -15,6 +15,7 @@ import { Eraser, pseudonymKeySources, tableSubjects } from '../privacy/erasure.t
 import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from '../runtime/limits.ts';
 import type { OpenContainer } from './container.ts';
 import type { LambdaContext, LambdaRuntime } from './runtime.ts';
+import { DeadLetters } from '../pipeline/dead-letters.ts';
 
 export type LambdaHttpEvent = Parameters<ReturnType<typeof handle>>[0];
 export type LambdaHttpResult = Awaited<ReturnType<ReturnType<typeof handle>>>;
@@ -31,7 +32,7 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
       const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate.events_per_second, rate.burst), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
       const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, stopping: () => false }));
+      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => false }));
     });
     handlers.set(rt, made);
   }

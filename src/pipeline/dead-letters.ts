@@ -78,6 +78,37 @@ export function checkFilter(f: DeadLetterFilter): DeadLetterFilter {
   return f;
 }
 
+const FILTER_KEYS = ['stream', 'destination', 'code', 'since', 'until', 'ids', 'all'];
+
+/**
+ * A filter from loose input (query parameters, a JSON body, CLI options): strings as they come,
+ * `ids` as an array or a comma-separated list, `all` as a boolean or "true"/"false". Throws
+ * DeadLetterError naming an unknown key or a bad value.
+ *
+ * @example filterFrom({ stream: 'to-segment', ids: '4,5' }) // { stream: 'to-segment', ids: [4, 5] }
+ */
+export function filterFrom(input: Record<string, unknown>, extraKeys: string[] = []): DeadLetterFilter {
+  const f: DeadLetterFilter = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (v === undefined || extraKeys.includes(k)) continue;
+    if (!FILTER_KEYS.includes(k)) throw new DeadLetterError(`unknown filter ${JSON.stringify(k)}; filters: ${[...FILTER_KEYS, ...extraKeys].join(', ')}`);
+    if (k === 'ids') {
+      const list = typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : v;
+      f.ids = list as number[];
+    } else if (k === 'all') {
+      if (v !== true && v !== false && v !== 'true' && v !== 'false') throw new DeadLetterError('all must be true or false');
+      f.all = v === true || v === 'true';
+    } else if (typeof v !== 'string') throw new DeadLetterError(`${k} must be a string`);
+    else (f as Record<string, unknown>)[k] = v;
+  }
+  return checkFilter(f);
+}
+
+/** Whether a filter narrows anything (purge refuses an empty one unless told to take everything). */
+export function narrows(f: DeadLetterFilter): boolean {
+  return f.stream !== undefined || f.destination !== undefined || f.code !== undefined || f.since !== undefined || f.until !== undefined || f.ids !== undefined;
+}
+
 /** The SQL condition of a filter and its parameters, numbered from `first`. */
 function where(f: DeadLetterFilter, first = 1, pendingOnly = !f.all): { sql: string; params: Param[] } {
   const parts: string[] = [];

@@ -25,6 +25,7 @@ import { PgliteDriver } from '../store/pglite-driver.ts';
 import { assemblePipeline } from './assemble.ts';
 import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
 import type { Logger } from './logger.ts';
+import { DeadLetters } from '../pipeline/dead-letters.ts';
 
 export interface SluiceOptions {
   mode: 'dev' | 'start';
@@ -95,7 +96,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const intake = new Intake(intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending);
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-  const app = createApp({ config, keys, intake, queries, counters, eraser, stopping: () => stopping });
+  const app = createApp({ config, keys, intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => stopping });
 
   // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
   const recover = async (): Promise<void> => {
