@@ -21,7 +21,10 @@ const recs = (ids: string[]): DeliveryRecord[] => ids.map((id, i) => ({ id, sour
 function files(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : out.push(relative(dir, join(d, e.name)));
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else out.push(relative(dir, join(d, e.name)));
+    }
   };
   walk(dir);
   return out.sort();
