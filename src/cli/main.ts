@@ -2,6 +2,7 @@
  * The `sluice` command: dispatches to a subcommand; a usage error prints the reason and the
  * usage on stderr and exits with status 2.
  */
+import * as backfill from './commands/backfill.ts';
 import * as biRole from './commands/bi-role.ts';
 import * as build from './commands/build.ts';
 import * as dev from './commands/dev.ts';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   keys,
   erase,
   dlq,
+  backfill,
   'bi-role': biRole,
   invoke,
   events,
@@ -43,6 +45,7 @@ commands:
   start           run Sluice for production: no demo, Firehose buffering, JSON logs
   keys            create, list and revoke API keys
   erase           erase a data subject (GDPR) from every table, the metrics store, the error output and the dead letters
+  backfill        replay history (files, folders, globs, S3 prefixes, DynamoDB exports, archives) through the rules
   dlq             list, show, redrive and purge dead letters (records a destination refused or gave up on)
   bi-role         create a PostgreSQL login role that can read the BI tables and nothing else
   invoke          run a Lambda handler in-process on an event file, against the configured store

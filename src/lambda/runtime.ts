@@ -9,7 +9,8 @@
 import type { SluiceConfig } from '../config/config.ts';
 import { ANY_TENANT } from '../auth/api-keys.ts';
 import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
-import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { LogKind, Pipeline } from '../pipeline/pipeline.ts';
+import type { BufferLimits } from '../pipeline/stream.ts';
 import { onceUntilFailed } from '../core/once.ts';
 import type { Processor } from '../processors/processor.ts';
 import { protect, runSteps } from '../processors/run-steps.ts';
@@ -46,6 +47,8 @@ export interface LambdaOptions {
   dataDir?: string;
   log?: Logger;
   stdout?: (line: string) => void;
+  /** How streams batch (default: an invocation's records are one batch). */
+  buffer?: BufferLimits;
 }
 
 /** Time kept back from Lambda's deadline to answer with the records still undelivered. */
@@ -77,13 +80,14 @@ export class LambdaRuntime {
     const log = opts.log ?? createLogger('json', (s) => process.stderr.write(s));
     const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir }, { exclusive: false, poolSize: 2 });
     const rt = new LambdaRuntime(opts.config, db, log);
+    // A config that cannot be assembled (a missing key ring or secret) must not leave the store open.
     const assembled = await assemblePipeline(opts.config, db, {
       mode: 'tool',
       dataDir: opts.dataDir ?? '.sluice',
       log,
       stdout: opts.stdout,
       // One invocation's records are one batch, delivered at once.
-      buffer: () => ({ max_records: 10_000, max_bytes: 64 * 1024 * 1024, interval_seconds: 0 }),
+      buffer: () => opts.buffer ?? { max_records: 10_000, max_bytes: 64 * 1024 * 1024, interval_seconds: 0 },
       complete: (id) => {
         if (id > 0) {
           void rt.intakeLog.pending?.then((l) => l.complete(id));
@@ -92,6 +96,9 @@ export class LambdaRuntime {
         rt.waiting.get(id)?.();
         rt.waiting.delete(id);
       },
+    }).catch(async (e: unknown) => {
+      await db.close().catch(() => {});
+      throw e;
     });
     rt.assembled = assembled;
     rt.pipeline = assembled.pipeline;
@@ -109,7 +116,7 @@ export class LambdaRuntime {
   }
 
   /** Delivers each entry; resolves with the indexes (into `entries`) not delivered before the deadline. */
-  async deliver(entries: Array<{ kind: 'events' | 'records'; stream: string | null; items: unknown[] }>, context?: LambdaContext): Promise<Set<number>> {
+  async deliver(entries: Array<{ kind: LogKind; stream: string | null; items: unknown[] }>, context?: LambdaContext): Promise<Set<number>> {
     const pending = new Set<number>();
     const done: Array<Promise<void>> = [];
     const receivedAt = new Date().toISOString();

@@ -161,6 +161,17 @@ export const MIGRATIONS: string[] = [
   alter table sluice.intake_log drop constraint intake_log_kind_check;
   alter table sluice.intake_log add constraint intake_log_kind_check check (kind in ('events', 'records', 'redrive'));
   `,
+  // 6: backfill checkpoints: per job (sources, format, stream) and source, the lines delivered.
+  `
+  create table sluice.backfills (
+    job text not null,
+    source text not null,
+    lines bigint not null,
+    done boolean not null,
+    updated_at timestamptz not null default now(),
+    primary key (job, source)
+  );
+  `,
 ];
 
 /**
