@@ -26,7 +26,7 @@ import { ErrorOutput, type FailedRecord } from '../pipeline/error-output.ts';
 import type { LogKind } from '../pipeline/pipeline.ts';
 import { contentId, toEntry } from '../sources/event-envelope.ts';
 import { streamRecordToEvent } from '../sources/dynamodb/stream-record.ts';
-import { objectLines } from '../sources/s3/object-source.ts';
+import { objectLineBatches, objectLines } from '../sources/s3/object-source.ts';
 import type { BackfillSource } from './sources.ts';
 
 export const FORMATS = ['ndjson', 'json', 'dynamodb-export', 'archive'] as const;
@@ -94,7 +94,7 @@ async function exportManifest(source: BackfillSource): Promise<{ tableArn?: stri
 }
 
 /** Turns one parsed line (or array element) into what the pipeline takes. */
-function classifier(opts: BackfillOptions, source: BackfillSource, manifest: { tableArn?: string; exportTime?: string }): (value: unknown) => Item {
+function classifier(opts: BackfillOptions, source: BackfillSource, manifest: { tableArn?: string; exportTime?: string }): (value: unknown, text?: string) => Item {
   if (opts.format === 'archive') {
     return (v) => (isRecord(v) && typeof v.id === 'string' && 'record' in v ? { kind: 'redrive', stream: opts.stream, item: { id: v.id, value: v.record } } : { error: 'not_archive_line', reason: 'expected { id, at, record } (a line of a Sluice archive)' });
   }
@@ -121,18 +121,20 @@ function classifier(opts: BackfillOptions, source: BackfillSource, manifest: { t
       }
     };
   }
-  return (v) => {
-    const entry = toEntry(v, ANY_TENANT, opts.stream, source.modified);
+  return (v, text) => {
+    const entry = toEntry(v, ANY_TENANT, opts.stream, source.modified, text);
     if (entry.kind === 'error') return { error: entry.code, reason: entry.message };
     return entry.kind === 'records' ? { kind: 'records', stream: opts.stream, item: entry.item } : { kind: 'events', stream: null, item: entry.item };
   };
 }
 
-/** Numbered values of a source: its lines, or a `json` file's elements. */
-async function* valuesOf(source: BackfillSource, format: BackfillFormat, counted: Readable): AsyncGenerator<{ n: number; value?: unknown; error?: [string, string] }> {
+type Value = { n: number; value?: unknown; text?: string; error?: [string, string] };
+
+/** Numbered values of a source, a batch at a time: its lines, or a `json` file's elements. */
+async function* valuesOf(source: BackfillSource, format: BackfillFormat, counted: Readable): AsyncGenerator<Value[]> {
   if (format === 'json') {
     if (source.size > MAX_JSON_FILE_BYTES) {
-      yield { n: 1, error: ['file_too_large', `a json file may be at most ${MAX_JSON_FILE_BYTES} bytes; use ndjson for larger ones`] };
+      yield [{ n: 1, error: ['file_too_large', `a json file may be at most ${MAX_JSON_FILE_BYTES} bytes; use ndjson for larger ones`] }];
       return;
     }
     const chunks: Buffer[] = [];
@@ -141,22 +143,22 @@ async function* valuesOf(source: BackfillSource, format: BackfillFormat, counted
     try {
       parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
-      yield { n: 1, error: ['malformed_json', 'the file is not JSON'] };
+      yield [{ n: 1, error: ['malformed_json', 'the file is not JSON'] }];
       return;
     }
     const list = Array.isArray(parsed) ? parsed : [parsed];
-    for (let i = 0; i < list.length; i++) yield { n: i + 1, value: list[i] };
+    yield list.map((value, i) => ({ n: i + 1, value }));
     return;
   }
-  for await (const l of objectLines(counted, MAX_LINE_BYTES)) {
-    if ('tooLong' in l) yield { n: l.n, error: ['line_too_large', `a line may be at most ${MAX_LINE_BYTES} bytes`] };
-    else {
+  for await (const lines of objectLineBatches(counted, MAX_LINE_BYTES)) {
+    yield lines.map((l): Value => {
+      if ('tooLong' in l) return { n: l.n, error: ['line_too_large', `a line may be at most ${MAX_LINE_BYTES} bytes`] };
       try {
-        yield { n: l.n, value: JSON.parse(l.text) };
+        return { n: l.n, value: JSON.parse(l.text), text: l.text };
       } catch {
-        yield { n: l.n, error: ['malformed_json', 'the line is not JSON'] };
+        return { n: l.n, error: ['malformed_json', 'the line is not JSON'] };
       }
-    }
+    });
   }
 }
 
@@ -258,17 +260,19 @@ export async function runBackfill(rt: LambdaRuntime, sources: BackfillSource[], 
       failures = [];
       while (inflight.length >= IN_FLIGHT) await settle();
     };
-    for await (const v of valuesOf(source, opts.format, counter)) {
-      last = v.n;
-      if (v.n <= skip) continue;
-      const it: Item = v.error ? { error: v.error[0], reason: v.error[1] } : classify(v.value);
-      items.push(it);
-      if ('error' in it) {
-        failures.push({ stream: 'backfill', tenant: null, step: 'source', code: it.error, reason: `${source.name} line ${v.n}: ${it.reason}`, record_id: `${job}:${source.name}:${v.n}`, record: { source: source.name, line: v.n } });
-      }
-      if (items.length >= CHUNK_LINES) {
-        await submit();
-        if (opts.signal?.aborted) break;
+    reading: for await (const batch of valuesOf(source, opts.format, counter)) {
+      for (const v of batch) {
+        last = v.n;
+        if (v.n <= skip) continue;
+        const it: Item = v.error ? { error: v.error[0], reason: v.error[1] } : classify(v.value, v.text);
+        items.push(it);
+        if ('error' in it) {
+          failures.push({ stream: 'backfill', tenant: null, step: 'source', code: it.error, reason: `${source.name} line ${v.n}: ${it.reason}`, record_id: `${job}:${source.name}:${v.n}`, record: { source: source.name, line: v.n } });
+        }
+        if (items.length >= CHUNK_LINES) {
+          await submit();
+          if (opts.signal?.aborted) break reading;
+        }
       }
     }
     if (items.length > 0 && !opts.signal?.aborted) await submit();

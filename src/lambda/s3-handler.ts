@@ -79,7 +79,7 @@ export async function loadS3Objects(rt: LambdaRuntime, event: S3Event, context?:
         fail(l.n, 'malformed_json', 'the line is not JSON');
         continue;
       }
-      const entry = toEntry(value, ANY_TENANT, stream, ref.time);
+      const entry = toEntry(value, ANY_TENANT, stream, ref.time, l.text);
       if (entry.kind === 'error') fail(l.n, entry.code, entry.message);
       else if (entry.kind === 'records') records.push(entry.item);
       else events.push(entry.item);

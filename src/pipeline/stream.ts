@@ -52,15 +52,23 @@ function tenantOf(v: unknown): string | null {
   return typeof t === 'string' ? t.slice(0, 63) : null;
 }
 
-/** The batch's id (from its record ids) and its earliest acceptance time. */
+/** The batch's id (from its record ids, hashed when first read) and its earliest acceptance time. */
 export function batchInfo(stream: string, records: Array<{ id: string; at: string }>): BatchInfo {
-  const h = createHash('sha256');
   let at = records[0]?.at ?? new Date(0).toISOString();
-  for (const r of records) {
-    h.update(r.id).update('\n');
-    if (r.at < at) at = r.at;
-  }
-  return { stream, id: h.digest('hex').slice(0, 32), at };
+  for (const r of records) if (r.at < at) at = r.at;
+  let id: string | undefined;
+  return {
+    stream,
+    at,
+    get id() {
+      if (id === undefined) {
+        const h = createHash('sha256');
+        for (const r of records) h.update(r.id).update('\n');
+        id = h.digest('hex').slice(0, 32);
+      }
+      return id;
+    },
+  };
 }
 
 export class Stream {
@@ -86,8 +94,10 @@ export class Stream {
   push(record: StreamRecord): void {
     this.buffer.push(record);
     this.bytes += record.bytes;
-    if (this.due()) this.flush();
-    else if (!this.timer) this.startTimer();
+    if (this.due()) {
+      // With every slot busy, the batch in flight flushes when it ends: no timer per record.
+      if (this.inflight.size < (this.parts.destination.concurrency ?? 1)) this.flush();
+    } else if (!this.timer) this.startTimer();
   }
 
   /** Records that failed before reaching the stream (routing), straight to the error output. */
@@ -143,7 +153,8 @@ export class Stream {
         });
       this.inflight.add(running);
     }
-    if (this.buffer.length > 0 && !this.timer && !this.overdue) this.startTimer();
+    // Records left behind wait for their interval, unless a batch in flight will flush them when it ends.
+    if (this.buffer.length > 0 && !this.timer && !this.overdue && !(this.inflight.size > 0 && this.due())) this.startTimer();
   }
 
   /** At most one buffer's worth, oldest first. */

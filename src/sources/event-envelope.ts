@@ -82,24 +82,29 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
 }
 
 /**
- * One entry of a batch of events (`/v1/events`, an S3 object): a unified metric record (it has
- * `metric_name`) for `stream`, with an id from the tenant, stream and content; or an
- * EventBridge envelope, completed by {@link toEnvelope}. `line` is the JSON the intake log keeps;
- * `bytes`, the size of the event or record as JSON, counts against the ingest limits.
+ * One entry of a batch of events (`/v1/events`, an S3 object, a backfill): a unified metric
+ * record (it has `metric_name`) for `stream`, with an id from the tenant, stream and content;
+ * or an EventBridge envelope, completed by {@link toEnvelope}. `text` is the record's JSON as it
+ * arrived, when the caller has it (a line of a file): it is hashed as is instead of serialized
+ * again. `line()` is the JSON the intake log keeps; `bytes`, the size of the event or record as
+ * JSON, counts against the ingest limits.
  */
 export type EntryResult =
-  | { kind: 'records'; item: { id: string; value: Record<string, unknown> }; line: string; bytes: number }
-  | { kind: 'events'; item: Envelope; line: string; bytes: number }
+  | { kind: 'records'; item: { id: string; value: Record<string, unknown> }; line: () => string; bytes: number }
+  | { kind: 'events'; item: Envelope; line: () => string; bytes: number }
   | { kind: 'error'; code: string; message: string };
 
-export function toEntry(value: unknown, tenant: string, stream: string, now: Date): EntryResult {
-  if (isRecord(value) && 'metric_name' in value) {
-    const json = JSON.stringify(value);
+/** Whether a value is a unified metric record rather than an event. */
+export const isMetricRecord = (value: unknown): value is Record<string, unknown> => isRecord(value) && 'metric_name' in value;
+
+export function toEntry(value: unknown, tenant: string, stream: string, now: Date, text?: string): EntryResult {
+  if (isMetricRecord(value)) {
+    const json = text ?? JSON.stringify(value);
     const item = { id: contentId(tenant, [stream, json]), value };
-    return { kind: 'records', item, line: JSON.stringify(item), bytes: json.length };
+    return { kind: 'records', item, line: () => JSON.stringify(item), bytes: json.length };
   }
   const env = toEnvelope(value, tenant, now);
   if (!env.ok) return { kind: 'error', code: env.code, message: env.message };
   const line = JSON.stringify(env.event);
-  return { kind: 'events', item: env.event, line, bytes: line.length };
+  return { kind: 'events', item: env.event, line: () => line, bytes: line.length };
 }

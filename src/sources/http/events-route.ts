@@ -93,10 +93,10 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
     }
     if (entry.kind === 'records') {
       records.push(entry.item);
-      recordLines.push(entry.line);
+      recordLines.push(entry.line());
     } else {
       events.push(entry.item);
-      eventLines.push(entry.line);
+      eventLines.push(entry.line());
     }
     results.push({ id: entry.item.id });
     bytes += entry.bytes;
