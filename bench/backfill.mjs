@@ -5,6 +5,7 @@
 // pipeline and the store cost on top.
 //   node bench/backfill.mjs [--n 1000000]
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip, gzipSync } from 'node:zlib';
