@@ -48,11 +48,15 @@ export function toPoint(
   }
   const dimensions: Record<string, string> = {};
   const measures: Record<string, number> = {};
-  for (const [k, v] of Object.entries(meta)) {
+  // for…in over own keys of parsed JSON: no entry arrays per record (this runs for every point).
+  for (const k in meta) {
+    const v = meta[k];
     if (!RESERVED.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) dimensions[k] = String(v);
   }
-  if (isRecord(value.data)) {
-    for (const [k, v] of Object.entries(value.data)) {
+  const data = value.data;
+  if (isRecord(data)) {
+    for (const k in data) {
+      const v = data[k];
       if (typeof v === 'number' && Number.isFinite(v)) measures[k] = v;
       else if (typeof v === 'string' || typeof v === 'boolean') dimensions[k] = String(v);
     }

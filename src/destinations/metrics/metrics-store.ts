@@ -174,12 +174,13 @@ export class MetricsStore {
     const seen = new Set<string>();
     const out: Array<MetricPoint & { rolled: Record<string, string> }> = [];
     for (const p of points) {
-      const key = `${p.tenant}\u0000${p.metric}\u0000${Date.parse(p.time)}\u0000${p.record_id}`;
+      // Times of points are normalized ISO strings (toPoint), so equal instants are equal strings.
+      const key = `${p.tenant}\u0000${p.metric}\u0000${p.time}\u0000${p.record_id}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const rolled: Record<string, string> = {};
       for (const d of this.rollupDimensions) if (Object.hasOwn(p.dimensions, d)) rolled[d] = p.dimensions[d];
-      out.push({ ...p, rolled });
+      out.push({ tenant: p.tenant, metric: p.metric, time: p.time, record_id: p.record_id, dimensions: p.dimensions, measures: p.measures, rolled });
     }
     return out;
   }
