@@ -24,7 +24,7 @@ describe('config validation', () => {
     const lines = issues.map((i) => `${i.path}: ${i.message}`);
     assert.ok(lines.includes('streams.metrics.buffer.max_bytes: expected a positive integer and ≤ 134217728, got "5MB"'), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
-    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "metrics", got "kafka"'), lines.join('\n'));
+    assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "segment", "mixpanel", "webhook", "archive", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
     assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, sources'), lines.join('\n'));
   });
@@ -37,6 +37,20 @@ describe('config validation', () => {
     const differ = validateConfig({ streams: { a: metrics(['plan']), b: metrics(['country']), c: stream } });
     assert.deepEqual(differ.map((i) => i.path), ['streams.a.destination.rollup_dimensions', 'streams.b.destination.rollup_dimensions']);
     assert.match(differ[0].message, /same rollup_dimensions/);
+  });
+
+  it('checks the forwarders and the archive: secrets, URLs, paths, retry bounds, one Mixpanel auth', () => {
+    const dest = (destination: Record<string, unknown>) => validateConfig({ streams: { s: { destination } } }).map((i) => `${i.path}: ${i.message}`);
+    assert.deepEqual(dest({ type: 'segment', write_key: { env: 'SEGMENT_WRITE_KEY' }, endpoint: 'https://events.eu1.segmentapis.com', user_id: '$.metadata.user_id', retry_seconds: 600 }), []);
+    assert.deepEqual(dest({ type: 'mixpanel', service_account: { username: 'sa', secret: { file: '/run/secrets/mp' }, project_id: '12345' }, strict: true }), []);
+    assert.deepEqual(dest({ type: 'webhook', url: 'https://hooks.example.com/sluice', secret: { env: 'HOOK_SECRET' }, headers: { 'X-Team': 'data' } }), []);
+    assert.deepEqual(dest({ type: 'archive', location: 's3://my-archive/events/', region: 'eu-west-1' }), []);
+    assert.deepEqual(dest({ type: 'segment' }), ['streams.s.destination.write_key: is required']);
+    assert.deepEqual(dest({ type: 'segment', write_key: 'wk_live_123' }), ['streams.s.destination.write_key: expected { env: NAME }, { file: PATH } or { aws_secret: NAME_OR_ARN }, got "wk_live_123"']);
+    assert.deepEqual(dest({ type: 'mixpanel' }), ['streams.s.destination: a mixpanel destination needs exactly one of project_token or service_account']);
+    assert.match(dest({ type: 'webhook', url: 'ftp://x', secret: { env: 'S' } })[0], /^streams\.s\.destination\.url: expected an http\(s\) URL/);
+    assert.match(dest({ type: 'segment', write_key: { env: 'K' }, retry_seconds: 9000 })[0], /^streams\.s\.destination\.retry_seconds: .*7200/);
+    assert.match(dest({ type: 'segment', write_key: { env: 'K' }, event: 'metric_name' })[0], /^streams\.s\.destination\.event: .*must start with "\$"/);
   });
 
   it('checks key sources and field policies, naming the allowed forms', () => {
