@@ -9,7 +9,7 @@
  * the record id, so a request retried after a timeout (which the vendor may have taken) counts
  * once.
  */
-import type { BatchInfo, DeliveryFailure, DeliveryRecord } from '../destination.ts';
+import type { BatchInfo, DeliveryFailure, DeliveryRecord, Destination } from '../destination.ts';
 
 /** How a forwarder retries and how much it sends at once (config `delivery`). */
 export interface ForwarderOptions {
@@ -170,5 +170,25 @@ export function forwarder<M>(spec: ForwarderSpec<M>, options: ForwarderOptions =
       failures.push(...(await send(req, batch, deadline)));
     });
     return failures.sort((a, b) => a.index - b.index);
+  };
+}
+
+/**
+ * A forwarder as a stream's destination: its spec is made when the destination opens (after its
+ * secret is read), and every write goes through {@link forwarder}.
+ *
+ * @example forwarderDestination('segment', async () => segmentSpec(config, await readKey()), config)
+ */
+export function forwarderDestination<M>(kind: string, makeSpec: () => Promise<ForwarderSpec<M>>, options: ForwarderOptions): Destination {
+  let write: ReturnType<typeof forwarder<M>> | null = null;
+  return {
+    kind,
+    async open() {
+      write = forwarder(await makeSpec(), options);
+    },
+    write(records, batch) {
+      if (!write) throw new Error(`the ${kind} destination was not opened`);
+      return write(records, batch);
+    },
   };
 }

@@ -14,7 +14,7 @@ import { describeSecret, readSecret } from '../../config/secrets.ts';
 import { isRecord } from '../../core/is-record.ts';
 import type { Destination } from '../destination.ts';
 import { epochMs, fieldReaders, requiredSecret } from '../http/fields.ts';
-import { forwarder, reasonFrom, type ForwarderSpec, type Verdict } from '../http/forwarder.ts';
+import { forwarderDestination, reasonFrom, type ForwarderSpec, type Verdict } from '../http/forwarder.ts';
 
 export const MIXPANEL_LIMITS = { messageBytes: 1024 * 1024 - 1, requestMessages: 2000, requestBytes: 10 * 1024 * 1024 };
 export const MIXPANEL_ENDPOINT = 'https://api.mixpanel.com';
@@ -89,19 +89,10 @@ export function mixpanelSpec(config: MixpanelDestinationConfig, auth: { user: st
 }
 
 export function createMixpanelDestination(config: MixpanelDestinationConfig): Destination {
-  let write: ReturnType<typeof forwarder<MixpanelEvent>> | null = null;
-  return {
-    kind: 'mixpanel',
-    async open() {
-      const sa = config.service_account;
-      const auth = sa
-        ? { user: sa.username, password: await requiredSecret(() => readSecret(sa.secret), `the Mixpanel service account secret (${describeSecret(sa.secret)})`), projectId: sa.project_id }
-        : { user: await requiredSecret(() => readSecret(config.project_token!), `the Mixpanel project token (${describeSecret(config.project_token!)})`), password: '' };
-      write = forwarder(mixpanelSpec(config, auth), config);
-    },
-    write(records, batch) {
-      if (!write) throw new Error('the mixpanel destination was not opened');
-      return write(records, batch);
-    },
+  const auth = async () => {
+    const sa = config.service_account;
+    if (sa) return { user: sa.username, password: await requiredSecret(() => readSecret(sa.secret), `the Mixpanel service account secret (${describeSecret(sa.secret)})`), projectId: sa.project_id };
+    return { user: await requiredSecret(() => readSecret(config.project_token!), `the Mixpanel project token (${describeSecret(config.project_token!)})`), password: '' };
   };
+  return forwarderDestination('mixpanel', async () => mixpanelSpec(config, await auth()), config);
 }

@@ -11,7 +11,7 @@ import { describeSecret, readSecret } from '../../config/secrets.ts';
 import { isRecord } from '../../core/is-record.ts';
 import type { Destination } from '../destination.ts';
 import { epochMs, fieldReaders, requiredSecret } from '../http/fields.ts';
-import { forwarder, reasonFrom, type ForwarderSpec } from '../http/forwarder.ts';
+import { forwarderDestination, reasonFrom, type ForwarderSpec } from '../http/forwarder.ts';
 
 export const SEGMENT_LIMITS = { messageBytes: 32 * 1024, requestMessages: 2500, requestBytes: 500 * 1024 };
 export const SEGMENT_ENDPOINT = 'https://api.segment.io';
@@ -71,16 +71,6 @@ export function segmentSpec(config: SegmentDestinationConfig, writeKey: string):
 }
 
 export function createSegmentDestination(config: SegmentDestinationConfig): Destination {
-  let write: ReturnType<typeof forwarder<SegmentTrack>> | null = null;
-  return {
-    kind: 'segment',
-    async open() {
-      const key = await requiredSecret(() => readSecret(config.write_key), `the Segment write key (${describeSecret(config.write_key)})`);
-      write = forwarder(segmentSpec(config, key), config);
-    },
-    write(records, batch) {
-      if (!write) throw new Error('the segment destination was not opened');
-      return write(records, batch);
-    },
-  };
+  const key = () => requiredSecret(() => readSecret(config.write_key), `the Segment write key (${describeSecret(config.write_key)})`);
+  return forwarderDestination('segment', async () => segmentSpec(config, await key()), config);
 }

@@ -15,7 +15,7 @@ import type { WebhookDestinationConfig } from '../../config/config.ts';
 import { describeSecret, readSecret } from '../../config/secrets.ts';
 import type { BatchInfo, Destination } from '../destination.ts';
 import { requiredSecret } from '../http/fields.ts';
-import { forwarder, reasonFrom, type ForwarderSpec } from '../http/forwarder.ts';
+import { forwarderDestination, reasonFrom, type ForwarderSpec } from '../http/forwarder.ts';
 
 export const WEBHOOK_DEFAULTS = { max_request_records: 500, max_request_bytes: 1024 * 1024 };
 
@@ -63,16 +63,6 @@ export function webhookSpec(config: WebhookDestinationConfig, secret: string): F
 }
 
 export function createWebhookDestination(config: WebhookDestinationConfig): Destination {
-  let write: ReturnType<typeof forwarder<WebhookRecord>> | null = null;
-  return {
-    kind: 'webhook',
-    async open() {
-      const secret = await requiredSecret(() => readSecret(config.secret), `the webhook signing secret (${describeSecret(config.secret)})`);
-      write = forwarder(webhookSpec(config, secret), config);
-    },
-    write(records, batch) {
-      if (!write) throw new Error('the webhook destination was not opened');
-      return write(records, batch);
-    },
-  };
+  const secret = () => requiredSecret(() => readSecret(config.secret), `the webhook signing secret (${describeSecret(config.secret)})`);
+  return forwarderDestination('webhook', async () => webhookSpec(config, await secret()), config);
 }
