@@ -77,13 +77,13 @@ export async function run(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const bar = tty
     ? new cliProgress.SingleBar(
-        { format: 'backfill [{bar}] {percentage}% | {events} events | {rate}/s | ETA {eta} | {files}', hideCursor: true, stream: process.stderr },
+        { format: 'backfill [{bar}] {percentage}% | {events} events | {rate}/s | ETA {left} | {files}', hideCursor: true, stream: process.stderr },
         cliProgress.Presets.shades_classic,
       )
     : null;
   let lastLine = 0;
   const progress = (p: BackfillProgress): void => {
-    const fields = { events: p.events, rate: Math.round(p.rate), eta: fmtSeconds(p.etaSeconds), files: `${p.sourcesDone}/${p.sources} sources` };
+    const fields = { events: p.events, rate: Math.round(p.rate), left: fmtSeconds(p.etaSeconds), files: `${p.sourcesDone}/${p.sources} sources` };
     if (bar) {
       if (!lastLine) bar.start(Math.max(1, p.totalBytes), 0, fields);
       lastLine = 1;
@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     if (Date.now() - lastLine < 5_000 && p.sourcesDone < p.sources) return;
     lastLine = Date.now();
     const pct = p.totalBytes > 0 ? Math.min(100, Math.round((p.bytes / p.totalBytes) * 100)) : 100;
-    process.stderr.write(`backfill: ${pct}% of ${p.totalBytes} bytes, ${p.events} events, ${fields.rate}/s, ETA ${fields.eta}, ${fields.files}${p.failed ? `, ${p.failed} failed lines` : ''}\n`);
+    process.stderr.write(`backfill: ${pct}% of ${p.totalBytes} bytes, ${p.events} events, ${fields.rate}/s, ETA ${fields.left}, ${fields.files}${p.failed ? `, ${p.failed} failed lines` : ''}\n`);
   };
   try {
     if (values.restart) await rt.db.query('delete from sluice.backfills where job = $1', [jobId(sources.map((s) => s.name), format, stream)]);
