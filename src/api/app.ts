@@ -10,6 +10,7 @@ import { postErasure } from '../privacy/erasure-route.ts';
 import { deadLetterRoutes } from '../pipeline/dead-letters-route.ts';
 import type { AppContext } from './app-context.ts';
 import { httpError } from './http-error.ts';
+import { LogUnavailable } from '../pipeline/intake.ts';
 
 /**
  * @example serve({ fetch: createApp(ctx).fetch, port: 8787 });
@@ -25,6 +26,9 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/metrics', (c) => c.text(ctx.counters.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));
   app.onError((e, c) => {
+    if (e instanceof LogUnavailable) {
+      return httpError(c, 503, 'log_unavailable', 'Sluice cannot store events right now; nothing was acknowledged, retry after the given seconds', { 'retry-after': '1' });
+    }
     // Never echo the error: it may quote a payload. The process log has the class.
     process.stderr.write(`sluice: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${e.name}\n`);
     return httpError(c, 500, 'internal_error', 'Sluice could not handle the request; it was not acknowledged, retry it');

@@ -15,6 +15,7 @@ import * as start from './commands/start.ts';
 import * as testPattern from './commands/test-pattern.ts';
 import * as testTransform from './commands/test-transform.ts';
 import * as validate from './commands/validate.ts';
+import * as worker from './commands/worker.ts';
 import { UsageError } from './cli-io.ts';
 
 interface Command {
@@ -25,6 +26,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   dev,
   start,
+  worker,
   keys,
   erase,
   dlq,
@@ -42,7 +44,8 @@ const HELP = `sluice — an open event analytics pipeline
 
 commands:
   dev             run Sluice on the embedded database with demo data (npm start)
-  start           run Sluice for production: no demo, Firehose buffering, JSON logs
+  start           run Sluice for production: no demo, Firehose buffering, JSON logs (--intake jetstream: an API node)
+  worker          consume the JetStream intake and deliver (scale-out behind sluice start --intake jetstream)
   keys            create, list and revoke API keys
   erase           erase a data subject (GDPR) from every table, the metrics store, the error output and the dead letters
   backfill        replay history (files, folders, globs, S3 prefixes, DynamoDB exports, archives) through the rules

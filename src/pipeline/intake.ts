@@ -4,9 +4,18 @@
  * answers; the pipeline then takes the entry from memory. Sources answer the producer with
  * what `submit` says.
  */
-import type { SqlIntakeLog } from '../log/sql-intake-log.ts';
+import type { LogRow } from '../log/sql-intake-log.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+
+/** Where accepted entries are made durable: the SQL intake log, or JetStream. */
+export interface IntakeSink {
+  /** Resolves with the entry's id once it is durable; throws LogUnavailable when it cannot be stored now. */
+  append(row: LogRow): Promise<number>;
+}
+
+/** The log cannot store entries now (JetStream away): the producer gets 503 with Retry-After. */
+export class LogUnavailable extends Error {}
 
 export type Admission = { ok: true } | { ok: false; status: 429 | 503; retryAfter: number; code: 'rate_limited' | 'overloaded'; message: string };
 
@@ -23,14 +32,21 @@ export class Intake {
   private inflight = 0;
 
   constructor(
-    private readonly log: SqlIntakeLog,
+    private readonly log: IntakeSink,
     private readonly pipeline: Pipeline,
     private readonly limiter: RateLimiter,
     private readonly maxPendingBytes: number,
+    private readonly opts: {
+      /** Whether this process delivers what it accepts (false for an API node in front of JetStream workers). */
+      local?: boolean;
+      /** Whether the workers are too far behind (JetStream lag past its limit). */
+      lagging?: () => boolean;
+    } = {},
   ) {}
 
   /** Already past the limit: refuse before reading or parsing a body (which costs memory too). */
   overloaded(): Extract<Admission, { ok: false }> | null {
+    if (this.opts.lagging?.()) return { ok: false, status: 503, retryAfter: 1, code: 'overloaded', message: 'the workers are behind on what Sluice accepted; retry after the given seconds' };
     if (this.pipeline.pendingBytes + this.inflight <= this.maxPendingBytes) return null;
     return { ok: false, status: 503, retryAfter: 1, code: 'overloaded', message: 'Sluice is delivering what it accepted; retry after the given seconds' };
   }
@@ -57,6 +73,6 @@ export class Intake {
     } finally {
       this.inflight -= bytes;
     }
-    this.pipeline.accept({ id, tenant: s.tenant, kind: s.kind, stream: s.stream, items: s.items, bytes, receivedAt: new Date().toISOString() });
+    if (this.opts.local !== false) this.pipeline.accept({ id, tenant: s.tenant, kind: s.kind, stream: s.stream, items: s.items, bytes, receivedAt: new Date().toISOString() });
   }
 }

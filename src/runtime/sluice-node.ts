@@ -12,6 +12,7 @@ import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
 import type { SluiceConfig } from '../config/config.ts';
 import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
+import { JetStreamIntake, type JetStreamOptions } from '../log/jetstream-intake.ts';
 import { Intake } from '../pipeline/intake.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
@@ -23,7 +24,7 @@ import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
 import { assemblePipeline } from './assemble.ts';
-import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
+import { DEFAULT_MAX_LAG_MESSAGES, DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { DeadLetters } from '../pipeline/dead-letters.ts';
 
@@ -41,6 +42,11 @@ export interface SluiceOptions {
   pgPort?: number;
   /** Writes of the stdout destination (tests capture them). */
   stdout?: (line: string) => void;
+  /**
+   * Append accepted events to NATS JetStream instead of delivering them here: this process is an
+   * API node and `sluice worker` processes deliver (docs/operations.md, Scale-out).
+   */
+  jetstream?: JetStreamOptions & { maxLagMessages?: number };
 }
 
 export interface RunningSluice {
@@ -93,14 +99,28 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   await intakeLog.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
-  const intake = new Intake(intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending);
+  // With JetStream, this process only appends; workers deliver. Intake refuses (503) while their
+  // lag is past the limit, so JetStream does not fill while producers are told all is well.
+  const js = opts.jetstream ? await JetStreamIntake.open({ ...opts.jetstream, role: 'api' }) : null;
+  let lagging = false;
+  const lagTimer = js
+    ? setInterval(() => {
+        js.lag().then(
+          (l) => (lagging = l.pending > (opts.jetstream?.maxLagMessages ?? DEFAULT_MAX_LAG_MESSAGES)),
+          () => {},
+        );
+      }, 1000)
+    : null;
+  lagTimer?.unref();
+  const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending, js ? { local: false, lagging: () => lagging } : {});
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => stopping });
 
   // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
   const recover = async (): Promise<void> => {
-    while (!stopping && pipeline.pendingBytes < maxPending / 2) {
+    // An API node in front of JetStream delivers nothing: workers claim what the SQL log holds (redrives).
+    while (!stopping && !js && pipeline.pendingBytes < maxPending / 2) {
       const rows = await intakeLog.claimOrphans(200);
       if (rows.length === 0) return;
       log.info(`recovering ${rows.length} intake log entr${rows.length === 1 ? 'y' : 'ies'} not yet delivered`);
@@ -153,7 +173,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       clearInterval(recoverTimer);
       clearInterval(compactTimer);
       clearInterval(maintainTimer);
+      if (lagTimer) clearInterval(lagTimer);
       await new Promise<void>((r) => server.close(() => r()));
+      await js?.close();
       await recovering;
       await compacting;
       await pipeline.drain();

@@ -8,7 +8,8 @@ import { createLogger, type Logger } from '../../runtime/logger.ts';
 import { loadConfigOrReport, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
-export const serveUsage = (cmd: string): string => `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ''}`;
+export const serveUsage = (cmd: string): string =>
+  `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ' [--intake sql|jetstream --nats URL [--nats-stream NAME]]'}`;
 
 export interface Served {
   sluice: RunningSluice;
@@ -18,10 +19,18 @@ export interface Served {
 }
 
 export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Served) => Promise<() => void>): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...STORE_OPTIONS, port: { type: 'string' }, host: { type: 'string' }, ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' }, 'pg-port': { type: 'string' } } : {}) },
-  });
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
+    ...STORE_OPTIONS,
+    port: { type: 'string' },
+    host: { type: 'string' },
+    ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' }, 'pg-port': { type: 'string' } } : { intake: { type: 'string' }, nats: { type: 'string' }, 'nats-stream': { type: 'string' } }),
+  };
+  const values = parseArgs({ args: argv, options }).values as Record<string, string | undefined>;
+  const intake = values.intake ?? 'sql';
+  if (intake !== 'sql' && intake !== 'jetstream') throw new UsageError(`--intake must be sql or jetstream, got ${JSON.stringify(intake)}`);
+  const nats = values.nats;
+  if (intake === 'jetstream' && !nats) throw new UsageError('--intake jetstream needs --nats nats://HOST:PORT');
+  if (nats && !/^(nats|tls):\/\/\S+$/.test(nats)) throw new UsageError(`--nats: expected nats://HOST:PORT, got ${JSON.stringify(nats)}`);
   const port = values.port === undefined ? 8787 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number 0 to 65535, got ${JSON.stringify(values.port)}`);
   const pgPort = values['pg-port'] === undefined ? undefined : Number(values['pg-port']);
@@ -32,8 +41,11 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
   const where = storeLocation(values);
   let sluice: RunningSluice;
   try {
-    sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log, pgPort });
+    if (intake === 'jetstream' && !where.databaseUrl) throw new UsageError('--intake jetstream needs DATABASE_URL: API nodes and workers share one PostgreSQL');
+    const jetstream = intake === 'jetstream' ? { servers: nats!, stream: values['nats-stream'] } : undefined;
+    sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log, pgPort, jetstream });
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     log.error(`sluice ${mode}: could not start: ${(e as Error).message}`);
     return 1;
   }

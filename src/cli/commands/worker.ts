@@ -1,0 +1,41 @@
+/**
+ * `sluice worker --nats URL`: consumers only, behind API nodes started with
+ * `sluice start --intake jetstream`. Needs DATABASE_URL (the PostgreSQL the API nodes use).
+ * Stops cleanly on SIGTERM or SIGINT: takes no more messages, delivers and acknowledges those it
+ * took, exits.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../runtime/logger.ts';
+import { startWorker } from '../../runtime/worker.ts';
+import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { STORE_OPTIONS, storeLocation } from '../store-args.ts';
+
+export const usage = `usage: sluice worker --nats nats://HOST:PORT [--nats-stream NAME] [--ack-wait SECONDS] [--config FILE]   (DATABASE_URL: the PostgreSQL server)
+  --ack-wait: a message unacknowledged this long goes to another worker (default 30; the API nodes must say the same)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...STORE_OPTIONS, nats: { type: 'string' }, 'nats-stream': { type: 'string' }, 'ack-wait': { type: 'string' } } });
+  if (!values.nats || !/^(nats|tls):\/\/\S+$/.test(values.nats)) throw new UsageError(`--nats: expected nats://HOST:PORT, got ${JSON.stringify(values.nats ?? '')}`);
+  const ackWait = values['ack-wait'] === undefined ? undefined : Number(values['ack-wait']);
+  if (ackWait !== undefined && (!Number.isInteger(ackWait) || ackWait < 1 || ackWait > 3600)) throw new UsageError('--ack-wait must be an integer number of seconds from 1 to 3600');
+  const where = storeLocation(values);
+  if (!where.databaseUrl) throw new UsageError('a worker needs DATABASE_URL: the PostgreSQL server the API nodes write to');
+  const loaded = await loadConfigOrReport(values.config);
+  if (loaded === null) return 2;
+  const log = createLogger('json');
+  const worker = await startWorker({ config: loaded.config, databaseUrl: where.databaseUrl, jetstream: { servers: values.nats, stream: values['nats-stream'], ackWaitSeconds: ackWait }, log });
+  return new Promise<number>((done) => {
+    const shutdown = (signal: string): void => {
+      log.info(`${signal}: delivering the messages taken, then exiting`);
+      worker.stop().then(
+        () => done(0),
+        (e: Error) => {
+          log.error(`shutdown failed: ${e.name}`);
+          done(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * `sluice worker`: consumers only, for scale-out behind JetStream. Any number of workers share
+ * the durable pull consumer and write to one PostgreSQL; each message is acknowledged once
+ * everything derived from it is delivered. A worker also delivers the SQL intake log's
+ * unowned entries (dead-letter redrives), as a single-node process does.
+ */
+import type { SluiceConfig } from '../config/config.ts';
+import { JetStreamIntake, type JetStreamOptions } from '../log/jetstream-intake.ts';
+import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
+import type { StreamCounters } from '../pipeline/stream-counters.ts';
+import { openDatabase } from '../store/open-database.ts';
+import type { Database } from '../store/database.ts';
+import { assemblePipeline } from './assemble.ts';
+import { DEFAULT_MAX_PENDING_BYTES } from './limits.ts';
+import type { Logger } from './logger.ts';
+import { FIREHOSE_DEFAULT_BUFFER } from './sluice-node.ts';
+
+export interface WorkerOptions {
+  config: SluiceConfig;
+  databaseUrl: string;
+  jetstream: JetStreamOptions;
+  log: Logger;
+  leaseSeconds?: number;
+}
+
+export interface RunningWorker {
+  db: Database;
+  pipeline: Pipeline;
+  counters: StreamCounters;
+  /** Stops taking messages, delivers those taken (and acknowledges them), and closes. */
+  stop(): Promise<void>;
+}
+
+/**
+ * @example const w = await startWorker({ config, databaseUrl, jetstream: { servers: 'nats://127.0.0.1:4222' }, log });
+ */
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const { config, log } = opts;
+  const db = await openDatabase({ databaseUrl: opts.databaseUrl }, { exclusive: false, poolSize: 4 });
+  let js: JetStreamIntake | null = null;
+  try {
+    const sqlLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: false });
+    let consumer: ReturnType<JetStreamIntake['consume']> | null = null;
+    // JetStream sequences are positive; SQL log entries are handed over with negated ids.
+    const { pipeline, counters } = await assemblePipeline(config, db, {
+      mode: 'start',
+      dataDir: '.sluice',
+      log,
+      buffer: (name) => ({ ...FIREHOSE_DEFAULT_BUFFER, max_records: 5_000, interval_seconds: 1, ...config.streams?.[name]?.buffer }),
+      complete: (id) => (id > 0 ? consumer?.ack(id) : sqlLog.complete(-id)),
+    });
+    js = await JetStreamIntake.open(opts.jetstream);
+    await sqlLog.start();
+    const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
+    consumer = js.consume(
+      (entry) => pipeline.accept(entry),
+      () => (pipeline.pendingBytes < maxPending ? 200 : 0),
+    );
+    let stopping = false;
+    let recovering: Promise<void> = Promise.resolve();
+    const recoverTimer = setInterval(() => {
+      recovering = recovering
+        .then(async () => {
+          if (stopping || pipeline.pendingBytes > maxPending / 2) return;
+          for (const r of await sqlLog.claimOrphans(200)) pipeline.accept({ ...toLogEntry(r), id: -r.id });
+        })
+        .catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
+    }, 1000);
+    log.info('sluice worker consuming', { stream: js.opts.stream, consumer: js.opts.consumer });
+    const running = js;
+    let stopped: Promise<void> | null = null;
+    return {
+      db,
+      pipeline,
+      counters,
+      stop: () =>
+        (stopped ??= (async () => {
+          stopping = true;
+          clearInterval(recoverTimer);
+          await consumer!.stop();
+          await recovering;
+          await pipeline.drain();
+          await sqlLog.stop();
+          await running.close();
+          await db.close();
+        })()),
+    };
+  } catch (e) {
+    await js?.close().catch(() => {});
+    await db.close().catch(() => {});
+    throw e;
+  }
+}
