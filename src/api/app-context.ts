@@ -15,6 +15,8 @@ export interface AppContext {
   counters: StreamCounters;
   eraser: Eraser;
   deadLetters: DeadLetters;
+  /** Whether the store and the intake log answer now (GET /readyz). */
+  ready?: () => Promise<{ store: boolean; log: boolean }>;
   /** Whether the process is shutting down (intake answers 503). */
   stopping: () => boolean;
 }

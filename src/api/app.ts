@@ -23,6 +23,12 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/v1/admin/erasures', (c) => postErasure(c, ctx));
   deadLetterRoutes(app, ctx);
   app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
+  // Ready only when the store and the intake log answer: a load balancer sends traffic elsewhere meanwhile.
+  app.get('/readyz', async (c) => {
+    const r = ctx.ready ? await ctx.ready() : { store: true, log: true };
+    const ok = r.store && r.log && !ctx.stopping();
+    return c.json({ ok, ...r }, ok ? 200 : 503);
+  });
   app.get('/metrics', (c) => c.text(ctx.counters.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));
   app.onError((e, c) => {

@@ -93,7 +93,9 @@ export class JetStreamIntake {
         if (!/consumer not found/i.test((e as Error).message)) throw e;
         await jsm.consumers.add(opts.stream, consumer);
       }
-      return new JetStreamIntake(nc, jetstream(nc), jsm, opts);
+      const log = new JetStreamIntake(nc, jetstream(nc), jsm, opts);
+      log.watch();
+      return log;
     } catch (e) {
       await nc.close().catch(() => {});
       throw e;
@@ -109,6 +111,22 @@ export class JetStreamIntake {
     } catch (e) {
       throw new LogUnavailable(`JetStream did not store the entry: ${(e as Error).name}`);
     }
+  }
+
+  private up = true;
+
+  /** Whether the connection to NATS is up now. */
+  connected(): boolean {
+    return this.up && !this.nc.isClosed();
+  }
+
+  private watch(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect') this.up = false;
+        else if (s.type === 'reconnect') this.up = true;
+      }
+    })().catch(() => {});
   }
 
   /** Messages not yet delivered to a worker, and delivered but not acknowledged: the intake lag. */

@@ -115,7 +115,16 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending, js ? { local: false, lagging: () => lagging } : {});
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-  const app = createApp({ config, keys, intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => stopping });
+  const app = createApp({ config, keys, intake, queries, counters, eraser,
+    deadLetters: new DeadLetters(db),
+    ready: async () => {
+      const store = await db.query('select 1').then(
+        () => true,
+        () => false,
+      );
+      return { store, log: js ? js.connected() : store };
+    },
+    stopping: () => stopping });
 
   // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
   const recover = async (): Promise<void> => {

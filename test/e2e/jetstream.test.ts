@@ -105,11 +105,15 @@ describe('JetStream intake with workers', () => {
     assert.equal(down.status, 503);
     assert.equal(down.headers.get('retry-after'), '1');
     assert.equal(down.body.error.code, 'log_unavailable');
+    const ready = await fetch(`${api.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { ok: false, store: true, log: false });
     await new Promise((r) => setTimeout(r, 9_500));
     nats = await startNats(natsPort, join(dir, 'nats'));
     const before = await points();
     await waitFor('the API accepting again', async () => (await postJson(`${api.url}/v1/events`, key, [findings('acme', 'after-1', at, 1)])).status === 200, 30_000);
     await waitFor('the event after the outage delivered', async () => (await points()) === before + 1, 30_000);
+    assert.equal((await fetch(`${api.url}/readyz`)).status, 200);
     assert.equal((await api.db.query("select 1 from sluice.metric_points where record_id = 'e:down-1'")).length, 0, 'the refused event was not stored');
   });
 });
