@@ -81,6 +81,7 @@ const { workerData, parentPort } = require('node:worker_threads');
 const { url, key, seconds, clients, rate, prefix } = workerData;
 let acked = 0, seq = 0, failed = 0, skipped = 0, inflight = 0;
 const statuses = {};
+const latencies = []; // ms per acknowledged request
 const end = Date.now() + seconds * 1000;
 const CURRENCIES = ['EUR', 'USD', 'GBP', 'CHF'];
 const COUNTRIES = ['DE', 'FR', 'US', 'GB', 'NL', 'CH'];
@@ -105,11 +106,15 @@ function body() {
 }
 async function send() {
   inflight++;
+  const t = Date.now();
   try {
     const res = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/x-ndjson' }, body: body() });
     await res.arrayBuffer();
     statuses[res.status] = (statuses[res.status] || 0) + 1;
-    if (res.status === 200) acked += 100; else failed++;
+    if (res.status === 200) {
+      acked += 100;
+      latencies.push(Date.now() - t);
+    } else failed++;
     return res.status;
   } catch (e) {
     statuses.error = (statuses.error || 0) + 1;
@@ -133,5 +138,9 @@ async function open() {
   }
   await Promise.all(sent);
 }
-(rate ? open() : Promise.all(Array.from({ length: clients }, client))).then(() => parentPort.postMessage({ acked, failed, skipped, statuses }));
+(rate ? open() : Promise.all(Array.from({ length: clients }, client))).then(() => {
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] : null;
+  parentPort.postMessage({ acked, failed, skipped, statuses, p99 });
+});
 `;

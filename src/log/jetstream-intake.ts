@@ -19,7 +19,7 @@ export interface JetStreamOptions {
   servers: string;
   /** Stream name; default SLUICE_INTAKE. */
   stream?: string;
-  /** Subject prefix; default sluice.intake. */
+  /** Subject prefix; default sluice.intake for the default stream, else sluice.<stream in lower case>. */
   subject?: string;
   /** Durable consumer the workers share; default sluice-workers. */
   consumer?: string;
@@ -59,7 +59,11 @@ export class JetStreamIntake {
   /** Connects (retrying for ever in the background once connected) and creates or checks the stream and consumer. */
   static async open(options: JetStreamOptions): Promise<JetStreamIntake> {
     // Options left undefined (a flag not given) keep their defaults.
-    const opts = { ...JETSTREAM_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof JETSTREAM_DEFAULTS & { servers: string };
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as JetStreamOptions;
+    const stream = given.stream ?? JETSTREAM_DEFAULTS.stream;
+    // API nodes and workers naming the same stream agree on its subjects without another flag.
+    const subject = given.subject ?? (stream === JETSTREAM_DEFAULTS.stream ? JETSTREAM_DEFAULTS.subject : `sluice.${stream.toLowerCase()}`);
+    const opts = { ...JETSTREAM_DEFAULTS, ...given, stream, subject } as typeof JETSTREAM_DEFAULTS & { servers: string };
     const nc = await connect({ servers: opts.servers.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'sluice' });
     try {
       const jsm = await jetstreamManager(nc);
