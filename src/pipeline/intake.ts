@@ -7,6 +7,7 @@
 import type { LogRow } from '../log/sql-intake-log.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+import type { StreamCounters } from './stream-counters.ts';
 
 /** Where accepted entries are made durable: the SQL intake log, or JetStream. */
 export interface IntakeSink {
@@ -41,6 +42,8 @@ export class Intake {
       local?: boolean;
       /** Whether the workers are too far behind (JetStream lag past its limit). */
       lagging?: () => boolean;
+      /** Where accepted and rejected events are counted (GET /metrics). */
+      counters?: StreamCounters;
     } = {},
   ) {}
 
@@ -54,11 +57,20 @@ export class Intake {
   /** Whether a request of `count` entries and `bytes` from `tenant` may go in now. */
   admit(tenant: string, count: number, bytes: number): Admission {
     if (this.pipeline.pendingBytes + this.inflight + bytes > this.maxPendingBytes) {
+      this.rejected('overloaded', count);
       return { ok: false, status: 503, retryAfter: 1, code: 'overloaded', message: 'Sluice is delivering what it accepted; retry after the given seconds' };
     }
     const wait = this.limiter.take(tenant, count);
-    if (wait > 0) return { ok: false, status: 429, retryAfter: wait, code: 'rate_limited', message: `tenant ${tenant} is over its ingest rate; retry after ${wait} s` };
+    if (wait > 0) {
+      this.rejected('rate_limited', count);
+      return { ok: false, status: 429, retryAfter: wait, code: 'rate_limited', message: `tenant ${tenant} is over its ingest rate; retry after ${wait} s` };
+    }
     return { ok: true };
+  }
+
+  /** Counts events refused, by code (GET /metrics). */
+  rejected(code: string, count: number): void {
+    this.opts.counters?.count('sluice_intake_events_total', { outcome: 'rejected', code }, count);
   }
 
   /** Makes the items durable, then hands them to the pipeline. Resolves when it is safe to acknowledge. */
@@ -73,6 +85,7 @@ export class Intake {
     } finally {
       this.inflight -= bytes;
     }
+    this.opts.counters?.count('sluice_intake_events_total', { outcome: 'accepted', code: '' }, s.items.length);
     if (this.opts.local !== false) this.pipeline.accept({ id, tenant: s.tenant, kind: s.kind, stream: s.stream, items: s.items, bytes, receivedAt: new Date().toISOString() });
   }
 }

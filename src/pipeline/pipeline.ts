@@ -122,6 +122,7 @@ export class Pipeline {
         for (const r of this.router.route(item as Loose, entry.receivedAt)) {
           const stream = this.streams.get(r.stream);
           if (!stream) continue;
+          this.parts.counters.matched(r.rule);
           const n = (seen.get(r.rule) ?? 0) + 1;
           seen.set(r.rule, n);
           const id = `${event.id}:${r.rule}:${n}`;

@@ -193,7 +193,24 @@ export class Stream {
     const info = batchInfo(this.name, batch);
     if (live.length > 0) {
       const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i], at: r.at }));
-      const answer = await this.retrying(() => destination.write(delivered, info));
+      const labels = { stream: this.name, destination: destination.kind };
+      const answer = await retryForever(
+        () => destination.write(delivered, info),
+        (cls, wait) => {
+          counters.count('sluice_destination_batches_total', { ...labels, outcome: 'retried' });
+          this.parts.warn(`stream ${this.name}: write failed (${cls}); retrying in ${wait} ms`);
+        },
+      );
+      counters.count('sluice_destination_batches_total', { ...labels, outcome: 'delivered' });
+      counters.observe('sluice_batch_records', { stream: this.name }, live.length);
+      // Latency per record; the records of one intake entry share their acceptance time.
+      const now = Date.now();
+      for (let i = 0; i < live.length; ) {
+        let j = i + 1;
+        while (j < live.length && live[j].at === live[i].at) j++;
+        counters.observe('sluice_delivery_latency_seconds', { stream: this.name }, Math.max(0, (now - Date.parse(live[i].at)) / 1000), j - i);
+        i = j;
+      }
       const bad = new Set<number>();
       for (const f of answer) {
         if (bad.has(f.index)) continue;

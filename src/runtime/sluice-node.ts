@@ -106,13 +106,19 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const lagTimer = js
     ? setInterval(() => {
         js.lag().then(
-          (l) => (lagging = l.pending > (opts.jetstream?.maxLagMessages ?? DEFAULT_MAX_LAG_MESSAGES)),
+          (l) => {
+            lagMessages = l.pending;
+            lagging = l.pending > (opts.jetstream?.maxLagMessages ?? DEFAULT_MAX_LAG_MESSAGES);
+          },
           () => {},
         );
       }, 1000)
     : null;
   lagTimer?.unref();
-  const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending, js ? { local: false, lagging: () => lagging } : {});
+  let lagMessages = 0;
+  const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending, js ? { local: false, lagging: () => lagging, counters } : { counters });
+  counters.gauge('sluice_intake_pending_bytes', 'Bytes accepted by this process and not yet delivered.', () => pipeline.pendingBytes);
+  if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet taken by a worker.', () => lagMessages);
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser,

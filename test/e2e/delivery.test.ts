@@ -126,6 +126,37 @@ describe('delivery to Segment through a running Sluice', () => {
   });
 });
 
+describe('GET /metrics', () => {
+  it('counts intake, rule matches, stream outcomes, destination batches, batch sizes and delivery latency', async () => {
+    const fake = await startFakeSegment('wk_delivery');
+    const s = await startTestSluice('PGlite', vendorConfig(fake.url));
+    try {
+      const ingest = await s.keys.create('acme', 'ingest');
+      const batch = [...Array.from({ length: 3 }, (_, i) => event(`m-${i}`, 'u@example.com')), { source: 'shop', 'detail-type': 'x', detail: { metric_name: 'checkout_completed' } }];
+      assert.equal((await postJson(`${s.url}/v1/events`, ingest.key, [...batch, { source: '' }])).status, 200);
+      await s.pipeline.whenIdle();
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"+.]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.equal(value('sluice_intake_events_total{outcome="accepted",code=""}'), 4);
+      assert.equal(value('sluice_intake_events_total{outcome="rejected",code="invalid_event"}'), 1);
+      assert.equal(value('sluice_rule_matches_total{rule="shop"}'), 4);
+      assert.equal(value('sluice_stream_records_total{stream="to-segment",outcome="ok",code=""}'), 3);
+      assert.equal(value('sluice_stream_records_total{stream="to-segment",outcome="failed",code="schema_invalid"}'), 1);
+      assert.equal(value('sluice_destination_batches_total{stream="to-segment",destination="segment",outcome="delivered"}'), 1);
+      assert.equal(value('sluice_batch_records_count{stream="to-segment"}'), 1);
+      assert.equal(value('sluice_batch_records_sum{stream="to-segment"}'), 3);
+      assert.equal(value('sluice_delivery_latency_seconds_count{stream="to-segment"}'), 3);
+      assert.equal(value('sluice_delivery_latency_seconds_bucket{stream="to-segment",le="+Inf"}'), 3);
+      assert.equal(value('sluice_intake_pending_bytes'), 0);
+      assert.match(text, /# TYPE sluice_delivery_latency_seconds histogram/);
+      assert.doesNotMatch(text, /example\.com/, 'no event content in metrics');
+    } finally {
+      await s.close();
+      await fake.close();
+    }
+  });
+});
+
 describe('sluice dlq', () => {
   let db: Awaited<ReturnType<typeof createServerDatabase>>;
   let hook: FakeVendor;

@@ -80,15 +80,18 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
   for (const e of entries) {
     if (e.error) {
       results.push(e.error);
+      app.intake.rejected('error' in e.error ? e.error.error.code : 'invalid_event', 1);
       continue;
     }
     if (e.size > EVENTS_LIMITS.entryBytes) {
       results.push(entryError('entry_too_large', 413, `an entry may be at most ${EVENTS_LIMITS.entryBytes} bytes`));
+      app.intake.rejected('entry_too_large', 1);
       continue;
     }
     const entry = toEntry(e.value, tenant, stream, now);
     if (entry.kind === 'error') {
       results.push(entryError(entry.code, 400, entry.message));
+      app.intake.rejected(entry.code, 1);
       continue;
     }
     if (entry.kind === 'records') {
