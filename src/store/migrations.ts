@@ -172,6 +172,15 @@ export const MIGRATIONS: string[] = [
     primary key (job, source)
   );
   `,
+  // 7: a statement that must not half-apply aborts itself (the metrics store's fast path): no
+  // transaction around it, so a connection lost mid-way leaves nothing to roll back.
+  `
+  create or replace function sluice.abort_unless(ok boolean, reason text) returns boolean language plpgsql as $$
+  begin
+    if not ok then raise exception using errcode = 'SL001', message = reason; end if;
+    return true;
+  end $$;
+  `,
 ];
 
 /**

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startSluice, type RunningSluice } from '../../runtime/sluice-node.ts';
 import { createLogger, type Logger } from '../../runtime/logger.ts';
+import { guardDriverFaults } from '../../runtime/driver-faults.ts';
 import { loadConfigOrReport, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
@@ -38,6 +39,7 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
   const loaded = await loadConfigOrReport(values.config);
   if (loaded === null) return 2;
   const log = createLogger(mode === 'dev' ? 'text' : 'json');
+  guardDriverFaults(log);
   const where = storeLocation(values);
   let sluice: RunningSluice;
   try {

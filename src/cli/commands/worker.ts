@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../runtime/logger.ts';
 import { startWorker } from '../../runtime/worker.ts';
+import { guardDriverFaults } from '../../runtime/driver-faults.ts';
 import { loadConfigOrReport, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, storeLocation } from '../store-args.ts';
 
@@ -23,6 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   const loaded = await loadConfigOrReport(values.config);
   if (loaded === null) return 2;
   const log = createLogger('json');
+  guardDriverFaults(log);
   const worker = await startWorker({ config: loaded.config, databaseUrl: where.databaseUrl, jetstream: { servers: values.nats, stream: values['nats-stream'], ackWaitSeconds: ackWait }, log });
   return new Promise<number>((done) => {
     const shutdown = (signal: string): void => {
