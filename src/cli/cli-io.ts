@@ -102,3 +102,26 @@ export function answerLine(
     return JSON.stringify({ error: describe(e) });
   }
 }
+
+/**
+ * Resolves with the exit status once SIGTERM or SIGINT has stopped the process's work: `stop`
+ * (deliver what was taken, close) resolving gives 0, failing gives 1.
+ *
+ * @example return untilSignal(log, 'delivering what was accepted', () => sluice.stop());
+ */
+export function untilSignal(log: { info(m: string): void; error(m: string): void }, what: string, stop: () => Promise<void>): Promise<number> {
+  return new Promise<number>((done) => {
+    const shutdown = (signal: string): void => {
+      log.info(`${signal}: ${what}, then exiting`);
+      stop().then(
+        () => done(0),
+        (e: Error) => {
+          log.error(`shutdown failed: ${e.name}`);
+          done(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

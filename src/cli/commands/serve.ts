@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { startSluice, type RunningSluice } from '../../runtime/sluice-node.ts';
 import { createLogger, type Logger } from '../../runtime/logger.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, untilSignal, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const serveUsage = (cmd: string): string =>
@@ -52,20 +52,8 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
     return 1;
   }
   const stopExtras = await after({ sluice, log, dataDir: where.dataDir, file: loaded.file });
-  return new Promise<number>((done) => {
-    const shutdown = (signal: string): void => {
-      log.info(`${signal}: delivering what was accepted, then exiting`);
-      stopExtras();
-      sluice.stop().then(
-        () => done(0),
-        (e: Error) => {
-          log.error(`shutdown failed: ${e.name}`);
-          done(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+  return untilSignal(log, 'delivering what was accepted', () => {
+    stopExtras();
+    return sluice.stop();
   });
 }
-

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../../runtime/logger.ts';
 import { startWorker } from '../../runtime/worker.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, untilSignal, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, storeLocation } from '../store-args.ts';
 
 export const usage = `usage: sluice worker --nats nats://HOST:PORT [--nats-stream NAME] [--ack-wait SECONDS] [--config FILE]   (DATABASE_URL: the PostgreSQL server)
@@ -26,18 +26,5 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger('json');
   guardDriverFaults(log);
   const worker = await startWorker({ config: loaded.config, databaseUrl: where.databaseUrl, jetstream: { servers: values.nats, stream: values['nats-stream'], ackWaitSeconds: ackWait }, log });
-  return new Promise<number>((done) => {
-    const shutdown = (signal: string): void => {
-      log.info(`${signal}: delivering the messages taken, then exiting`);
-      worker.stop().then(
-        () => done(0),
-        (e: Error) => {
-          log.error(`shutdown failed: ${e.name}`);
-          done(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  return untilSignal(log, 'delivering the messages taken', () => worker.stop());
 }
