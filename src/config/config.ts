@@ -253,10 +253,25 @@ export interface StreamConfig {
   destination: DestinationConfig;
 }
 
+/** A tenant's ingest quota (token buckets). */
+export interface RateLimits {
+  events_per_second?: number;
+  burst?: number;
+  /** Bytes of events per second; unlimited unless set. */
+  bytes_per_second?: number;
+  /** Bytes at once; default twice bytes_per_second. */
+  burst_bytes?: number;
+}
+
 /** Limits on what producers may send. */
 export interface IngestConfig {
-  /** Per tenant: sustained events per second and burst (token bucket). Over it: 429 with Retry-After. */
-  rate_limit?: { events_per_second?: number; burst?: number };
+  /**
+   * Per tenant: sustained events per second and burst, and optionally bytes per second and a byte
+   * burst (token buckets). Over either: 429 with Retry-After.
+   */
+  rate_limit?: RateLimits;
+  /** Limits of particular tenants, over `rate_limit` (`{ acme: { events_per_second: 500 } }`). */
+  tenants?: Record<string, RateLimits>;
   /** Accepted but not yet delivered bytes before intake answers 503 (backpressure). Default 64 MiB. */
   max_pending_bytes?: number;
 }

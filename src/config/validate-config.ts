@@ -109,6 +109,13 @@ const delivery = {
   retry_seconds: { check: integer({ min: 0, max: 7200 }) },
 };
 
+const rateLimits = object({
+  events_per_second: { check: integer({ min: 1 }) },
+  burst: { check: integer({ min: 1 }) },
+  bytes_per_second: { check: integer({ min: 1024 }) },
+  burst_bytes: { check: integer({ min: 1024 }) },
+});
+
 const stream = object({
   buffer: {
     check: object({
@@ -188,7 +195,8 @@ const root = object({
   streams: { check: record(stream) },
   ingest: {
     check: object({
-      rate_limit: { check: object({ events_per_second: { check: integer({ min: 1 }) }, burst: { check: integer({ min: 1 }) } }) },
+      rate_limit: { check: rateLimits },
+      tenants: { check: record(rateLimits, /^[A-Za-z0-9._:-]{1,128}$/) },
       max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
     }),
   },

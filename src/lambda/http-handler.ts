@@ -29,7 +29,7 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
     made = onceUntilFailed(async () => {
       const { config, db } = rt;
       const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
-      const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate.events_per_second, rate.burst), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
+      const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate, config.ingest?.tenants), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
       const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
       return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => false }));

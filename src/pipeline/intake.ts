@@ -60,10 +60,10 @@ export class Intake {
       this.rejected('overloaded', count);
       return { ok: false, status: 503, retryAfter: 1, code: 'overloaded', message: 'Sluice is delivering what it accepted; retry after the given seconds' };
     }
-    const wait = this.limiter.take(tenant, count);
+    const wait = this.limiter.take(tenant, count, bytes);
     if (wait > 0) {
       this.rejected('rate_limited', count);
-      return { ok: false, status: 429, retryAfter: wait, code: 'rate_limited', message: `tenant ${tenant} is over its ingest rate; retry after ${wait} s` };
+      return { ok: false, status: 429, retryAfter: wait, code: 'rate_limited', message: `tenant ${tenant} is over its ingest rate (events or bytes per second); retry after ${wait} s` };
     }
     return { ok: true };
   }

@@ -116,7 +116,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     : null;
   lagTimer?.unref();
   let lagMessages = 0;
-  const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate.events_per_second, rate.burst), maxPending, js ? { local: false, lagging: () => lagging, counters } : { counters });
+  const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate, config.ingest?.tenants), maxPending, js ? { local: false, lagging: () => lagging, counters } : { counters });
   counters.gauge('sluice_intake_pending_bytes', 'Bytes accepted by this process and not yet delivered.', () => pipeline.pendingBytes);
   if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet taken by a worker.', () => lagMessages);
   let stopping = false;
