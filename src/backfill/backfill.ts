@@ -26,7 +26,7 @@ import { ErrorOutput, type FailedRecord } from '../pipeline/error-output.ts';
 import type { LogKind } from '../pipeline/pipeline.ts';
 import { contentId, toEntry } from '../sources/event-envelope.ts';
 import { streamRecordToEvent } from '../sources/dynamodb/stream-record.ts';
-import { objectLineBatches, objectLines } from '../sources/s3/object-source.ts';
+import { objectLineBatches, objectLines, parsedLine } from '../sources/s3/object-source.ts';
 import type { BackfillSource } from './sources.ts';
 
 export const FORMATS = ['ndjson', 'json', 'dynamodb-export', 'archive'] as const;
@@ -152,12 +152,8 @@ async function* valuesOf(source: BackfillSource, format: BackfillFormat, counted
   }
   for await (const lines of objectLineBatches(counted, MAX_LINE_BYTES)) {
     yield lines.map((l): Value => {
-      if ('tooLong' in l) return { n: l.n, error: ['line_too_large', `a line may be at most ${MAX_LINE_BYTES} bytes`] };
-      try {
-        return { n: l.n, value: JSON.parse(l.text), text: l.text };
-      } catch {
-        return { n: l.n, error: ['malformed_json', 'the line is not JSON'] };
-      }
+      const p = parsedLine(l, MAX_LINE_BYTES);
+      return 'code' in p ? { n: l.n, error: [p.code, p.reason] } : { n: l.n, value: p.value, text: p.text };
     });
   }
 }

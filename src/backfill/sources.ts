@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { glob } from 'tinyglobby';
-import { s3Client, type S3Location } from '../sources/s3/object-source.ts';
+import { parseS3Url, s3Client, type S3Location } from '../sources/s3/object-source.ts';
 
 export interface BackfillSource {
   /** A path or `s3://bucket/key`: the checkpoint's key. */
@@ -43,9 +43,9 @@ async function walk(dir: string): Promise<string[]> {
 }
 
 async function s3Prefix(url: string, where: S3Location): Promise<BackfillSource[]> {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m) throw new SourceError(`${url} is not s3://bucket/prefix`);
-  const [, bucket, prefix] = m;
+  const parsed = parseS3Url(url);
+  if (!parsed) throw new SourceError(`${url} is not s3://bucket/prefix`);
+  const { bucket, prefix } = parsed;
   const client = s3Client(where);
   const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const s3 = await client();

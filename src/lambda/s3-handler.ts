@@ -5,7 +5,7 @@
 import { ANY_TENANT } from '../auth/api-keys.ts';
 import { ErrorOutput, type FailedRecord } from '../pipeline/error-output.ts';
 import { toEntry } from '../sources/event-envelope.ts';
-import { createdObjects, objectLines, objectReader, type ObjectReader, type S3Event } from '../sources/s3/object-source.ts';
+import { createdObjects, objectLines, objectReader, parsedLine, type ObjectReader, type S3Event } from '../sources/s3/object-source.ts';
 import type { OpenContainer } from './container.ts';
 import type { LambdaContext, LambdaRuntime } from './runtime.ts';
 
@@ -68,18 +68,12 @@ export async function loadS3Objects(rt: LambdaRuntime, event: S3Event, context?:
     let lines = 0;
     for await (const l of objectLines(await reader.open(ref), S3_MAX_LINE_BYTES)) {
       lines++;
-      if ('tooLong' in l) {
-        fail(l.n, 'line_too_large', `a line may be at most ${S3_MAX_LINE_BYTES} bytes`);
+      const parsed = parsedLine(l, S3_MAX_LINE_BYTES);
+      if ('code' in parsed) {
+        fail(l.n, parsed.code, parsed.reason);
         continue;
       }
-      let value: unknown;
-      try {
-        value = JSON.parse(l.text);
-      } catch {
-        fail(l.n, 'malformed_json', 'the line is not JSON');
-        continue;
-      }
-      const entry = toEntry(value, ANY_TENANT, stream, ref.time, l.text);
+      const entry = toEntry(parsed.value, ANY_TENANT, stream, ref.time, parsed.text);
       if (entry.kind === 'error') fail(l.n, entry.code, entry.message);
       else if (entry.kind === 'records') records.push(entry.item);
       else events.push(entry.item);

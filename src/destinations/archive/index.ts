@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ArchiveDestinationConfig } from '../../config/config.ts';
-import { s3Client } from '../../sources/s3/object-source.ts';
+import { parseS3Url, s3Client } from '../../sources/s3/object-source.ts';
 import type { BatchInfo, Destination } from '../destination.ts';
 
 const gzipAsync = promisify(gzip);
@@ -29,8 +29,8 @@ export function archiveKey(prefix: string, kind: 'Data' | { error: string }, bat
 
 /** Where objects go: `s3://bucket/prefix/` or a folder. */
 export function parseLocation(location: string): { bucket: string; prefix: string } | { folder: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
-  if (m) return { bucket: m[1], prefix: m[2] && !m[2].endsWith('/') ? `${m[2]}/` : m[2] };
+  const s3 = parseS3Url(location);
+  if (s3) return { bucket: s3.bucket, prefix: s3.prefix && !s3.prefix.endsWith('/') ? `${s3.prefix}/` : s3.prefix };
   return { folder: location.startsWith('file:') ? fileURLToPath(location) : resolve(location) };
 }
 

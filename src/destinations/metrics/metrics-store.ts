@@ -50,8 +50,9 @@ select (select count(*) from inserted)::int as inserted, (select count(*) from r
 // The fast path for a batch of new points (the common case): the rollups come aggregated from
 // the writer ($2) and are added only when every point was inserted; when some were already
 // stored (a redelivery) the statement aborts itself (SQLSTATE SL001, so nothing of it stays)
-// and the writer writes the batch with INSERT, which aggregates exactly the inserted ones. A quarter faster, because
-// the database neither joins the inserted points back to the input nor aggregates them.
+// and the writer writes the batch with INSERT, which aggregates exactly the inserted ones. A
+// quarter faster: the database neither joins the inserted points back to the input nor
+// aggregates them.
 const INSERT_NEW = `
 with input as (
   select * from jsonb_to_recordset($1::text::jsonb)

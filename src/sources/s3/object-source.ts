@@ -124,6 +124,25 @@ export function s3Client(opts: S3Location): Once<S3Client> {
 export type ObjectLine = { n: number; text: string } | { n: number; tooLong: true };
 
 /**
+ * A line as JSON, or why it is not: too long, or not JSON. The S3 loader and the backfill read
+ * lines the same way and report the same codes.
+ */
+export function parsedLine(l: ObjectLine, maxLineBytes: number): { value: unknown; text: string } | { code: string; reason: string } {
+  if ('tooLong' in l) return { code: 'line_too_large', reason: `a line may be at most ${maxLineBytes} bytes` };
+  try {
+    return { value: JSON.parse(l.text), text: l.text };
+  } catch {
+    return { code: 'malformed_json', reason: 'the line is not JSON' };
+  }
+}
+
+/** `s3://bucket/prefix` split, or null when it is not an S3 URL. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } | null {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  return m ? { bucket: m[1], prefix: m[2] } : null;
+}
+
+/**
  * The non-empty lines of an NDJSON object, numbered from 1, gunzipped when the object starts
  * with gzip's magic bytes (one or several members). A line over `maxLineBytes` is reported
  * as too long and skipped without being kept.
