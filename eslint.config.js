@@ -1,6 +1,7 @@
 // Lint configuration: typescript-eslint's recommended rules over the whole tree.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/citylots/gen-citylots.mjs', 'test-results/', 'scratch/', '.sluice/'] },
@@ -14,4 +15,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The browser code of the web UI and the embed script.
+  { files: ['src/web/client/**'], languageOptions: { globals: globals.browser } },
 );

@@ -22,11 +22,12 @@ export default defineConfig({
               created_at: '$.detail.created_at',
               new_findings_count: '$.detail.new_findings_count',
               existing_findings_count: '$.detail.existing_findings_count',
+              scanner: '$.detail.scanner',
             },
             input_template: `{
   "metric_name": "findings_upload_completed",
   "metadata": { "tenant_id": <tenant_id>, "event_id": <event_id>, "event_time": <created_at> },
-  "data": { "new_findings_count": <new_findings_count>, "existing_findings_count": <existing_findings_count> }
+  "data": { "new_findings_count": <new_findings_count>, "existing_findings_count": <existing_findings_count>, "scanner": <scanner> }
 }`,
           },
         },
@@ -58,7 +59,8 @@ export default defineConfig({
         // Producers may add who uploaded; only a keyed pseudonym of it is ever stored.
         { type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { 'metadata.user_id': 'hash' } },
       ],
-      destination: { type: 'metrics', retention_days: 400 },
+      // The scanner that found them: kept in the hourly rollups, so charts by scanner stay fast.
+      destination: { type: 'metrics', retention_days: 400, rollup_dimensions: ['scanner'] },
     },
     // The BI pipeline: immutable transactions into a wide table any SQL BI tool reads
     // (sluice bi-role create), with the user pseudonymized by the same key as everywhere else.

@@ -6,6 +6,12 @@ import type { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { Eraser } from '../privacy/erasure.ts';
 import type { DeadLetters } from '../pipeline/dead-letters.ts';
+import type { Dashboards } from '../dashboards/dashboards.ts';
+import type { EmbedKeys } from '../embed/embed-tokens.ts';
+import type { Activity } from '../pipeline/activity.ts';
+import type { Database } from '../store/database.ts';
+import type { IntakeStatus } from '../web/overview-route.ts';
+import type { WebAssets } from '../web/assets.ts';
 
 export interface AppContext {
   config: SluiceConfig;
@@ -15,6 +21,15 @@ export interface AppContext {
   counters: StreamCounters;
   eraser: Eraser;
   deadLetters: DeadLetters;
+  db: Database;
+  dashboards: Dashboards;
+  embed: EmbedKeys;
+  /** Per-minute activity for the overview (long-running processes). */
+  activity?: Activity | null;
+  /** The intake's backlog, for the overview. */
+  intakeStatus?: () => Promise<IntakeStatus>;
+  /** The web UI and the embed scripts (served by sluice dev/start, not by Lambda). */
+  web?: WebAssets;
   /** Whether the store and the intake log answer now (GET /readyz). */
   ready?: () => Promise<{ store: boolean; log: boolean }>;
   /** Whether the process is shutting down (intake answers 503). */

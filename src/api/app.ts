@@ -8,6 +8,10 @@ import { postEvents } from '../sources/http/events-route.ts';
 import { postQuery } from '../query/query-route.ts';
 import { postErasure } from '../privacy/erasure-route.ts';
 import { deadLetterRoutes } from '../pipeline/dead-letters-route.ts';
+import { dashboardRoutes } from '../dashboards/dashboards-route.ts';
+import { embedRoutes } from '../embed/embed-route.ts';
+import { overviewRoutes } from '../web/overview-route.ts';
+import { webRoutes } from '../web/web-routes.ts';
 import type { AppContext } from './app-context.ts';
 import { httpError } from './http-error.ts';
 import { LogUnavailable } from '../pipeline/intake.ts';
@@ -22,6 +26,10 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/v1/query', (c) => postQuery(c, ctx));
   app.post('/v1/admin/erasures', (c) => postErasure(c, ctx));
   deadLetterRoutes(app, ctx);
+  dashboardRoutes(app, ctx);
+  embedRoutes(app, ctx);
+  overviewRoutes(app, ctx);
+  if (ctx.web) webRoutes(app, ctx.web);
   app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
   // Ready only when the store and the intake log answer: a load balancer sends traffic elsewhere meanwhile.
   app.get('/readyz', async (c) => {

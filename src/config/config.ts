@@ -276,12 +276,24 @@ export interface IngestConfig {
   max_pending_bytes?: number;
 }
 
+/** Embedded charts (docs/embedding.md). */
+export interface EmbedConfig {
+  /**
+   * The HS256 secret embed tokens are signed with, for backends that sign their own (at least 32
+   * bytes). Without it Sluice keeps a generated one and only tokens from POST /v1/embed-tokens work.
+   */
+  secret?: SecretSource;
+  /** Ed25519 public keys (PEM, SPKI) that EdDSA-signed embed tokens may be verified with. */
+  public_keys?: SecretSource[];
+}
+
 /** The whole configuration. */
 export interface SluiceConfig {
   rules?: RuleConfig[];
   streams?: Record<string, StreamConfig>;
   ingest?: IngestConfig;
   sources?: SourcesConfig;
+  embed?: EmbedConfig;
 }
 
 /** How the Lambda sources turn their records into events. */

@@ -200,6 +200,12 @@ const root = object({
       max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
     }),
   },
+  embed: {
+    check: object({
+      secret: { check: secret },
+      public_keys: { check: array(secret, { max: 8 }) },
+    }),
+  },
   sources: {
     check: object({
       dynamodb: { check: object({ ttl_removals: { check: choice(['ignore', 'route']) } }) },

@@ -15,6 +15,8 @@ import { Eraser, pseudonymKeySources, tableSubjects } from '../privacy/erasure.t
 import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from '../runtime/limits.ts';
 import type { OpenContainer } from './container.ts';
 import type { LambdaContext, LambdaRuntime } from './runtime.ts';
+import { Dashboards } from '../dashboards/dashboards.ts';
+import { EmbedKeys } from '../embed/embed-tokens.ts';
 import { DeadLetters } from '../pipeline/dead-letters.ts';
 
 export type LambdaHttpEvent = Parameters<ReturnType<typeof handle>>[0];
@@ -32,7 +34,8 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
       const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate, config.ingest?.tenants), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
       const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), stopping: () => false }));
+      const embed = await EmbedKeys.open(db, config.embed);
+      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), db, dashboards: new Dashboards(db), embed, stopping: () => false }));
     });
     handlers.set(rt, made);
   }

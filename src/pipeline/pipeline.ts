@@ -13,6 +13,7 @@ import type { ErrorOutput } from './error-output.ts';
 import { Router } from './router.ts';
 import { Stream, type BufferLimits, type StreamRecord } from './stream.ts';
 import type { StreamCounters } from './stream-counters.ts';
+import type { Activity } from './activity.ts';
 
 /** A direct stream record: JSON text already parsed (`value`) or Firehose bytes (`data`, base64). */
 export interface DirectRecord {
@@ -44,6 +45,7 @@ export interface PipelineParts {
   errors: ErrorOutput;
   deadLetters: DeadLetters;
   counters: StreamCounters;
+  activity?: Activity;
   /** Called when an entry is fully delivered. */
   complete: (id: number) => void;
   warn: (message: string) => void;
@@ -82,6 +84,7 @@ export class Pipeline {
           errors: parts.errors,
           deadLetters: parts.deadLetters,
           counters: parts.counters,
+          activity: parts.activity,
           warn: parts.warn,
         }),
       );

@@ -14,6 +14,7 @@ import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
 import { retryForever } from './retry.ts';
 import type { StreamCounters } from './stream-counters.ts';
+import type { Activity } from './activity.ts';
 
 export interface StreamRecord {
   id: string;
@@ -42,6 +43,8 @@ export interface StreamParts {
   errors: ErrorOutput;
   deadLetters: DeadLetters;
   counters: StreamCounters;
+  /** Per-minute counts by tenant for the overview (docs/ui.md). */
+  activity?: Activity;
   /** Reports a retried failure (no record content). */
   warn: (message: string) => void;
 }
@@ -105,6 +108,7 @@ export class Stream {
     await this.retrying(() => this.parts.errors.write(items.map((i) => this.failed(i.record, i.step, i.code, i.reason))));
     for (const i of items) {
       this.parts.counters.add(this.name, 'failed', i.code);
+      this.parts.activity?.record(this.name, i.record.source_tenant, 'failed', i.code);
       i.record.done();
     }
   }
@@ -172,7 +176,7 @@ export class Stream {
   }
 
   private async process(batch: StreamRecord[]): Promise<void> {
-    const { processors, destination, counters } = this.parts;
+    const { processors, destination, counters, activity } = this.parts;
     const failures: FailedRecord[] = [];
     const refused: DeadLetter[] = [];
     const live: StreamRecord[] = [];
@@ -182,8 +186,13 @@ export class Stream {
       if (o.kind === 'ok') {
         live.push(fresh[i]);
         values.push(o.value);
-      } else if (o.kind === 'drop') counters.add(this.name, 'dropped', step);
-      else failures.push(this.failed(fresh[i], step, o.code, o.reason));
+      } else if (o.kind === 'drop') {
+        counters.add(this.name, 'dropped', step);
+        activity?.record(this.name, fresh[i].source_tenant, 'dropped', step);
+      } else {
+        failures.push(this.failed(fresh[i], step, o.code, o.reason));
+        activity?.record(this.name, fresh[i].source_tenant, 'failed', o.code);
+      }
     });
     for (const r of batch) {
       if (!r.processed) continue;
@@ -198,6 +207,7 @@ export class Stream {
         () => destination.write(delivered, info),
         (cls, wait) => {
           counters.count('sluice_destination_batches_total', { ...labels, outcome: 'retried' });
+          activity?.record(this.name, '', 'retried', cls);
           this.parts.warn(`stream ${this.name}: write failed (${cls}); retrying in ${wait} ms`);
         },
       );
@@ -229,6 +239,9 @@ export class Stream {
         });
       }
       counters.add(this.name, 'ok', '', live.length - bad.size);
+      activity?.recordEach(this.name, function* () {
+        for (const [i, r] of live.entries()) if (!bad.has(i)) yield r.source_tenant;
+      }(), 'ok', '');
     }
     if (failures.length > 0) {
       await this.retrying(() => this.parts.errors.write(failures));
@@ -236,7 +249,10 @@ export class Stream {
     }
     if (refused.length > 0) {
       await this.retrying(() => this.parts.deadLetters.write(refused));
-      for (const f of refused) counters.add(this.name, 'dead_lettered', f.code);
+      for (const f of refused) {
+        counters.add(this.name, 'dead_lettered', f.code);
+        activity?.record(this.name, f.source_tenant, 'dead_lettered', f.code);
+      }
     }
     if (destination.writeFailures && (failures.length > 0 || refused.length > 0)) {
       const all = [...failures, ...refused].map((f) => ({ code: f.code, reason: f.reason, record_id: f.record_id, record: f.record }));

@@ -18,6 +18,7 @@ import { DeadLetters } from '../pipeline/dead-letters.ts';
 import { ErrorOutput } from '../pipeline/error-output.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
+import { Activity } from '../pipeline/activity.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
 import { createProcessors } from '../processors/registry.ts';
 import type { Processor } from '../processors/processor.ts';
@@ -31,6 +32,8 @@ export interface Assembled {
   pipeline: Pipeline;
   destinations: Destination[];
   counters: StreamCounters;
+  /** Per-minute activity for the overview, when asked for (long-running processes). */
+  activity: Activity | null;
   queries: QueryService;
   metricsConfig: MetricsDestinationConfig | undefined;
   /** Builds a stream's processors as its pipeline stream has them (Firehose transformation runs them alone). */
@@ -53,10 +56,13 @@ export async function assemblePipeline(
     buffer: (stream: string) => BufferLimits;
     complete: (id: number) => void;
     stdout?: (line: string) => void;
+    /** Count activity for the overview (sluice dev/start and workers; not Lambda). */
+    activity?: boolean;
   },
 ): Promise<Assembled> {
   const { log } = opts;
   const counters = new StreamCounters();
+  const activity = opts.activity ? new Activity(db, (m) => log.warn(m)) : null;
   const metricsConfig = Object.values(config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
   const queries = new QueryService(db, metricsConfig?.rollup_dimensions);
   const keyRing = await loadKeyRings(pseudonymKeySources(config), opts.mode, opts.dataDir, log);
@@ -101,6 +107,7 @@ export async function assemblePipeline(
     errors: new ErrorOutput(db),
     deadLetters: new DeadLetters(db),
     counters,
+    activity: activity ?? undefined,
     complete: opts.complete,
     warn: (m) => log.warn(m),
   });
@@ -116,5 +123,5 @@ export async function assemblePipeline(
       throw new Error(`stream ${names[i]}: the ${d.kind} destination cannot open: ${(e as Error).message}`, { cause: e });
     }
   }
-  return { pipeline, destinations, counters, queries, metricsConfig, keyRing, processors };
+  return { pipeline, destinations, counters, activity, queries, metricsConfig, keyRing, processors };
 }

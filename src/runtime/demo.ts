@@ -7,7 +7,8 @@ import { DYNAMODB_DETAIL_TYPE } from '../sources/dynamodb/stream-record.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyStore } from '../auth/api-keys.ts';
+import { ANY_TENANT, type KeyStore } from '../auth/api-keys.ts';
+import { parseChart, type Dashboards } from '../dashboards/dashboards.ts';
 
 export const DEMO_TENANTS = ['acme', 'globex', 'initech'] as const;
 
@@ -17,7 +18,38 @@ export interface DemoKeys {
 
 export interface Demo {
   keys: DemoKeys;
+  /** An admin key for the web UI (kept in the data dir as admin-key). */
+  adminKey: string;
   stop(): void;
+}
+
+/** The dashboard every demo tenant starts with. */
+export const DEMO_DASHBOARD = {
+  name: 'Findings',
+  charts: [
+    { title: 'Uploads', metric: 'findings_upload_completed', aggregation: 'count', type: 'line', unit: 'uploads' },
+    { title: 'New findings', metric: 'findings_upload_completed', aggregation: 'sum:new_findings_count', type: 'area', unit: 'findings' },
+    { title: 'New findings by scanner', metric: 'findings_upload_completed', aggregation: 'sum:new_findings_count', group_by: ['scanner'], type: 'bar', unit: 'findings' },
+    { title: 'Existing findings per upload', metric: 'findings_upload_completed', aggregation: 'avg:existing_findings_count', type: 'line', unit: 'findings' },
+  ],
+};
+
+async function demoAdminKey(keys: KeyStore, dataDir: string): Promise<string> {
+  const file = join(dataDir, 'admin-key');
+  if (existsSync(file)) {
+    const saved = readFileSync(file, 'utf8').trim();
+    if ((await keys.verifyBearer(saved))?.kind === 'admin') return saved;
+  }
+  const { key } = await keys.create(ANY_TENANT, 'admin');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}
+
+async function demoDashboards(dashboards: Dashboards): Promise<void> {
+  for (const t of DEMO_TENANTS) {
+    if ((await dashboards.list(t)).length > 0) continue;
+    await dashboards.create(t, { name: DEMO_DASHBOARD.name, charts: DEMO_DASHBOARD.charts.map((c, i) => parseChart(c, `charts[${i}]`)) });
+  }
 }
 
 /** A findings upload of a tenant at a time, as Jit's services emit it. */
@@ -31,12 +63,14 @@ export function findingsEvent(tenant: string, at: Date, scale: number): Record<s
       tenant_id: tenant,
       event_id: randomUUID(),
       new_findings_count: fresh,
+      scanner: pick(SCANNERS),
       existing_findings_count: Math.round(20 * scale + Math.random() * 30),
       created_at: at.toISOString(),
     },
   };
 }
 
+const SCANNERS = ['semgrep', 'gitleaks', 'trivy', 'checkov'];
 const USERS = Array.from({ length: 40 }, (_, i) => `user-${1000 + i}@example.com`);
 const MERCHANTS = [
   ['Corner Books', 'books'],
@@ -104,8 +138,10 @@ async function send(url: string, key: string, events: unknown[]): Promise<void> 
   await res.arrayBuffer();
 }
 
-export async function startDemo(url: string, keys: KeyStore, dataDir: string, warn: (m: string) => void): Promise<Demo> {
+export async function startDemo(url: string, keys: KeyStore, dataDir: string, warn: (m: string) => void, dashboards: Dashboards): Promise<Demo> {
   const { keys: demo, created } = await demoKeys(keys, dataDir);
+  const adminKey = await demoAdminKey(keys, dataDir);
+  await demoDashboards(dashboards);
   const scale: Record<string, number> = { acme: 1, globex: 2.5, initech: 0.6 };
   if (created) {
     // A day of history, one upload every five minutes per tenant.
@@ -127,5 +163,5 @@ export async function startDemo(url: string, keys: KeyStore, dataDir: string, wa
     send(url, demo.acme.ingest, [transactionEvent(new Date())]).catch((e: Error) => warn(`demo: sending failed: ${e.name}`));
   }, 2000);
   timer.unref();
-  return { keys: demo, stop: () => clearInterval(timer) };
+  return { keys: demo, adminKey, stop: () => clearInterval(timer) };
 }

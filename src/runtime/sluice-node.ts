@@ -27,6 +27,9 @@ import { assemblePipeline } from './assemble.ts';
 import { DEFAULT_MAX_LAG_MESSAGES, DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { DeadLetters } from '../pipeline/dead-letters.ts';
+import { Dashboards } from '../dashboards/dashboards.ts';
+import { EmbedKeys } from '../embed/embed-tokens.ts';
+import { WebAssets } from '../web/assets.ts';
 
 export interface SluiceOptions {
   mode: 'dev' | 'start';
@@ -84,8 +87,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const { config, log, mode } = opts;
   const keys = new KeyStore(db);
   const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
-  const { pipeline, destinations, counters, queries, metricsConfig, keyRing } = await assemblePipeline(config, db, {
+  const { pipeline, destinations, counters, activity, queries, metricsConfig, keyRing } = await assemblePipeline(config, db, {
     mode,
+    activity: true,
     dataDir,
     log,
     stdout: opts.stdout,
@@ -97,6 +101,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     complete: (id) => intakeLog.complete(id),
   });
   await intakeLog.start();
+  activity?.start();
   const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
   const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
   // With JetStream, this process only appends; workers deliver. Intake refuses (503) while their
@@ -123,6 +128,15 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser,
     deadLetters: new DeadLetters(db),
+    db,
+    dashboards: new Dashboards(db),
+    embed: await EmbedKeys.open(db, config.embed),
+    activity,
+    web: WebAssets.start(),
+    intakeStatus: async () => {
+      const [r] = await db.query<{ n: number; oldest: number | null }>('select count(*)::int as n, extract(epoch from now() - min(received_at))::float8 as oldest from sluice.intake_log');
+      return { pending_bytes: pipeline.pendingBytes, lag_messages: js ? lagMessages : null, log_entries: r.n, oldest_seconds: r.oldest };
+    },
     ready: async () => {
       const store = await db.query('select 1').then(
         () => true,
@@ -149,6 +163,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   }, 1000);
   const maintain = async (): Promise<void> => {
     for (const d of destinations) await d.maintain?.().catch((e: Error) => log.warn(`retention failed: ${e.name}`));
+    await activity?.prune().catch((e: Error) => log.warn(`activity retention failed: ${e.name}`));
   };
   await maintain();
   const maintainTimer = setInterval(() => void maintain(), 3_600_000);
@@ -194,6 +209,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       await recovering;
       await compacting;
       await pipeline.drain();
+      await activity?.stop();
       await intakeLog.stop();
       if (tcpServer) await tcpServer.stop();
       if (socketServer) await socketServer.stop();

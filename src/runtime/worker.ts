@@ -43,8 +43,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const sqlLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: false });
     let consumer: ReturnType<JetStreamIntake['consume']> | null = null;
     // JetStream sequences are positive; SQL log entries are handed over with negated ids.
-    const { pipeline, counters } = await assemblePipeline(config, db, {
+    const { pipeline, counters, activity } = await assemblePipeline(config, db, {
       mode: 'start',
+      activity: true,
       dataDir: '.sluice',
       log,
       buffer: (name) => ({ ...FIREHOSE_DEFAULT_BUFFER, max_records: 5_000, interval_seconds: 1, ...config.streams?.[name]?.buffer }),
@@ -52,6 +53,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     });
     js = await JetStreamIntake.open(opts.jetstream);
     await sqlLog.start();
+    activity?.start();
     const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
     consumer = js.consume(
       (entry) => pipeline.accept(entry),
@@ -81,6 +83,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           await consumer!.stop();
           await recovering;
           await pipeline.drain();
+          await activity?.stop();
           await sqlLog.stop();
           await running.close();
           await db.close();

@@ -181,6 +181,31 @@ export const MIGRATIONS: string[] = [
     return true;
   end $$;
   `,
+  // 8: dashboards (a tenant's grid of saved queries, in order) and the activity the overview
+  // draws: records per minute by stream, tenant, outcome and code, written by every process.
+  `
+  create table sluice.dashboards (
+    id text primary key,
+    tenant text not null,
+    name text not null,
+    charts jsonb not null,
+    position integer not null default 0,
+    version integer not null default 1,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+  );
+  create index dashboards_tenant on sluice.dashboards (tenant, position);
+
+  create table sluice.activity (
+    minute timestamptz not null,
+    stream text not null,
+    tenant text not null,
+    outcome text not null,
+    code text not null,
+    n bigint not null,
+    primary key (minute, stream, tenant, outcome, code)
+  );
+  `,
 ];
 
 /**

@@ -3,15 +3,17 @@
  * realistic events, so there is data to query within seconds. Prints the URLs, keys and a curl.
  */
 import { startDemo } from '../../runtime/demo.ts';
+import { Dashboards } from '../../dashboards/dashboards.ts';
 import { serve, serveUsage } from './serve.ts';
 
 export const usage = serveUsage('dev');
 
 export async function run(argv: string[]): Promise<number> {
   return serve('dev', argv, async ({ sluice, log, dataDir, file }) => {
-    const demo = argv.includes('--no-demo') ? null : await startDemo(sluice.url, sluice.keys, dataDir, (m) => log.warn(m));
+    const demo = argv.includes('--no-demo') ? null : await startDemo(sluice.url, sluice.keys, dataDir, (m) => log.warn(m), new Dashboards(sluice.db));
     const lines = [
       `Sluice dev is running: ${file}, data in ${dataDir}${sluice.db.kind === 'postgres' ? ' (database: DATABASE_URL)' : ''}`,
+      demo ? `  web UI:     ${sluice.url}/#key=${demo.adminKey}   (signs in with the demo admin key, also in ${dataDir}/admin-key)` : `  web UI:     ${sluice.url}/   (sign in with an admin key: sluice keys create --tenant '*' --kind admin)`,
       `  API:        ${sluice.url}   (POST /v1/events, POST /v1/query, AWS protocol on POST /)`,
       `  metrics:    ${sluice.url}/metrics`,
     ];

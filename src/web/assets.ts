@@ -1,0 +1,59 @@
+/**
+ * The browser code, bundled by esbuild from src/web/client when the process starts (no build
+ * step; a few hundred milliseconds, in the background) and served from memory, gzipped once:
+ *   /assets/app.js   the web UI at `/`
+ *   /embed.js        the `<sluice-chart>` element and the iframe page (≤ 60 KB gzip, checked by a test)
+ */
+import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export interface Asset {
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+  type: string;
+}
+
+// Beside this file in src/; from a build in dist/, the sources are still read from src/.
+const CLIENT = [new URL('./client/', import.meta.url), new URL('../../src/web/client/', import.meta.url)].map((u) => fileURLToPath(u)).find((p) => existsSync(p + 'app.ts'))!;
+
+async function bundle(entry: string): Promise<Asset> {
+  const out = await build({
+    entryPoints: [CLIENT + entry],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: ['chrome109', 'firefox115', 'safari16'],
+    write: false,
+    legalComments: 'none',
+    loader: { '.css': 'text' },
+    logLevel: 'silent',
+  });
+  const body = Buffer.from(out.outputFiles[0].contents);
+  return { body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`, type: 'text/javascript; charset=utf-8' };
+}
+
+/**
+ * @example const web = WebAssets.start(); const js = await web.get('embed.js');
+ */
+export class WebAssets {
+  private constructor(private readonly built: Promise<Record<string, Asset>>) {
+    built.catch(() => {});
+  }
+
+  static start(): WebAssets {
+    return new WebAssets(
+      (async () => {
+        const [app, embed] = await Promise.all([bundle('app.ts'), bundle('embed.ts')]);
+        return { 'app.js': app, 'embed.js': embed };
+      })(),
+    );
+  }
+
+  get(name: 'app.js' | 'embed.js'): Promise<Asset> {
+    return this.built.then((a) => a[name]);
+  }
+}
