@@ -317,6 +317,8 @@ function table(caption: string, head: string[], rows: Array<Array<string | Node>
 
 function overviewPage(): void {
   clearViews();
+  // A draw that finishes after the page was left finds other views, and stops.
+  const views: ChartView[] = (state.views = []);
   const content = h('div', { class: 'overview' }, h('h1', {}, 'Overview'), h('p', { class: 'muted' }, 'All tenants, the last hour, live.'));
   const chartHost = h('div', { class: 'grid' });
   const tables = h('div', { class: 'grid' });
@@ -326,8 +328,9 @@ function overviewPage(): void {
     try {
       o = await api<Overview>('GET', '/v1/admin/overview?minutes=60');
     } catch (e) {
+      if (state.views !== views) return;
       failed(e);
-      if (state.views[0]) state.views[0].error(null, e instanceof Error ? e.message : 'failed');
+      views[0]?.error(null, e instanceof Error ? e.message : 'failed');
       return;
     }
     const end = Math.floor(Date.parse(o.now) / 60_000) * 60_000;
@@ -354,8 +357,9 @@ function overviewPage(): void {
       step: '1m',
       series: [...perStream.entries()].sort().map(([k, values]) => ({ group: { 'stream · tenant': k }, time: times, values: { count: values } })),
     };
-    if (!state.views[0]) state.views.push(new ChartView(chartHost, { theme: state.prefs.theme, zone: state.prefs.zone, height: 240 }));
-    state.views[0].render(spec, result);
+    if (state.views !== views) return;
+    if (!views[0]) views.push(new ChartView(chartHost, { theme: state.prefs.theme, zone: state.prefs.zone, height: 240 }));
+    views[0].render(spec, result);
     const badge = (s: string): HTMLElement => h('span', { class: `badge ${s}` }, s.replace('_', ' '));
     const intake = o.intake;
     tables.replaceChildren(
@@ -482,12 +486,15 @@ function chartDialog(tenant: string, initial: ChartSpec | null, onSave: (spec: C
 
 async function dashboardsPage(tenant: string | null, dashboardId: string | null): Promise<void> {
   clearViews();
+  stopTimer();
+  const views: ChartView[] = (state.views = []);
   let tenants: string[];
   try {
     tenants = (await api<{ tenants: string[] }>('GET', '/v1/admin/tenants')).tenants;
   } catch (e) {
     return failed(e);
   }
+  if (state.views !== views) return;
   tenant ??= tenants[0] ?? null;
   const content = h('div', { class: 'dashboards' });
   frame('dashboards', content, toolbar(() => void dashboardsPage(tenant, dashboardId), false));
@@ -503,6 +510,7 @@ async function dashboardsPage(tenant: string | null, dashboardId: string | null)
   } catch (e) {
     return failed(e);
   }
+  if (state.views !== views) return;
   const current = list.find((d) => d.id === dashboardId) ?? list[0] ?? null;
   const t = tenant;
   const save = async (d: Dashboard, charts: ChartSpec[], name = d.name): Promise<void> => {
@@ -573,25 +581,27 @@ async function dashboardsPage(tenant: string | null, dashboardId: string | null)
     ];
     const cell = h('div', { class: 'cell' });
     grid.append(cell);
-    state.views.push(new ChartView(cell, { theme: state.prefs.theme, zone: state.prefs.zone, height: 220, actions }));
+    views.push(new ChartView(cell, { theme: state.prefs.theme, zone: state.prefs.zone, height: 220, actions }));
   });
   if (current.charts.length === 0) grid.append(h('p', { class: 'muted' }, 'No charts yet: add one.'));
   const draw = async (): Promise<void> => {
     if (current.charts.length === 0) return;
-    current.charts.forEach((s, i) => state.views[i].loading(s));
+    current.charts.forEach((s, i) => views[i].loading(s));
     try {
       // Every chart of the dashboard in one request.
       const { results } = await api<{ results: QueryResult[] }>('POST', '/v1/query', { queries: current.charts.map((s) => queryFor(s, state.prefs.range, t)) });
-      current.charts.forEach((s, i) => state.views[i].render(s, results[i]));
+      if (state.views !== views) return;
+      current.charts.forEach((s, i) => views[i].render(s, results[i]));
       announce(`${current.name} updated, ${rangeLabel(state.prefs.range)}`);
     } catch (e) {
+      if (state.views !== views) return;
       failed(e);
       const msg = e instanceof ApiError ? e.message : 'Sluice could not be reached.';
-      current.charts.forEach((s, i) => state.views[i].error(s, msg, e instanceof ApiError ? e.code : undefined));
+      current.charts.forEach((s, i) => views[i].error(s, msg, e instanceof ApiError ? e.code : undefined));
     }
   };
   await draw();
-  every(state.prefs.refresh, () => void draw());
+  if (state.views === views) every(state.prefs.refresh, () => void draw());
 }
 
 // ---- routing ---------------------------------------------------------------------------------

@@ -244,7 +244,12 @@ export class ChartView {
       return;
     }
     this.root.dataset.state = 'ready';
-    this.drawn = series.map((s, i) => ({ label: groupLabel(s, spec), color: seriesColor(theme, i), values: s.values[spec.aggregation] ?? [] }));
+    // Counts and sums of an empty bucket are 0 (drawn as such); other aggregations have no value there.
+    const additive = fn(spec) === 'count' || fn(spec) === 'sum';
+    this.drawn = series.map((s, i) => {
+      const values = s.values[spec.aggregation] ?? [];
+      return { label: groupLabel(s, spec), color: seriesColor(theme, i), values: additive ? values.map((v) => v ?? 0) : values };
+    });
     if (result.truncated) this.headline.append(el('span', { class: 'sl-note' }, ' (only the first 200 groups are shown)'));
     if (this.showTable) {
       this.body.append(this.table(spec, series[0].time));
@@ -307,7 +312,9 @@ export class ChartView {
           width: stacked ? 0 : 2,
           fill: stacked ? d.color : spec.type === 'area' ? d.color + '33' : undefined,
           paths: stacked ? uPlot.paths.bars!({ size: [0.8, 64] }) : undefined,
-          points: { show: false },
+          // Gaps are spanned; sparse points are marked, so a lone value still shows.
+          spanGaps: true,
+          points: { show: !stacked && raw[i].filter((v) => v !== null).length < 40, size: 5, fill: d.color },
           value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx == null ? '–' : formatNumber(raw[i][idx] ?? null, spec.unit)),
         })),
       ],
