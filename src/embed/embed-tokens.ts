@@ -8,8 +8,7 @@
  * `iat`, or after now when there is no `iat`), `metrics` (names) or `dashboard` (an id), and
  * `origins` (the web origins a browser may read from; CORS is set for those only).
  */
-import { randomBytes } from 'node:crypto';
-import { decodeProtectedHeader, importSPKI, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { TENANT_NAME } from '../auth/api-keys.ts';
 import type { EmbedConfig } from '../config/config.ts';
 import { describeSecret, readSecret } from '../config/secrets.ts';
@@ -66,7 +65,16 @@ export function parseGrant(v: Record<string, unknown>, at: (k: string) => string
   return { tenant, metrics: (metrics as string[] | undefined) ?? null, dashboard: (dashboard as string | undefined) ?? null, origins: (origins as string[]).map((o) => o.toLowerCase()) };
 }
 
+type Claims = Record<string, unknown>;
+
+const b64json = (part: string): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+
 /**
+ * Verifies and signs compact JWS (JWT) with node:crypto: HS256 and EdDSA (Ed25519) only, the
+ * algorithm taken from the header but checked against the kind of key it needs, so a token cannot
+ * pick `none` or turn a public key into an HMAC secret.
+ *
  * @example
  *   const keys = await EmbedKeys.open(db, config.embed);
  *   const { token } = await keys.mint({ tenant: 'acme', metrics: ['m'], dashboard: null, origins: [] }, 3600);
@@ -74,8 +82,8 @@ export function parseGrant(v: Record<string, unknown>, at: (k: string) => string
  */
 export class EmbedKeys {
   private constructor(
-    private readonly hmac: Uint8Array,
-    private readonly publicKeys: CryptoKey[],
+    private readonly hmac: Buffer,
+    private readonly publicKeys: KeyObject[],
   ) {}
 
   static async open(db: Database, config: EmbedConfig | undefined): Promise<EmbedKeys> {
@@ -88,70 +96,70 @@ export class EmbedKeys {
       await db.query("insert into sluice.settings (name, value) values ('embed_signing_secret', $1) on conflict do nothing", [randomBytes(32).toString('base64url')]);
       secret = (await db.query<{ value: string }>("select value from sluice.settings where name = 'embed_signing_secret'"))[0].value;
     }
-    const publicKeys: CryptoKey[] = [];
+    const publicKeys: KeyObject[] = [];
     for (const [i, source] of (config?.public_keys ?? []).entries()) {
       const pem = await readSecret(source);
       if (!pem) throw new Error(`embed.public_keys[${i}]: the ${describeSecret(source)} is not set`);
+      let key: KeyObject | null = null;
       try {
-        publicKeys.push(await importSPKI(pem.trim(), 'EdDSA'));
+        key = createPublicKey(pem.trim());
       } catch {
-        throw new Error(`embed.public_keys[${i}]: the ${describeSecret(source)} is not an Ed25519 public key in PEM (SPKI) form`);
+        // reported below
       }
+      if (key?.asymmetricKeyType !== 'ed25519') throw new Error(`embed.public_keys[${i}]: the ${describeSecret(source)} is not an Ed25519 public key in PEM (SPKI) form`);
+      publicKeys.push(key);
     }
-    return new EmbedKeys(new TextEncoder().encode(secret), publicKeys);
+    return new EmbedKeys(Buffer.from(secret, 'utf8'), publicKeys);
   }
 
   /** Signs a token for a grant, valid for `seconds` (at most 24 h). */
   async mint(grant: Omit<EmbedGrant, 'exp'>, seconds: number): Promise<{ token: string; expires_at: string }> {
-    const now = Math.floor(Date.now() / 1000);
-    const exp = now + Math.min(seconds, MAX_EMBED_SECONDS);
-    const claims: JWTPayload = grant.metrics ? { metrics: grant.metrics } : { dashboard: grant.dashboard };
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + Math.min(seconds, MAX_EMBED_SECONDS);
+    const claims: Claims = { aud: EMBED_AUDIENCE, sub: grant.tenant, iat, exp, ...(grant.metrics ? { metrics: grant.metrics } : { dashboard: grant.dashboard }) };
     if (grant.origins.length > 0) claims.origins = grant.origins;
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setAudience(EMBED_AUDIENCE)
-      .setSubject(grant.tenant)
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(this.hmac);
-    return { token, expires_at: new Date(exp * 1000).toISOString() };
+    const signing = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+    return { token: `${signing}.${createHmac('sha256', this.hmac).update(signing).digest('base64url')}`, expires_at: new Date(exp * 1000).toISOString() };
   }
 
   /** The grant of a token, or an EmbedTokenError that says why it reads nothing. */
   async verify(token: string): Promise<EmbedGrant> {
-    let alg: string | undefined;
+    const parts = token.split('.');
+    let header: Claims;
+    let claims: Claims;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]*$/.test(p))) throw new Error();
+      header = b64json(parts[0]) as Claims;
+      claims = b64json(parts[1]) as Claims;
+      if (!header || typeof header !== 'object' || !claims || typeof claims !== 'object' || Array.isArray(claims)) throw new Error();
     } catch {
-      throw new EmbedTokenError('embed_token_invalid', 'the embed token is not a JWT');
+      throw new EmbedTokenError('embed_token_invalid', 'the embed token is not a JWT (three base64url parts: header, claims, signature)');
     }
-    const options = { audience: EMBED_AUDIENCE, requiredClaims: ['exp', 'sub'], clockTolerance: SKEW_SECONDS };
-    let payload: JWTPayload | null = null;
-    try {
-      if (alg === 'HS256') payload = (await jwtVerify(token, this.hmac, { ...options, algorithms: ['HS256'] })).payload;
-      else if (alg === 'EdDSA' || alg === 'Ed25519') {
-        for (const key of this.publicKeys) {
-          try {
-            payload = (await jwtVerify(token, key, { ...options, algorithms: ['EdDSA', 'Ed25519'] })).payload;
-            break;
-          } catch (e) {
-            if ((e as { code?: string }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw e;
-          }
-        }
-        if (!payload) throw new EmbedTokenError('embed_token_forged', 'the embed token is not signed by a key Sluice trusts (forged or tampered)');
-      } else throw new EmbedTokenError('embed_token_invalid', `embed tokens are signed with HS256 or EdDSA, not ${String(alg)}`);
-    } catch (e) {
-      if (e instanceof EmbedTokenError) throw e;
-      const code = (e as { code?: string }).code;
-      if (code === 'ERR_JWT_EXPIRED') throw new EmbedTokenError('embed_token_expired', 'the embed token has expired; the page must fetch a new one');
-      if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw new EmbedTokenError('embed_token_forged', 'the embed token’s signature does not match (forged or tampered)');
-      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') throw new EmbedTokenError('embed_token_invalid', `the embed token’s claims are not valid: ${(e as Error).message}`);
-      throw new EmbedTokenError('embed_token_invalid', 'the embed token is malformed');
-    }
-    const exp = payload.exp!;
-    const from = payload.iat ?? Math.floor(Date.now() / 1000);
+    if (header.crit !== undefined) throw new EmbedTokenError('embed_token_invalid', 'the embed token has critical header parameters Sluice does not understand');
+    const signing = Buffer.from(`${parts[0]}.${parts[1]}`);
+    const signature = Buffer.from(parts[2], 'base64url');
+    let valid: boolean;
+    if (header.alg === 'HS256') {
+      const expected = createHmac('sha256', this.hmac).update(signing).digest();
+      valid = signature.length === expected.length && timingSafeEqual(signature, expected);
+    } else if (header.alg === 'EdDSA' || header.alg === 'Ed25519') {
+      valid = signature.length === 64 && this.publicKeys.some((k) => verifySignature(null, signing, k, signature));
+    } else throw new EmbedTokenError('embed_token_invalid', `embed tokens are signed with HS256 or EdDSA, not ${JSON.stringify(header.alg ?? null)}`);
+    if (!valid) throw new EmbedTokenError('embed_token_forged', 'the embed token’s signature does not match (forged or tampered)');
+
+    const now = Math.floor(Date.now() / 1000);
+    const bad = (m: string): EmbedTokenError => new EmbedTokenError('embed_token_invalid', `the embed token’s claims are not valid: ${m}`);
+    const aud = claims.aud;
+    if (!(aud === EMBED_AUDIENCE || (Array.isArray(aud) && aud.includes(EMBED_AUDIENCE)))) throw bad(`aud must be "${EMBED_AUDIENCE}"`);
+    const exp = claims.exp;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw bad('exp (expiry, epoch seconds) is required');
+    if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > now + SKEW_SECONDS)) throw bad('iat must be epoch seconds, not in the future');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + SKEW_SECONDS)) throw bad('the token is not valid yet (nbf)');
+    if (exp <= now - SKEW_SECONDS) throw new EmbedTokenError('embed_token_expired', 'the embed token has expired; the page must fetch a new one');
+    if (typeof claims.sub !== 'string') throw bad('sub (the tenant) is required');
+    const from = typeof claims.iat === 'number' ? claims.iat : now;
     if (exp - from > MAX_EMBED_SECONDS + SKEW_SECONDS) throw new EmbedTokenError('embed_token_invalid', 'an embed token lives at most 24 hours (exp − iat ≤ 86400)');
-    const grant = parseGrant(payload as Record<string, unknown>, (k) => (k === 'tenant' ? 'sub' : k), (m) => new EmbedTokenError('embed_token_invalid', `the embed token’s claims are not valid: ${m}`));
+    const grant = parseGrant(claims, (k) => (k === 'tenant' ? 'sub' : k), (m) => bad(m));
     return { ...grant, exp };
   }
 }

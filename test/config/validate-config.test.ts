@@ -26,7 +26,15 @@ describe('config validation', () => {
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
     assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "segment", "mixpanel", "webhook", "archive", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
-    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, sources'), lines.join('\n'));
+    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, embed, sources'), lines.join('\n'));
+  });
+
+  it('checks the embed keys: secret sources, at most 8 public keys', () => {
+    assert.deepEqual(validateConfig({ embed: { secret: { env: 'S' }, public_keys: [{ file: '/k.pem' }] } }), []);
+    const lines = validateConfig({ embed: { secret: 'inline-secret', public_keys: Array.from({ length: 9 }, () => ({ env: 'K' })), extra: 1 } }).map((i) => `${i.path}: ${i.message}`);
+    assert.ok(lines.some((l) => l.startsWith('embed.secret: ')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('embed.public_keys: ') && l.includes('8')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith('embed.extra: unknown key')), lines.join('\n'));
   });
 
   it('checks rollup dimensions: names, and one list for every metrics destination', () => {

@@ -243,6 +243,13 @@ for (const store of STORES) {
         assert.match(long.body.error.message, /at most 24 hours/);
         const none = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${p}.`;
         assert.equal((await ask(none)).body.error.code, 'embed_token_invalid');
+        // Algorithm confusion: HS256 "signed" with the configured Ed25519 public key as the secret.
+        const confused = await new SignJWT({ metrics: ['findings_upload_completed'] }).setProtectedHeader({ alg: 'HS256' }).setAudience('sluice:embed').setSubject('acme').setExpirationTime(now + 60).sign(new TextEncoder().encode(process.env.SLUICE_TEST_EMBED_PUBLIC));
+        assert.equal((await ask(confused)).body.error.code, 'embed_token_forged');
+        const noSubject = await new SignJWT({ metrics: ['findings_upload_completed'], tenant: 'acme' }).setProtectedHeader({ alg: 'HS256' }).setAudience('sluice:embed').setExpirationTime(now + 60).sign(key);
+        assert.match((await ask(noSubject)).body.error.message, /sub \(the tenant\) is required/);
+        const otherAudience = await new SignJWT({ metrics: ['findings_upload_completed'] }).setProtectedHeader({ alg: 'HS256' }).setAudience('someone-else').setSubject('acme').setExpirationTime(now + 60).sign(key);
+        assert.match((await ask(otherAudience)).body.error.message, /aud must be "sluice:embed"/);
         const missing = await call('POST', `${s.url}/v1/embed/query`, null, { queries: [q()] });
         assert.equal(missing.body.error.code, 'embed_token_missing');
       });
