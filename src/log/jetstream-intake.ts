@@ -144,7 +144,7 @@ export class JetStreamIntake {
    * acknowledges it when `ack(seq)` is called. In-flight messages are kept alive (`working`)
    * so a slow delivery is not redelivered elsewhere. Runs until `stop()`.
    */
-  consume(accept: (entry: LogEntry) => void, room: () => number): { ack: (seq: number) => void; stop: () => Promise<void> } {
+  consume(accept: (entry: LogEntry) => void, room: () => number, poison: (seq: number, why: string) => void = () => {}): { ack: (seq: number) => void; stop: () => Promise<void> } {
     const inflight = new Map<number, JsMsg>();
     let running = true;
     const keepAlive = setInterval(() => {
@@ -162,17 +162,28 @@ export class JetStreamIntake {
         try {
           const batch = await consumer.fetch({ max_messages: want, expires: 1000 });
           for await (const m of batch) {
-            const msg = m.json<Message>();
+            let entry: LogEntry;
+            try {
+              const msg = m.json<Message>();
+              entry = {
+                id: m.seq,
+                tenant: msg.tenant,
+                kind: msg.kind,
+                stream: msg.stream,
+                items: msg.payload.split('\n').map((l) => JSON.parse(l) as unknown),
+                bytes: msg.payload.length,
+                receivedAt: msg.received_at,
+              };
+              if (typeof entry.tenant !== 'string' || !['events', 'records', 'redrive'].includes(entry.kind) || typeof entry.receivedAt !== 'string') throw new Error('not an intake entry');
+            } catch (e) {
+              // Not written by a Sluice API node (or damaged): redelivering it would never help,
+              // and it must not hold up the messages behind it. JetStream stops redelivering it.
+              m.term('not a Sluice intake entry');
+              poison(m.seq, (e as Error).name);
+              continue;
+            }
             inflight.set(m.seq, m);
-            accept({
-              id: m.seq,
-              tenant: msg.tenant,
-              kind: msg.kind,
-              stream: msg.stream,
-              items: msg.payload.split('\n').map((l) => JSON.parse(l) as unknown),
-              bytes: msg.payload.length,
-              receivedAt: msg.received_at,
-            });
+            accept(entry);
           }
         } catch {
           if (running) await new Promise((r) => setTimeout(r, 500)); // NATS away: the client reconnects

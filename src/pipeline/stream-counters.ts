@@ -13,6 +13,7 @@
  * - `sluice_batch_records{stream}`: records per delivered batch (histogram).
  * - `sluice_delivery_latency_seconds{stream}`: from acceptance to delivery, per record (histogram).
  * - `sluice_intake_pending_bytes`, `sluice_intake_lag_messages`: accepted and not yet delivered.
+ * - `sluice_intake_poison_messages_total`: JetStream messages a worker could not read (terminated).
  */
 
 export type Outcome = 'ok' | 'dropped' | 'failed' | 'dead_lettered';
@@ -22,6 +23,7 @@ const HELP: Record<string, [type: 'counter' | 'histogram' | 'gauge', help: strin
   sluice_rule_matches_total: ['counter', 'Events each rule matched.'],
   sluice_stream_records_total: ['counter', 'Records that left a stream, by outcome and code.'],
   sluice_destination_batches_total: ['counter', 'Batches a destination delivered, or that failed and were retried.'],
+  sluice_intake_poison_messages_total: ['counter', 'JetStream messages a worker could not read as intake entries (terminated).'],
   sluice_batch_records: ['histogram', 'Records per delivered batch.'],
   sluice_delivery_latency_seconds: ['histogram', 'Time from acceptance to delivery, per record.'],
 };

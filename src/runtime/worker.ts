@@ -58,6 +58,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     consumer = js.consume(
       (entry) => pipeline.accept(entry),
       () => (pipeline.pendingBytes < maxPending ? 200 : 0),
+      (seq, why) => {
+        counters.count('sluice_intake_poison_messages_total', {});
+        log.warn(`JetStream message ${seq} is not a Sluice intake entry (${why}); terminated, not redelivered`);
+      },
     );
     let stopping = false;
     let recovering: Promise<void> = Promise.resolve();

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { jetstream as jetstreamClient, jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { startSluice, type RunningSluice } from '../../src/runtime/sluice-node.ts';
 import { createServerDatabase } from '../support/databases.ts';
@@ -93,7 +95,10 @@ describe('JetStream intake with workers', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('two workers deliver what the API node appended; kill -9 of one mid-run loses nothing and counts nothing twice', async () => {
+  it('two workers deliver what the API node appended; kill -9 of one mid-run loses nothing and counts nothing twice; a poison message is set aside', async () => {
+    // A message no API node wrote, first in line: it must not block what follows or come back forever.
+    const nc = await connect({ servers: `nats://127.0.0.1:${natsPort}` });
+    await jetstreamClient(nc).publish('sluice.intake.events', 'not an intake entry');
     startWorker();
     const victim = startWorker();
     const at = new Date().toISOString();
@@ -110,6 +115,10 @@ describe('JetStream intake with workers', () => {
     assert.equal(await points(), sent);
     const [dup] = await api.db.query<{ n: number }>("select count(*)::int as n from (select record_id from sluice.metric_points group by 1 having count(*) > 1) d");
     assert.equal(dup.n, 0);
+    // Everything, the poison message included, has left the work queue: nothing waits for redelivery.
+    const info = await (await jetstreamManager(nc)).consumers.info('SLUICE_INTAKE', 'sluice-workers');
+    assert.deepEqual([info.num_pending, info.num_ack_pending], [0, 0]);
+    await nc.close();
   });
 
   it('with NATS stopped for 10 s the API answers 503 with Retry-After, then recovers by itself', async () => {
