@@ -178,7 +178,8 @@ export class JetStreamIntake {
             } catch (e) {
               // Not written by a Sluice API node (or damaged): redelivering it would never help,
               // and it must not hold up the messages behind it. JetStream stops redelivering it.
-              m.term('not a Sluice intake entry');
+              // No reason text: nats-server 2.9 ignores a `+TERM <reason>` and redelivers (tested).
+              m.term();
               poison(m.seq, (e as Error).name);
               continue;
             }

@@ -116,8 +116,18 @@ describe('JetStream intake with workers', () => {
     const [dup] = await api.db.query<{ n: number }>("select count(*)::int as n from (select record_id from sluice.metric_points group by 1 having count(*) > 1) d");
     assert.equal(dup.n, 0);
     // Everything, the poison message included, has left the work queue: nothing waits for redelivery.
-    const info = await (await jetstreamManager(nc)).consumers.info('SLUICE_INTAKE', 'sluice-workers');
-    assert.deepEqual([info.num_pending, info.num_ack_pending], [0, 0]);
+    const jsm = await jetstreamManager(nc);
+    let queue: number[] = [];
+    await waitFor(
+      'the work queue to empty',
+      async () => {
+        const info = await jsm.consumers.info('SLUICE_INTAKE', 'sluice-workers');
+        queue = [info.num_pending, info.num_ack_pending, info.num_redelivered];
+        if (process.env.SLUICE_TEST_DEBUG) process.stderr.write(`queue ${JSON.stringify(queue)}\n`);
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      },
+      20_000,
+    ).catch(() => assert.fail(`messages still waiting in the work queue (pending, ack pending, redelivered): ${queue.join(', ')}`));
     await nc.close();
   });
 
