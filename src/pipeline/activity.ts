@@ -50,12 +50,14 @@ export class Activity {
   ) {}
 
   record(stream: string, tenant: string, outcome: ActivityOutcome, code: string, n = 1): void {
-    if (n <= 0) return;
-    const minute = Math.floor(this.now() / 60_000) * 60_000;
-    const key = `${minute}\u0000${stream}\u0000${tenant}\u0000${outcome}\u0000${code}`;
+    if (n > 0) this.add({ minute: Math.floor(this.now() / 60_000) * 60_000, stream, tenant, outcome, code, n });
+  }
+
+  private add(cell: Cell): void {
+    const key = `${cell.minute}\u0000${cell.stream}\u0000${cell.tenant}\u0000${cell.outcome}\u0000${cell.code}`;
     const c = this.cells.get(key);
-    if (c) c.n += n;
-    else this.cells.set(key, { minute, stream, tenant, outcome, code, n });
+    if (c) c.n += cell.n;
+    else this.cells.set(key, { ...cell });
   }
 
   /** Counts per tenant of a list of records, recorded under one outcome and code. */
@@ -85,7 +87,8 @@ export class Activity {
           [JSON.stringify(cells.map((c) => ({ m: c.minute, s: c.stream, t: c.tenant, o: c.outcome, c: c.code, n: c.n })))],
         );
       } catch (e) {
-        for (const c of cells) this.record(c.stream, c.tenant, c.outcome, c.code, c.n);
+        // Back under their own minutes, for the next flush.
+        for (const c of cells) this.add(c);
         this.warn(`activity counts not stored yet (${(e as Error).name}); retrying`);
       }
     });
