@@ -9,7 +9,6 @@ import type { DeadLetters } from '../pipeline/dead-letters.ts';
 import type { Dashboards } from '../dashboards/dashboards.ts';
 import type { EmbedKeys } from '../embed/embed-tokens.ts';
 import type { Activity } from '../pipeline/activity.ts';
-import type { Database } from '../store/database.ts';
 import type { IntakeStatus } from '../web/overview-route.ts';
 import type { WebAssets } from '../web/assets.ts';
 
@@ -21,7 +20,6 @@ export interface AppContext {
   counters: StreamCounters;
   eraser: Eraser;
   deadLetters: DeadLetters;
-  db: Database;
   dashboards: Dashboards;
   embed: EmbedKeys;
   /** Per-minute activity for the overview (long-running processes). */

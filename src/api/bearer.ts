@@ -1,6 +1,6 @@
 /** Resolves `Authorization: Bearer <key>` to a principal of one of the allowed kinds. */
 import type { Context } from 'hono';
-import type { KeyKind, KeyStore, Principal } from '../auth/api-keys.ts';
+import { TENANT_NAME, type KeyKind, type KeyStore, type Principal } from '../auth/api-keys.ts';
 import { httpError } from './http-error.ts';
 
 export async function bearer(c: Context, keys: KeyStore, kinds: KeyKind[]): Promise<Principal | Response> {
@@ -11,4 +11,19 @@ export async function bearer(c: Context, keys: KeyStore, kinds: KeyKind[]): Prom
   if (!who) return httpError(c, 401, 'invalid_key', 'the API key is unknown, revoked or malformed');
   if (!kinds.includes(who.kind)) return httpError(c, 403, 'wrong_key_kind', `this endpoint takes a ${kinds.join(' or ')} key, not a ${who.kind} key`);
   return who;
+}
+
+/**
+ * The one tenant a request reads or writes: an admin key must name it (`named`, from `?tenant=`
+ * or the body); a tenant key acts for its own, and naming another is refused (403), never rescoped.
+ */
+export async function tenantScope(c: Context, keys: KeyStore, kinds: KeyKind[], named: string | undefined, what: string): Promise<string | Response> {
+  const who = await bearer(c, keys, kinds);
+  if (who instanceof Response) return who;
+  if (who.kind === 'admin') {
+    if (!named || !TENANT_NAME.test(named)) return httpError(c, 400, 'invalid_request', 'an admin key must name the tenant (?tenant= or "tenant" in the body)');
+    return named;
+  }
+  if (named !== undefined && named !== who.tenant) return httpError(c, 403, 'forbidden_tenant', `this ${who.kind} key belongs to tenant ${who.tenant}; it cannot read or change another tenant's ${what}`);
+  return who.tenant;
 }

@@ -10,25 +10,16 @@
  */
 import type { Context, Hono } from 'hono';
 import type { AppContext } from '../api/app-context.ts';
-import { bearer } from '../api/bearer.ts';
+import { tenantScope } from '../api/bearer.ts';
 import { httpError } from '../api/http-error.ts';
 import { readJsonBody } from '../api/read-body.ts';
-import { TENANT_NAME } from '../auth/api-keys.ts';
 import { DashboardError, parseDashboardBody } from './dashboards.ts';
 
 const MAX_BODY = 256 * 1024;
 
-/** The tenant a request acts for, or an error response. */
-async function tenantOf(c: Context, app: AppContext, write: boolean, named: string | undefined): Promise<string | Response> {
-  const who = await bearer(c, app.keys, write ? ['admin'] : ['read', 'admin']);
-  if (who instanceof Response) return who;
-  if (who.kind === 'admin') {
-    if (!named || !TENANT_NAME.test(named)) return httpError(c, 400, 'invalid_request', 'an admin key must name the tenant (?tenant= or "tenant" in the body)');
-    return named;
-  }
-  if (named !== undefined && named !== who.tenant) return httpError(c, 403, 'forbidden_tenant', `this read key belongs to tenant ${who.tenant}; it cannot read another tenant's dashboards`);
-  return who.tenant;
-}
+/** The tenant a request acts for (reads: read or admin key; writes: admin key), or an error response. */
+const tenantOf = (c: Context, app: AppContext, write: boolean, named: string | undefined): Promise<string | Response> =>
+  tenantScope(c, app.keys, write ? ['admin'] : ['read', 'admin'], named, 'dashboards');
 
 async function body(c: Context): Promise<ReturnType<typeof parseDashboardBody> | Response> {
   const raw = await readJsonBody(c, MAX_BODY, 'a dashboard');

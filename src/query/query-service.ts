@@ -25,6 +25,12 @@ export interface QueryResult {
   series: Series[];
 }
 
+export interface CatalogMetric {
+  name: string;
+  measures: string[];
+  dimensions: string[];
+}
+
 /** At most this many groups (series) per query; the answer says when more were left out. */
 export const MAX_SERIES = 200;
 
@@ -98,15 +104,45 @@ export class QueryService {
     for (const p of pairs) this.cache.bump(p.tenant, p.metric);
   }
 
+  /** Runs `fn` in one transaction under the tenant role: row-level security admits that tenant's rows only. */
+  private asTenant<T>(tenant: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      // SET LOCAL ROLE and the tenant setting in one round trip.
+      await tx.query("select set_config('role', $1, true), set_config('sluice.tenant', $2, true)", [TENANT_ROLE, tenant]);
+      return fn(tx);
+    });
+  }
+
+  /**
+   * A tenant's metrics of the last 30 days with their measures, and the dimensions seen in the
+   * last day (a sample of points): what a chart editor suggests.
+   */
+  async catalog(tenant: string): Promise<CatalogMetric[]> {
+    const rows = await this.asTenant(tenant, async (tx) => ({
+      measures: await tx.query<{ metric: string; measures: string[] }>(
+        `select metric, array_agg(distinct measure order by measure) as measures from sluice.metric_rollups
+          where tenant = $1 and bucket > now() - interval '30 days' group by metric order by metric limit 500`,
+        [tenant],
+      ),
+      dims: await tx.query<{ metric: string; dimensions: string[] }>(
+        `select metric, array_agg(distinct k order by k) as dimensions
+           from (select metric, dimensions from sluice.metric_points where tenant = $1 and time > now() - interval '1 day' limit 5000) p,
+                jsonb_object_keys(p.dimensions) as k
+          group by metric`,
+        [tenant],
+      ),
+    }));
+    const dims = new Map(rows.dims.map((r) => [r.metric, r.dimensions]));
+    return rows.measures.map((r) => ({ name: r.metric, measures: r.measures.filter((m) => m !== ''), dimensions: dims.get(r.metric) ?? [] }));
+  }
+
   /** Runs queries for one tenant, all in one transaction under that tenant's row-level security. */
   async run(tenant: string, queries: MetricQuery[]): Promise<QueryResult[]> {
     const out: Array<QueryResult | undefined> = queries.map((q) => this.cache.get(tenant, q));
     const missing = queries.map((q, i) => ({ q, i })).filter(({ i }) => out[i] === undefined);
     if (missing.length > 0) {
       const stamps = missing.map(({ q }) => this.cache.stamp(tenant, q.metric));
-      const rows = await this.db.transaction(async (tx: Queryable) => {
-        // SET LOCAL ROLE and the tenant setting in one round trip.
-        await tx.query("select set_config('role', $1, true), set_config('sluice.tenant', $2, true)", [TENANT_ROLE, tenant]);
+      const rows = await this.asTenant(tenant, async (tx) => {
         const answers: Array<{ source: 'rollups' | 'points'; rows: Row[] }> = [];
         for (const { q } of missing) {
           const sql = metricSql(tenant, q, this.rollupDimensions);

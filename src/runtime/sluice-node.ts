@@ -128,7 +128,6 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser,
     deadLetters: new DeadLetters(db),
-    db,
     dashboards: new Dashboards(db),
     embed: await EmbedKeys.open(db, config.embed),
     activity,

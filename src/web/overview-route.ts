@@ -6,11 +6,9 @@
  */
 import type { Context, Hono } from 'hono';
 import type { AppContext } from '../api/app-context.ts';
-import { bearer } from '../api/bearer.ts';
+import { bearer, tenantScope } from '../api/bearer.ts';
 import { httpError } from '../api/http-error.ts';
-import { TENANT_NAME } from '../auth/api-keys.ts';
 import { MAX_OVERVIEW_MINUTES, type OverviewRow } from '../pipeline/activity.ts';
-import { TENANT_ROLE } from '../store/migrations.ts';
 
 export interface IntakeStatus {
   /** Bytes accepted by this process and not yet delivered. */
@@ -81,37 +79,8 @@ export function overviewRoutes(app: Hono, ctx: AppContext): void {
   });
 
   app.get('/v1/catalog', async (c) => {
-    const who = await bearer(c, ctx.keys, ['read', 'admin']);
-    if (who instanceof Response) return who;
-    const named = c.req.query('tenant');
-    let tenant = who.tenant;
-    if (who.kind === 'admin') {
-      if (!named || !TENANT_NAME.test(named)) return httpError(c, 400, 'invalid_request', 'an admin key must name the tenant (?tenant=)');
-      tenant = named;
-    } else if (named !== undefined && named !== who.tenant) {
-      return httpError(c, 403, 'forbidden_tenant', `this read key belongs to tenant ${who.tenant}; it cannot read another tenant's catalog`);
-    }
-    // Under the tenant role, as queries are: row-level security admits this tenant's rows only.
-    const rows = await ctx.db.transaction(async (tx) => {
-      await tx.query("select set_config('role', $1, true), set_config('sluice.tenant', $2, true)", [TENANT_ROLE, tenant]);
-      const measures = await tx.query<{ metric: string; measures: string[] }>(
-        `select metric, array_agg(distinct measure order by measure) as measures from sluice.metric_rollups
-          where tenant = $1 and bucket > now() - interval '30 days' group by metric order by metric limit 500`,
-        [tenant],
-      );
-      const dims = await tx.query<{ metric: string; dimensions: string[] }>(
-        `select metric, array_agg(distinct k order by k) as dimensions
-           from (select metric, dimensions from sluice.metric_points where tenant = $1 and time > now() - interval '1 day' limit 5000) p,
-                jsonb_object_keys(p.dimensions) as k
-          group by metric`,
-        [tenant],
-      );
-      return { measures, dims };
-    });
-    const dims = new Map(rows.dims.map((r) => [r.metric, r.dimensions]));
-    return c.json({
-      tenant,
-      metrics: rows.measures.map((r) => ({ name: r.metric, measures: r.measures.filter((m) => m !== ''), dimensions: dims.get(r.metric) ?? [] })),
-    });
+    const tenant = await tenantScope(c, ctx.keys, ['read', 'admin'], c.req.query('tenant'), 'catalog');
+    if (tenant instanceof Response) return tenant;
+    return c.json({ tenant, metrics: await ctx.queries.catalog(tenant) });
   });
 }
