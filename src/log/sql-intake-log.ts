@@ -146,8 +146,13 @@ export class SqlIntakeLog {
 
   /** Entries not yet delivered, in all processes. */
   async backlog(): Promise<number> {
-    const rows = await this.db.query<{ n: number }>('select count(*)::int as n from sluice.intake_log');
-    return rows[0].n;
+    return (await this.status()).entries;
+  }
+
+  /** Entries not yet delivered, in all processes, and the age of the oldest in seconds. */
+  async status(): Promise<{ entries: number; oldest_seconds: number | null }> {
+    const [r] = await this.db.query<{ n: number; oldest: number | null }>('select count(*)::int as n, extract(epoch from now() - min(received_at))::float8 as oldest from sluice.intake_log');
+    return { entries: r.n, oldest_seconds: r.oldest };
   }
 
   /**

@@ -131,10 +131,10 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     dashboards: new Dashboards(db),
     embed: await EmbedKeys.open(db, config.embed),
     activity,
-    web: WebAssets.start(),
+    web: new WebAssets(),
     intakeStatus: async () => {
-      const [r] = await db.query<{ n: number; oldest: number | null }>('select count(*)::int as n, extract(epoch from now() - min(received_at))::float8 as oldest from sluice.intake_log');
-      return { pending_bytes: pipeline.pendingBytes, lag_messages: js ? lagMessages : null, log_entries: r.n, oldest_seconds: r.oldest };
+      const log = await intakeLog.status();
+      return { pending_bytes: pipeline.pendingBytes, lag_messages: js ? lagMessages : null, log_entries: log.entries, oldest_seconds: log.oldest_seconds };
     },
     ready: async () => {
       const store = await db.query('select 1').then(

@@ -1,6 +1,6 @@
 /**
- * The browser code, bundled by esbuild from src/web/client when the process starts (no build
- * step; a few hundred milliseconds, in the background) and served from memory, gzipped once:
+ * The browser code, bundled by esbuild from src/web/client when first asked for (no build step;
+ * a few hundred milliseconds) and served from memory, gzipped once:
  *   /assets/app.js   the web UI at `/`
  *   /embed.js        the `<sluice-chart>` element and the iframe page (≤ 60 KB gzip, checked by a test)
  */
@@ -37,23 +37,26 @@ async function bundle(entry: string): Promise<Asset> {
 }
 
 /**
- * @example const web = WebAssets.start(); const js = await web.get('embed.js');
+ * Bundled on the first request for either script (a process that never serves the UI, such as
+ * one in a test, never pays for it), then kept.
+ *
+ * @example const web = new WebAssets(); const js = await web.get('embed.js');
  */
 export class WebAssets {
-  private constructor(private readonly built: Promise<Record<string, Asset>>) {
-    built.catch(() => {});
-  }
-
-  static start(): WebAssets {
-    return new WebAssets(
-      (async () => {
-        const [app, embed] = await Promise.all([bundle('app.ts'), bundle('embed.ts')]);
-        return { 'app.js': app, 'embed.js': embed };
-      })(),
-    );
-  }
+  private built: Promise<Record<'app.js' | 'embed.js', Asset>> | null = null;
 
   get(name: 'app.js' | 'embed.js'): Promise<Asset> {
+    if (!this.built) {
+      const building = (async () => {
+        const [app, embed] = await Promise.all([bundle('app.ts'), bundle('embed.ts')]);
+        return { 'app.js': app, 'embed.js': embed };
+      })();
+      // A failed build is tried again by the next request.
+      building.catch(() => {
+        if (this.built === building) this.built = null;
+      });
+      this.built = building;
+    }
     return this.built.then((a) => a[name]);
   }
 }
