@@ -107,8 +107,7 @@ export class Stream {
   async reject(items: Array<{ record: StreamRecord; step: string; code: string; reason: string }>): Promise<void> {
     await this.retrying(() => this.parts.errors.write(items.map((i) => this.failed(i.record, i.step, i.code, i.reason))));
     for (const i of items) {
-      this.parts.counters.add(this.name, 'failed', i.code);
-      this.parts.activity?.record(this.name, i.record.source_tenant, 'failed', i.code);
+      this.left('failed', i.code, i.record.source_tenant);
       i.record.done();
     }
   }
@@ -171,6 +170,12 @@ export class Stream {
     return this.buffer.splice(0, n);
   }
 
+  /** One record left the stream: counted for /metrics and, by its source tenant, for the overview. */
+  private left(outcome: 'dropped' | 'failed' | 'dead_lettered', code: string, tenant: string): void {
+    this.parts.counters.add(this.name, outcome, code);
+    this.parts.activity?.record(this.name, tenant, outcome, code);
+  }
+
   private failed(r: StreamRecord, step: string, code: string, reason: string): FailedRecord {
     return { stream: this.name, tenant: tenantOf(r.value), step, code, reason, record_id: r.id, record: protect(this.parts.processors, r.value) };
   }
@@ -178,6 +183,7 @@ export class Stream {
   private async process(batch: StreamRecord[]): Promise<void> {
     const { processors, destination, counters, activity } = this.parts;
     const failures: FailedRecord[] = [];
+    const failedFrom: string[] = [];
     const refused: DeadLetter[] = [];
     const live: StreamRecord[] = [];
     const values: unknown[] = [];
@@ -186,12 +192,10 @@ export class Stream {
       if (o.kind === 'ok') {
         live.push(fresh[i]);
         values.push(o.value);
-      } else if (o.kind === 'drop') {
-        counters.add(this.name, 'dropped', step);
-        activity?.record(this.name, fresh[i].source_tenant, 'dropped', step);
-      } else {
+      } else if (o.kind === 'drop') this.left('dropped', step, fresh[i].source_tenant);
+      else {
         failures.push(this.failed(fresh[i], step, o.code, o.reason));
-        activity?.record(this.name, fresh[i].source_tenant, 'failed', o.code);
+        failedFrom.push(fresh[i].source_tenant);
       }
     });
     for (const r of batch) {
@@ -245,14 +249,11 @@ export class Stream {
     }
     if (failures.length > 0) {
       await this.retrying(() => this.parts.errors.write(failures));
-      for (const f of failures) counters.add(this.name, 'failed', f.code);
+      failures.forEach((f, i) => this.left('failed', f.code, failedFrom[i]));
     }
     if (refused.length > 0) {
       await this.retrying(() => this.parts.deadLetters.write(refused));
-      for (const f of refused) {
-        counters.add(this.name, 'dead_lettered', f.code);
-        activity?.record(this.name, f.source_tenant, 'dead_lettered', f.code);
-      }
+      for (const f of refused) this.left('dead_lettered', f.code, f.source_tenant);
     }
     if (destination.writeFailures && (failures.length > 0 || refused.length > 0)) {
       const all = [...failures, ...refused].map((f) => ({ code: f.code, reason: f.reason, record_id: f.record_id, record: f.record }));
