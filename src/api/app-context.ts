@@ -11,6 +11,7 @@ import type { EmbedKeys } from '../embed/embed-tokens.ts';
 import type { Activity } from '../pipeline/activity.ts';
 import type { IntakeStatus } from '../web/overview-route.ts';
 import type { WebAssets } from '../web/assets.ts';
+import type { Logger } from '../runtime/logger.ts';
 
 export interface AppContext {
   config: SluiceConfig;
@@ -30,6 +31,8 @@ export interface AppContext {
   web?: WebAssets;
   /** Whether the store and the intake log answer now (GET /readyz). */
   ready?: () => Promise<{ store: boolean; log: boolean }>;
+  /** The process log: one line per request (level by status) with its request id. */
+  log?: Logger;
   /** Whether the process is shutting down (intake answers 503). */
   stopping: () => boolean;
 }

@@ -2,6 +2,7 @@
  * The HTTP API as one Hono app, the same on Node and (later) on Lambda: ingest (AWS JSON
  * protocol on `/`, `/v1/events`), queries (`/v1/query`), health and Prometheus metrics.
  */
+import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { postAwsJson } from '../sources/aws/aws-json-route.ts';
 import { postEvents } from '../sources/http/events-route.ts';
@@ -15,12 +16,46 @@ import { webRoutes } from '../web/web-routes.ts';
 import type { AppContext } from './app-context.ts';
 import { httpError } from './http-error.ts';
 import { LogUnavailable } from '../pipeline/intake.ts';
+import type { Logger } from '../runtime/logger.ts';
+
+const fallbackLog: Pick<Logger, 'error'> = { error: (msg, fields) => process.stderr.write(`sluice: ${msg} ${JSON.stringify(fields)}\n`) };
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The request's id (X-Request-Id), for its log lines. */
+    requestId: string;
+  }
+}
+
+/** A request id a client or proxy may set (`X-Request-Id`); anything else is replaced by a UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * How loud a finished request is: server errors are errors, client mistakes info, answers that
+ * are backpressure (429, 503: counted in /metrics) and successes debug.
+ */
+function requestLevel(status: number): 'debug' | 'info' | 'error' {
+  if (status === 429 || status === 503 || status < 400) return 'debug';
+  return status >= 500 ? 'error' : 'info';
+}
 
 /**
  * @example serve({ fetch: createApp(ctx).fetch, port: 8787 });
  */
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
+  // Every answer carries its request id (X-Request-Id), and so does the line it is logged with:
+  // method, path (no query string), status and time; never a header or a body.
+  app.use(async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    c.set('requestId', id);
+    const started = performance.now();
+    await next();
+    c.res.headers.set('x-request-id', id);
+    const status = c.res.status;
+    ctx.log?.[requestLevel(status)]('request', { req_id: id, method: c.req.method, path: c.req.path, status, ms: Math.round((performance.now() - started) * 10) / 10 });
+  });
   app.post('/', (c) => postAwsJson(c, ctx));
   app.post('/v1/events', (c) => postEvents(c, ctx));
   app.post('/v1/query', (c) => postQuery(c, ctx));
@@ -44,7 +79,7 @@ export function createApp(ctx: AppContext): Hono {
       return httpError(c, 503, 'log_unavailable', 'Sluice cannot store events right now; nothing was acknowledged, retry after the given seconds', { 'retry-after': '1' });
     }
     // Never echo the error: it may quote a payload. The process log has the class.
-    process.stderr.write(`sluice: ${c.req.method} ${new URL(c.req.url).pathname} failed: ${e.name}\n`);
+    (ctx.log ?? fallbackLog).error('request failed', { req_id: c.get('requestId'), method: c.req.method, path: c.req.path, error: e.name });
     return httpError(c, 500, 'internal_error', 'Sluice could not handle the request; it was not acknowledged, retry it');
   });
   return app;

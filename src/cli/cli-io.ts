@@ -103,25 +103,59 @@ export function answerLine(
   }
 }
 
+/** Seconds SIGTERM may take to drain before the process exits anyway (under Kubernetes' default 30). */
+export const DEFAULT_SHUTDOWN_SECONDS = 25;
+
 /**
  * Resolves with the exit status once SIGTERM or SIGINT has stopped the process's work: `stop`
- * (deliver what was taken, close) resolving gives 0, failing gives 1.
+ * (deliver what was taken, close) resolving gives 0, failing gives 1. Shutdown is bounded: when
+ * `stop` has not finished after `timeoutSeconds`, or a second signal comes, the process exits
+ * with 1 at once. Nothing acknowledged is lost that way: what was not delivered stays in the
+ * intake log (or unacknowledged in JetStream) and is delivered after the restart or by another
+ * process.
  *
- * @example return untilSignal(log, 'delivering what was accepted', () => sluice.stop());
+ * @example return untilSignal(log, 'delivering what was accepted', () => sluice.stop(), 25);
  */
-export function untilSignal(log: { info(m: string): void; error(m: string): void }, what: string, stop: () => Promise<void>): Promise<number> {
+export function untilSignal(log: { info(m: string): void; error(m: string): void }, what: string, stop: () => Promise<void>, timeoutSeconds = DEFAULT_SHUTDOWN_SECONDS): Promise<number> {
   return new Promise<number>((done) => {
+    let stopping = false;
     const shutdown = (signal: string): void => {
-      log.info(`${signal}: ${what}, then exiting`);
+      if (stopping) {
+        log.error(`${signal} again: exiting now; what was not delivered stays in the intake log`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(`${signal}: ${what}, then exiting (at most ${timeoutSeconds} s)`);
+      const deadline = setTimeout(() => {
+        log.error(`shutdown did not finish within ${timeoutSeconds} s: exiting now; what was not delivered stays in the intake log and is delivered after a restart or by another process`);
+        process.exit(1);
+      }, timeoutSeconds * 1000);
+      deadline.unref();
       stop().then(
-        () => done(0),
+        () => {
+          clearTimeout(deadline);
+          done(0);
+        },
         (e: Error) => {
+          clearTimeout(deadline);
           log.error(`shutdown failed: ${e.name}`);
           done(1);
         },
       );
     };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+/**
+ * `--shutdown-timeout SECONDS`, 1 to 3600.
+ *
+ * @example shutdownSeconds('10') // 10
+ */
+export function shutdownSeconds(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SHUTDOWN_SECONDS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) throw new UsageError(`--shutdown-timeout must be an integer number of seconds from 1 to 3600, got ${JSON.stringify(value)}`);
+  return n;
 }

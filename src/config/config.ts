@@ -49,6 +49,12 @@ export interface BufferConfig {
   max_records?: number;
   max_bytes?: number;
   interval_seconds?: number;
+  /**
+   * The stream's own share of memory: records buffered or being delivered, in bytes. Past it (a
+   * slow or failing destination), the stream's new records wait in the intake log instead, and
+   * the other streams go on. Default: half of `ingest.max_pending_bytes`, at least `max_bytes`.
+   */
+  max_pending_bytes?: number;
 }
 
 /** Writes each record as a JSON line to standard output (for development). */
@@ -272,7 +278,7 @@ export interface IngestConfig {
   rate_limit?: RateLimits;
   /** Limits of particular tenants, over `rate_limit` (`{ acme: { events_per_second: 500 } }`). */
   tenants?: Record<string, RateLimits>;
-  /** Accepted but not yet delivered bytes before intake answers 503 (backpressure). Default 64 MiB. */
+  /** Accepted but not yet delivered bytes before intake answers 503 (backpressure). Default 16 MiB. */
   max_pending_bytes?: number;
 }
 

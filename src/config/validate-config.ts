@@ -122,6 +122,7 @@ const stream = object({
       max_records: { check: integer({ min: 1, max: 100_000 }) },
       max_bytes: { check: integer({ min: 1, max: 128 * 1024 * 1024 }) },
       interval_seconds: { check: integer({ min: 0, max: 900 }) },
+      max_pending_bytes: { check: integer({ min: 64 * 1024, max: 1024 * 1024 * 1024 }) },
     }),
   },
   processors: { check: array(processor, { max: 20 }) },

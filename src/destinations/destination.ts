@@ -30,6 +30,11 @@ export interface BatchInfo {
   id: string;
   /** The earliest acceptance time of its records (ISO 8601, UTC): stable when the batch is retried or replayed. */
   at: string;
+  /**
+   * Told when a destination retries part of the batch itself (a vendor's 5xx, 429, timeout), with
+   * a class of failure (`http_503`, `timeout`, `network_ECONNREFUSED`; no content) and the wait.
+   */
+  retrying?(cls: string, waitMs: number): void;
 }
 
 /** A record that failed a processor or was refused, as a destination's error sink receives it. */

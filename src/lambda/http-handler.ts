@@ -35,7 +35,7 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
       const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
       const embed = await EmbedKeys.open(db, config.embed);
-      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), dashboards: new Dashboards(db), embed, stopping: () => false }));
+      return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), dashboards: new Dashboards(db), embed, log: rt.log, stopping: () => false }));
     });
     handlers.set(rt, made);
   }

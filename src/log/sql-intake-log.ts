@@ -16,6 +16,10 @@ export interface LogRow {
   stream: string | null;
   count: number;
   payload: string;
+  /** When it was first accepted (ISO 8601), for an entry written again (parked records). Default: now. */
+  received_at?: string;
+  /** Unowned: claimable by any process (parked records of a full stream). */
+  parked?: boolean;
 }
 
 export interface ClaimedRow extends LogRow {
@@ -31,9 +35,10 @@ interface Waiting {
 }
 
 const APPEND = `
-insert into sluice.intake_log (tenant, kind, stream, count, payload, owner)
-select tenant, kind, stream, count, payload, $2 from json_to_recordset($1::text::json)
-  as x(tenant text, kind text, stream text, count int, payload text, ord int)
+insert into sluice.intake_log (tenant, kind, stream, count, payload, owner, received_at)
+select tenant, kind, stream, count, payload, case when parked then null else $2 end, coalesce(received_at, now())
+  from json_to_recordset($1::text::json)
+  as x(tenant text, kind text, stream text, count int, payload text, ord int, received_at timestamptz, parked boolean)
 order by ord
 returning id::float8 as id`;
 
@@ -128,8 +133,11 @@ export class SqlIntakeLog {
     return this.deleting;
   }
 
-  /** Claims entries whose owner is gone, oldest first. */
-  async claimOrphans(limit: number): Promise<ClaimedRow[]> {
+  /**
+   * Claims entries whose owner is gone and parked entries, oldest first; not those of the
+   * streams in `skip` (full in this process).
+   */
+  async claimOrphans(limit: number, skip: string[] = []): Promise<ClaimedRow[]> {
     return this.db.query<ClaimedRow & Record<string, unknown>>(
       `update sluice.intake_log l set owner = $1, attempts = attempts + 1
         where id in (
@@ -137,10 +145,11 @@ export class SqlIntakeLog {
            where owner is distinct from $1
              and (owner is null or owner not in (
                select id from sluice.workers where heartbeat_at > now() - make_interval(secs => $2)))
+             and (stream is null or stream not in (select value from json_array_elements_text($4::text::json)))
            order by id limit $3 for update skip locked)
         returning id::float8 as id, tenant, kind, stream, count, payload,
                   to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as received_at`,
-      [this.workerId, this.opts.leaseSeconds, limit],
+      [this.workerId, this.opts.leaseSeconds, limit, JSON.stringify(skip)],
     );
   }
 

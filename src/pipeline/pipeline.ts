@@ -14,6 +14,8 @@ import { Router } from './router.ts';
 import { Stream, type BufferLimits, type StreamRecord } from './stream.ts';
 import type { StreamCounters } from './stream-counters.ts';
 import type { Activity } from './activity.ts';
+import type { LogRow } from '../log/sql-intake-log.ts';
+import { retryForever } from './retry.ts';
 
 /** A direct stream record: JSON text already parsed (`value`) or Firehose bytes (`data`, base64). */
 export interface DirectRecord {
@@ -46,6 +48,12 @@ export interface PipelineParts {
   deadLetters: DeadLetters;
   counters: StreamCounters;
   activity?: Activity;
+  /**
+   * Stores records of a full stream in the intake log, unowned, for whichever process has room
+   * for that stream later (docs/operations.md, "A slow or failing destination"). Without it
+   * (Lambda) streams have no limit of their own.
+   */
+  park?: (row: LogRow) => Promise<void>;
   /** Called when an entry is fully delivered. */
   complete: (id: number) => void;
   warn: (message: string) => void;
@@ -78,7 +86,7 @@ export class Pipeline {
         name,
         new Stream({
           name,
-          buffer: parts.buffer(name),
+          buffer: parts.park ? parts.buffer(name) : { ...parts.buffer(name), max_pending_bytes: undefined },
           processors: parts.processors(name),
           destination: parts.destination(name),
           errors: parts.errors,
@@ -117,6 +125,15 @@ export class Pipeline {
       outstanding++;
       return { id, source_tenant: entry.tenant, value, bytes: per, at: entry.receivedAt, processed, done };
     };
+    // Records for a stream at its own limit go back to the log as lines of a new entry.
+    const parked = new Map<Stream, string[]>();
+    const park = (stream: Stream, line: () => string): boolean => {
+      if (!stream.full) return false;
+      let lines = parked.get(stream);
+      if (!lines) parked.set(stream, (lines = []));
+      lines.push(line());
+      return true;
+    };
 
     if (entry.kind === 'events') {
       for (const item of entry.items) {
@@ -129,8 +146,10 @@ export class Pipeline {
           const n = (seen.get(r.rule) ?? 0) + 1;
           seen.set(r.rule, n);
           const id = `${event.id}:${r.rule}:${n}`;
-          if (r.ok) stream.push(record(id, JSON.parse(r.output)));
-          else reject(stream, record(id, null), 'route', 'transform_failed', `rule ${r.rule}: ${r.error}`);
+          if (r.ok) {
+            const value = JSON.parse(r.output) as unknown;
+            if (!park(stream, () => JSON.stringify({ id, value }))) stream.push(record(id, value));
+          } else reject(stream, record(id, null), 'route', 'transform_failed', `rule ${r.rule}: ${r.error}`);
         }
       }
     } else {
@@ -142,6 +161,7 @@ export class Pipeline {
         return;
       }
       for (const item of entry.items) {
+        if (park(stream, () => JSON.stringify(item))) continue;
         if (entry.kind === 'redrive') {
           const letter = item as { id: string; value: unknown };
           stream.push(record(letter.id, letter.value, true));
@@ -154,7 +174,30 @@ export class Pipeline {
       }
     }
     for (const [stream, items] of rejected) void stream.reject(items);
+    for (const [stream, lines] of parked) {
+      outstanding++;
+      void this.park(entry, stream, lines).then(done);
+    }
     done();
+  }
+
+  /** Registers the streams' gauges for GET /metrics. */
+  gauges(counters: StreamCounters): void {
+    counters.gauge('sluice_stream_held_bytes', 'Bytes of records a stream holds in memory (buffered or being delivered).', () => [...this.streams.values()].map((s) => [{ stream: s.name }, s.heldBytes]));
+  }
+
+  /** Streams at or past half their limit: their parked entries stay in the log for now. */
+  streamsWithoutRoom(): string[] {
+    return [...this.streams.values()].filter((s) => !s.hasRoom).map((s) => s.name);
+  }
+
+  private async park(entry: LogEntry, stream: Stream, lines: string[]): Promise<void> {
+    const row: LogRow = { tenant: entry.tenant, kind: entry.kind === 'redrive' ? 'redrive' : 'records', stream: stream.name, count: lines.length, payload: lines.join('\n'), received_at: entry.receivedAt };
+    await retryForever(
+      () => this.parts.park!(row),
+      (cls, wait) => this.parts.warn(`stream ${stream.name}: parking records in the intake log failed (${cls}); retrying in ${wait} ms`),
+    );
+    this.parts.counters.count('sluice_stream_parked_records_total', { stream: stream.name }, lines.length);
   }
 
   /** Resolves when everything accepted so far is delivered. */

@@ -14,6 +14,10 @@
  * - `sluice_delivery_latency_seconds{stream}`: from acceptance to delivery, per record (histogram).
  * - `sluice_intake_pending_bytes`, `sluice_intake_lag_messages`: accepted and not yet delivered.
  * - `sluice_intake_poison_messages_total`: JetStream messages a worker could not read (terminated).
+ * - `sluice_stream_held_bytes{stream}`: bytes of records a stream holds in memory (buffered or
+ *   being delivered), against its `buffer.max_pending_bytes`.
+ * - `sluice_stream_parked_records_total{stream}`: records of a full stream written back to the
+ *   intake log to wait there.
  */
 
 export type Outcome = 'ok' | 'dropped' | 'failed' | 'dead_lettered';
@@ -22,8 +26,9 @@ const HELP: Record<string, [type: 'counter' | 'histogram' | 'gauge', help: strin
   sluice_intake_events_total: ['counter', 'Events offered to intake: accepted, or rejected by code.'],
   sluice_rule_matches_total: ['counter', 'Events each rule matched.'],
   sluice_stream_records_total: ['counter', 'Records that left a stream, by outcome and code.'],
-  sluice_destination_batches_total: ['counter', 'Batches a destination delivered, or that failed and were retried.'],
+  sluice_destination_batches_total: ['counter', 'Batches a destination delivered, or attempts (of a batch or of a forwarder request) that failed and were retried.'],
   sluice_intake_poison_messages_total: ['counter', 'JetStream messages a worker could not read as intake entries (terminated).'],
+  sluice_stream_parked_records_total: ['counter', 'Records of a stream at its pending limit, parked in the intake log.'],
   sluice_batch_records: ['histogram', 'Records per delivered batch.'],
   sluice_delivery_latency_seconds: ['histogram', 'Time from acceptance to delivery, per record.'],
 };
@@ -50,7 +55,7 @@ interface Histogram {
 export class StreamCounters {
   private readonly counters = new Map<string, Map<string, { labels: Labels; n: number }>>();
   private readonly histograms = new Map<string, Map<string, Histogram>>();
-  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+  private readonly gauges = new Map<string, { help: string; read: () => number | Array<[Labels, number]> }>();
   /** Rule matches, counted per event: a plain map, rendered as sluice_rule_matches_total. */
   private readonly ruleMatches = new Map<string, number>();
 
@@ -88,8 +93,8 @@ export class StreamCounters {
     h.count += times;
   }
 
-  /** A value read when scraped. */
-  gauge(name: string, help: string, read: () => number): void {
+  /** A value read when scraped, or one value per label set. */
+  gauge(name: string, help: string, read: () => number | Array<[Labels, number]>): void {
     this.gauges.set(name, { help, read });
   }
 
@@ -118,13 +123,14 @@ export class StreamCounters {
     }
     for (const [name, g] of this.gauges) {
       lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`);
-      let v = NaN;
+      let v: number | Array<[Labels, number]> = NaN;
       try {
         v = g.read();
       } catch {
         // a gauge that cannot be read now is reported as NaN
       }
-      lines.push(`${name} ${v}`);
+      if (typeof v === 'number') lines.push(`${name} ${v}`);
+      else for (const [labels, n] of v) lines.push(`${name}{${labelText(labels)}} ${n}`);
     }
     return lines.join('\n') + '\n';
   }

@@ -33,6 +33,8 @@ export interface BufferLimits {
   max_records: number;
   max_bytes: number;
   interval_seconds: number;
+  /** Bytes of records held (buffered or being delivered) past which the stream is full. Unbounded if absent. */
+  max_pending_bytes?: number;
 }
 
 export interface StreamParts {
@@ -77,6 +79,8 @@ export function batchInfo(stream: string, records: Array<{ id: string; at: strin
 export class Stream {
   private buffer: StreamRecord[] = [];
   private bytes = 0;
+  /** Bytes of the records buffered and being delivered. */
+  private held = 0;
   private timer: NodeJS.Timeout | null = null;
   /** The interval passed while every delivery slot was busy: flush as soon as one frees. */
   private overdue = false;
@@ -94,9 +98,30 @@ export class Stream {
     return this.buffer.length;
   }
 
+  /** Bytes of the records buffered and being delivered. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * At its own limit (a slow or failing destination): new records for it wait in the intake log
+   * (the pipeline parks them) rather than in memory.
+   */
+  get full(): boolean {
+    const limit = this.parts.buffer.max_pending_bytes;
+    return limit !== undefined && this.held >= limit;
+  }
+
+  /** Below half its limit: parked records may come back. */
+  get hasRoom(): boolean {
+    const limit = this.parts.buffer.max_pending_bytes;
+    return limit === undefined || this.held < limit / 2;
+  }
+
   push(record: StreamRecord): void {
     this.buffer.push(record);
     this.bytes += record.bytes;
+    this.held += record.bytes;
     if (this.due()) {
       // With every slot busy, the batch in flight flushes when it ends: no timer per record.
       if (this.inflight.size < (this.parts.destination.concurrency ?? 1)) this.flush();
@@ -207,14 +232,14 @@ export class Stream {
     if (live.length > 0) {
       const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i], at: r.at }));
       const labels = { stream: this.name, destination: destination.kind };
-      const answer = await retryForever(
-        () => destination.write(delivered, info),
-        (cls, wait) => {
-          counters.count('sluice_destination_batches_total', { ...labels, outcome: 'retried' });
-          activity?.record(this.name, '', 'retried', cls);
-          this.parts.warn(`stream ${this.name}: write failed (${cls}); retrying in ${wait} ms`);
-        },
-      );
+      const retried = (cls: string, wait: number): void => {
+        counters.count('sluice_destination_batches_total', { ...labels, outcome: 'retried' });
+        activity?.record(this.name, '', 'retried', cls);
+        this.parts.warn(`stream ${this.name}: write failed (${cls}); retrying in ${wait} ms`);
+      };
+      // A forwarder retries its requests itself: it says so through the batch.
+      info.retrying = retried;
+      const answer = await retryForever(() => destination.write(delivered, info), retried);
       counters.count('sluice_destination_batches_total', { ...labels, outcome: 'delivered' });
       counters.observe('sluice_batch_records', { stream: this.name }, live.length);
       // Latency per record; the records of one intake entry share their acceptance time.
@@ -259,7 +284,10 @@ export class Stream {
       const all = [...failures, ...refused].map((f) => ({ code: f.code, reason: f.reason, record_id: f.record_id, record: f.record }));
       await this.retrying(() => destination.writeFailures!(all, info));
     }
-    for (const r of batch) r.done();
+    for (const r of batch) {
+      this.held -= r.bytes;
+      r.done();
+    }
   }
 
   /** Runs a write until it succeeds, backing off; the batch stays owned and unacknowledged meanwhile. */

@@ -27,6 +27,7 @@ import { pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
 import type { Database } from '../store/database.ts';
 import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
+import type { LogRow } from '../log/sql-intake-log.ts';
 
 export interface Assembled {
   pipeline: Pipeline;
@@ -55,6 +56,8 @@ export async function assemblePipeline(
     log: Logger;
     buffer: (stream: string) => BufferLimits;
     complete: (id: number) => void;
+    /** Where a full stream's records wait (the SQL intake log); see PipelineParts.park. */
+    park?: (row: LogRow) => Promise<void>;
     stdout?: (line: string) => void;
     /** Count activity for the overview (sluice dev/start and workers; not Lambda). */
     activity?: boolean;
@@ -109,6 +112,7 @@ export async function assemblePipeline(
     counters,
     activity: activity ?? undefined,
     complete: opts.complete,
+    park: opts.park,
     warn: (m) => log.warn(m),
   });
   // Every table is checked before any is changed: an unsafe change refuses the start.

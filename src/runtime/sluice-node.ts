@@ -71,6 +71,16 @@ export const FIREHOSE_DEFAULT_BUFFER: BufferLimits = { max_records: 10_000, max_
 /** `dev` delivers within about a second. */
 export const DEV_MAX_INTERVAL_SECONDS = 1;
 
+/**
+ * A stream's buffer limits: the config's over `defaults`, and its own pending limit, by default
+ * half the process's (so one stuck destination leaves room for the others), at least one buffer.
+ */
+export function streamBuffer(config: SluiceConfig, name: string, defaults: BufferLimits): Required<BufferLimits> {
+  const b = { ...defaults, ...config.streams?.[name]?.buffer };
+  const processLimit = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
+  return { ...b, max_pending_bytes: Math.max(b.max_bytes, b.max_pending_bytes ?? Math.floor(processLimit / 2)) };
+}
+
 
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
@@ -94,11 +104,12 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     log,
     stdout: opts.stdout,
     buffer: (name) => {
-      const b = { ...FIREHOSE_DEFAULT_BUFFER, ...config.streams?.[name]?.buffer };
+      const b = streamBuffer(config, name, FIREHOSE_DEFAULT_BUFFER);
       if (mode === 'dev') b.interval_seconds = Math.min(b.interval_seconds, DEV_MAX_INTERVAL_SECONDS);
       return b;
     },
     complete: (id) => intakeLog.complete(id),
+    park: (row) => intakeLog.append({ ...row, parked: true }).then(() => {}),
   });
   await intakeLog.start();
   activity?.start();
@@ -123,10 +134,11 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   let lagMessages = 0;
   const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate, config.ingest?.tenants), maxPending, js ? { local: false, lagging: () => lagging, counters } : { counters });
   counters.gauge('sluice_intake_pending_bytes', 'Bytes accepted by this process and not yet delivered.', () => pipeline.pendingBytes);
+  pipeline.gauges(counters);
   if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet taken by a worker.', () => lagMessages);
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
-  const app = createApp({ config, keys, intake, queries, counters, eraser,
+  const app = createApp({ config, keys, intake, queries, counters, eraser, log,
     deadLetters: new DeadLetters(db),
     dashboards: new Dashboards(db),
     embed: await EmbedKeys.open(db, config.embed),
@@ -149,7 +161,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const recover = async (): Promise<void> => {
     // An API node in front of JetStream delivers nothing: workers claim what the SQL log holds (redrives).
     while (!stopping && !js && pipeline.pendingBytes < maxPending / 2) {
-      const rows = await intakeLog.claimOrphans(200);
+      const rows = await intakeLog.claimOrphans(200, pipeline.streamsWithoutRoom());
       if (rows.length === 0) return;
       log.info(`recovering ${rows.length} intake log entr${rows.length === 1 ? 'y' : 'ies'} not yet delivered`);
       for (const r of rows) pipeline.accept(toLogEntry(r));

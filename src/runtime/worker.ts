@@ -14,7 +14,7 @@ import type { Database } from '../store/database.ts';
 import { assemblePipeline } from './assemble.ts';
 import { DEFAULT_MAX_PENDING_BYTES } from './limits.ts';
 import type { Logger } from './logger.ts';
-import { FIREHOSE_DEFAULT_BUFFER } from './sluice-node.ts';
+import { FIREHOSE_DEFAULT_BUFFER, streamBuffer } from './sluice-node.ts';
 
 export interface WorkerOptions {
   config: SluiceConfig;
@@ -48,13 +48,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       activity: true,
       dataDir: '.sluice',
       log,
-      buffer: (name) => ({ ...FIREHOSE_DEFAULT_BUFFER, max_records: 5_000, interval_seconds: 1, ...config.streams?.[name]?.buffer }),
+      buffer: (name) => streamBuffer(config, name, { ...FIREHOSE_DEFAULT_BUFFER, max_records: 5_000, interval_seconds: 1 }),
       complete: (id) => (id > 0 ? consumer?.ack(id) : sqlLog.complete(-id)),
+      park: (row) => sqlLog.append({ ...row, parked: true }).then(() => {}),
     });
     js = await JetStreamIntake.open(opts.jetstream);
     await sqlLog.start();
     activity?.start();
     const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
+    pipeline.gauges(counters);
     consumer = js.consume(
       (entry) => pipeline.accept(entry),
       () => (pipeline.pendingBytes < maxPending ? 200 : 0),
@@ -69,7 +71,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       recovering = recovering
         .then(async () => {
           if (stopping || pipeline.pendingBytes > maxPending / 2) return;
-          for (const r of await sqlLog.claimOrphans(200)) pipeline.accept({ ...toLogEntry(r), id: -r.id });
+          for (const r of await sqlLog.claimOrphans(200, pipeline.streamsWithoutRoom())) pipeline.accept({ ...toLogEntry(r), id: -r.id });
         })
         .catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
     }, 1000);

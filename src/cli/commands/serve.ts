@@ -4,13 +4,23 @@
  */
 import { parseArgs } from 'node:util';
 import { startSluice, type RunningSluice } from '../../runtime/sluice-node.ts';
-import { createLogger, type Logger } from '../../runtime/logger.ts';
+import { createLogger, levelFromEnv, type Level, type Logger } from '../../runtime/logger.ts';
+import { createPinoLogger } from '../../runtime/pino-logger.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
-import { loadConfigOrReport, untilSignal, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const serveUsage = (cmd: string): string =>
-  `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ' [--intake sql|jetstream --nats URL [--nats-stream NAME]]'}`;
+  `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR] [--shutdown-timeout SECONDS]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ' [--intake sql|jetstream --nats URL [--nats-stream NAME]]'}`;
+
+/** SLUICE_LOG_LEVEL, a bad value being a usage error. */
+export function logLevel(): Level {
+  try {
+    return levelFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 export interface Served {
   sluice: RunningSluice;
@@ -24,6 +34,7 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
     ...STORE_OPTIONS,
     port: { type: 'string' },
     host: { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
     ...(mode === 'dev' ? { 'no-demo': { type: 'boolean' }, 'pg-port': { type: 'string' } } : { intake: { type: 'string' }, nats: { type: 'string' }, 'nats-stream': { type: 'string' } }),
   };
   const values = parseArgs({ args: argv, options }).values as Record<string, string | undefined>;
@@ -36,9 +47,11 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number 0 to 65535, got ${JSON.stringify(values.port)}`);
   const pgPort = values['pg-port'] === undefined ? undefined : Number(values['pg-port']);
   if (pgPort !== undefined && (!Number.isInteger(pgPort) || pgPort < 1 || pgPort > 65535)) throw new UsageError(`--pg-port: expected a port number 1 to 65535, got ${JSON.stringify(values['pg-port'])}`);
+  const shutdownTimeout = shutdownSeconds(values['shutdown-timeout']);
+  const level = logLevel();
   const loaded = await loadConfigOrReport(values.config);
   if (loaded === null) return 2;
-  const log = createLogger(mode === 'dev' ? 'text' : 'json');
+  const log = mode === 'dev' ? createLogger('text', undefined, level) : createPinoLogger(level);
   guardDriverFaults(log);
   const where = storeLocation(values);
   let sluice: RunningSluice;
@@ -55,5 +68,5 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
   return untilSignal(log, 'delivering what was accepted', () => {
     stopExtras();
     return sluice.stop();
-  });
+  }, shutdownTimeout);
 }

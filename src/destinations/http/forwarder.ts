@@ -40,7 +40,7 @@ export interface OutgoingRequest {
 /** What a vendor's answer means for the messages of the request (indexes into them). */
 export type Verdict =
   | { kind: 'ok' }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number; cls?: string }
   | { kind: 'refuse'; code: string; reason: string }
   /** The request as a whole was refused but one message may be the cause: halve it to find which. */
   | { kind: 'split'; code: string; reason: string }
@@ -129,12 +129,12 @@ export function forwarder<M>(spec: ForwarderSpec<M>, options: ForwarderOptions =
         const res = await fetchImpl(request.url, { method: 'POST', headers: request.headers, body: typeof request.body === 'string' ? request.body : new Blob([request.body]), signal: AbortSignal.timeout(o.timeout_seconds * 1000) });
         const body = await res.text();
         if (res.status === 408 || res.status === 429 || res.status >= 500) {
-          verdict = { kind: 'retry', reason: reasonFrom(res.status, body), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
+          verdict = { kind: 'retry', reason: reasonFrom(res.status, body), retryAfterMs: retryAfterMs(res.headers.get('retry-after')), cls: `http_${res.status}` };
         } else verdict = spec.judge(res.status, body, messages);
       } catch (e) {
         const err = e as Error & { cause?: { code?: string } };
         const what = err.name === 'TimeoutError' ? `no answer within ${o.timeout_seconds} s` : `network error ${err.cause?.code ?? err.name}`;
-        verdict = { kind: 'retry', reason: what };
+        verdict = { kind: 'retry', reason: what, cls: err.name === 'TimeoutError' ? 'timeout' : `network_${err.cause?.code ?? err.name}` };
       }
       if (verdict.kind === 'ok') return [];
       if (verdict.kind === 'refuse') return items.map((i) => ({ index: i.index, code: verdict.code, reason: verdict.reason, attempts: attempt }));
@@ -150,6 +150,7 @@ export function forwarder<M>(spec: ForwarderSpec<M>, options: ForwarderOptions =
       if (Date.now() + wait > deadline) {
         return items.map((i) => ({ index: i.index, code: 'retries_exhausted', reason: `${verdict.reason}; gave up after ${attempt} attempts (retry window ${o.retry_seconds} s)`, attempts: attempt }));
       }
+      batch.retrying?.(verdict.cls ?? 'retry', wait);
       await sleep(wait);
     }
   }
