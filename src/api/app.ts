@@ -15,6 +15,7 @@ import { overviewRoutes } from '../web/overview-route.ts';
 import { webRoutes } from '../web/web-routes.ts';
 import type { AppContext } from './app-context.ts';
 import { httpError } from './http-error.ts';
+import { opsRoutes } from './ops-routes.ts';
 import { LogUnavailable } from '../pipeline/intake.ts';
 import type { Logger } from '../runtime/logger.ts';
 
@@ -65,14 +66,7 @@ export function createApp(ctx: AppContext): Hono {
   embedRoutes(app, ctx);
   overviewRoutes(app, ctx);
   if (ctx.web) webRoutes(app, ctx.web);
-  app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
-  // Ready only when the store and the intake log answer: a load balancer sends traffic elsewhere meanwhile.
-  app.get('/readyz', async (c) => {
-    const r = ctx.ready ? await ctx.ready() : { store: true, log: true };
-    const ok = r.store && r.log && !ctx.stopping();
-    return c.json({ ok, ...r }, ok ? 200 : 503);
-  });
-  app.get('/metrics', (c) => c.text(ctx.counters.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  opsRoutes(app, ctx);
   app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));
   app.onError((e, c) => {
     if (e instanceof LogUnavailable) {

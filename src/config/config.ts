@@ -300,6 +300,26 @@ export interface SluiceConfig {
   ingest?: IngestConfig;
   sources?: SourcesConfig;
   embed?: EmbedConfig;
+  jetstream?: JetStreamConfig;
+}
+
+/**
+ * The JetStream intake (`sluice start --intake jetstream`, `sluice worker`): the stream and the
+ * durable consumer Sluice creates or updates at start. API nodes and workers share one config.
+ */
+export interface JetStreamConfig {
+  /** Stream name (`--nats-stream` overrides). Default SLUICE_INTAKE. */
+  stream?: string;
+  /** Stream replicas: 1 on a single server, 3 or 5 on a cluster. Default 1. */
+  replicas?: number;
+  /** Bytes the stream may hold before JetStream refuses publishes (the API answers 503). Default 1 GiB. */
+  max_bytes?: number;
+  /** A message a worker has not acknowledged after this long goes to another (`--ack-wait` overrides). Default 30. */
+  ack_wait_seconds?: number;
+  /** Messages delivered to workers and not yet acknowledged, across all of them. Default 20,000. */
+  max_ack_pending?: number;
+  /** Messages waiting for a worker before API nodes answer 503 `overloaded`. Default 100,000. */
+  max_lag_messages?: number;
 }
 
 /** How the Lambda sources turn their records into events. */

@@ -201,6 +201,16 @@ const root = object({
       max_pending_bytes: { check: integer({ min: 1024 * 1024 }) },
     }),
   },
+  jetstream: {
+    check: object({
+      stream: { check: string({ pattern: /^[A-Za-z0-9_-]{1,32}$/, what: 'a JetStream stream name (letters, digits, _ and -, up to 32)' }) },
+      replicas: { check: integer({ min: 1, max: 5 }) },
+      max_bytes: { check: integer({ min: 1024 * 1024 }) },
+      ack_wait_seconds: { check: integer({ min: 1, max: 3600 }) },
+      max_ack_pending: { check: integer({ min: 1, max: 1_000_000 }) },
+      max_lag_messages: { check: integer({ min: 1, max: 100_000_000 }) },
+    }),
+  },
   embed: {
     check: object({
       secret: { check: secret },

@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { LogUnavailable } from '../pipeline/intake.ts';
 import type { LogEntry } from '../pipeline/pipeline.ts';
 import type { LogRow } from './sql-intake-log.ts';
+import type { JetStreamConfig } from '../config/config.ts';
 
 export interface JetStreamOptions {
   /** nats://host:port, comma-separated for a cluster. */
@@ -37,6 +38,23 @@ export interface JetStreamOptions {
 
 const NS = 1_000_000;
 export const JETSTREAM_DEFAULTS = { stream: 'SLUICE_INTAKE', subject: 'sluice.intake', consumer: 'sluice-workers', replicas: 1, maxBytes: 1024 ** 3, ackWaitSeconds: 30, maxAckPending: 20_000, role: 'worker' as 'api' | 'worker' };
+
+/**
+ * The options of a config's `jetstream` section, flags (`--nats-stream`, `--ack-wait`) over it.
+ *
+ * @example jetStreamOptions('nats://127.0.0.1:4222', { replicas: 3 }, { stream: 'EU' })
+ */
+export function jetStreamOptions(servers: string, config: JetStreamConfig = {}, flags: { stream?: string; ackWaitSeconds?: number } = {}): JetStreamOptions & { maxLagMessages?: number } {
+  return {
+    servers,
+    stream: flags.stream ?? config.stream,
+    replicas: config.replicas,
+    maxBytes: config.max_bytes,
+    ackWaitSeconds: flags.ackWaitSeconds ?? config.ack_wait_seconds,
+    maxAckPending: config.max_ack_pending,
+    maxLagMessages: config.max_lag_messages,
+  };
+}
 
 /** What a message carries: one intake log row and when it was accepted. */
 interface Message extends LogRow {

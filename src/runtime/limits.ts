@@ -4,5 +4,5 @@ export const DEFAULT_RATE = { events_per_second: 50_000, burst: 100_000 };
 // Parsed events take several times their JSON size in memory: 16 MiB of JSON is ~150 MB of heap.
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
-/** JetStream messages not yet taken by a worker before an API node answers 503. */
+/** JetStream messages not yet acknowledged by a worker (waiting or being delivered) before an API node answers 503. */
 export const DEFAULT_MAX_LAG_MESSAGES = 100_000;

@@ -123,19 +123,20 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     ? setInterval(() => {
         js.lag().then(
           (l) => {
-            lagMessages = l.pending;
-            lagging = l.pending > (opts.jetstream?.maxLagMessages ?? DEFAULT_MAX_LAG_MESSAGES);
+            // Taken by a worker is not delivered: a worker holds up to its own memory limit.
+            lagMessages = l.pending + l.unacknowledged;
+            lagging = lagMessages > (opts.jetstream?.maxLagMessages ?? DEFAULT_MAX_LAG_MESSAGES);
           },
           () => {},
         );
-      }, 1000)
+      }, 500)
     : null;
   lagTimer?.unref();
   let lagMessages = 0;
   const intake = new Intake(js ?? intakeLog, pipeline, new RateLimiter(rate, config.ingest?.tenants), maxPending, js ? { local: false, lagging: () => lagging, counters } : { counters });
   counters.gauge('sluice_intake_pending_bytes', 'Bytes accepted by this process and not yet delivered.', () => pipeline.pendingBytes);
   pipeline.gauges(counters);
-  if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet taken by a worker.', () => lagMessages);
+  if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet acknowledged by a worker (waiting or being delivered).', () => lagMessages);
   let stopping = false;
   const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser, log,

@@ -4,6 +4,10 @@
  * everything derived from it is delivered. A worker also delivers the SQL intake log's
  * unowned entries (dead-letter redrives), as a single-node process does.
  */
+import type { Server } from 'node:http';
+import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+import { opsRoutes } from '../api/ops-routes.ts';
 import type { SluiceConfig } from '../config/config.ts';
 import { JetStreamIntake, type JetStreamOptions } from '../log/jetstream-intake.ts';
 import { SqlIntakeLog, toLogEntry } from '../log/sql-intake-log.ts';
@@ -22,9 +26,14 @@ export interface WorkerOptions {
   jetstream: JetStreamOptions;
   log: Logger;
   leaseSeconds?: number;
+  /** Serve GET /metrics, /healthz and /readyz on this port (0: any free port). */
+  port?: number;
+  host?: string;
 }
 
 export interface RunningWorker {
+  /** Where /metrics, /healthz and /readyz are served, when a port was asked for. */
+  url?: string;
   db: Database;
   pipeline: Pipeline;
   counters: StreamCounters;
@@ -57,6 +66,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     activity?.start();
     const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
     pipeline.gauges(counters);
+    counters.gauge('sluice_intake_pending_bytes', 'Bytes taken by this worker and not yet delivered.', () => pipeline.pendingBytes);
     consumer = js.consume(
       (entry) => pipeline.accept(entry),
       () => (pipeline.pendingBytes < maxPending ? 200 : 0),
@@ -75,10 +85,25 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         })
         .catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
     }, 1000);
-    log.info('sluice worker consuming', { stream: js.opts.stream, consumer: js.opts.consumer });
     const running = js;
+    let server: Server | null = null;
+    if (opts.port !== undefined) {
+      const app = new Hono();
+      opsRoutes(app, {
+        counters,
+        stopping: () => stopping,
+        ready: async () => ({ store: await db.query('select 1').then(() => true, () => false), log: running.connected() }),
+      });
+      server = await new Promise<Server>((ready) => {
+        const s = serve({ fetch: app.fetch, port: opts.port!, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
+      });
+    }
+    const address = server?.address();
+    const url = address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : undefined;
+    log.info('sluice worker consuming', { stream: js.opts.stream, consumer: js.opts.consumer, ...(url ? { url } : {}) });
     let stopped: Promise<void> | null = null;
     return {
+      url,
       db,
       pipeline,
       counters,
@@ -86,6 +111,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         (stopped ??= (async () => {
           stopping = true;
           clearInterval(recoverTimer);
+          if (server) await new Promise<void>((r) => server!.close(() => r()));
           await consumer!.stop();
           await recovering;
           await pipeline.drain();

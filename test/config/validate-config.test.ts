@@ -26,7 +26,20 @@ describe('config validation', () => {
     assert.ok(lines.some((l) => l.startsWith('streams.metrics.buffer.max_records: expected a positive integer')), lines.join('\n'));
     assert.ok(lines.includes('streams.metrics.destination.type: expected one of "stdout", "table", "segment", "mixpanel", "webhook", "archive", "metrics", got "kafka"'), lines.join('\n'));
     assert.ok(lines.includes('rules[0].targets: expected at least 1 entries, got 0'), lines.join('\n'));
-    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, embed, sources'), lines.join('\n'));
+    assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, jetstream, embed, sources'), lines.join('\n'));
+  });
+
+  it('checks the jetstream section and a stream\'s own pending limit', () => {
+    const lines = validateConfig({
+      streams: { s: { buffer: { max_pending_bytes: 10 }, destination: { type: 'stdout' } } },
+      jetstream: { stream: 'bad name', replicas: 7, max_lag_messages: 0, ack_wait_seconds: 30 },
+    }).map((i) => `${i.path}: ${i.message}`);
+    assert.deepEqual(lines.sort(), [
+      'jetstream.max_lag_messages: expected a positive integer and ≤ 100000000, got 0',
+      'jetstream.replicas: expected a positive integer and ≤ 5, got 7',
+      'jetstream.stream: expected a JetStream stream name (letters, digits, _ and -, up to 32), got "bad name"',
+      'streams.s.buffer.max_pending_bytes: expected an integer ≥ 65536 and ≤ 1073741824, got 10',
+    ]);
   });
 
   it('checks the embed keys: secret sources, at most 8 public keys', () => {

@@ -15,10 +15,10 @@ import { startSluice, type RunningSluice } from '../../src/runtime/sluice-node.t
 import { createServerDatabase } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { startNats } from '../support/nats.ts';
 import { findings, findingsConfig, postJson } from '../support/test-sluice.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const NATS_SERVER = '/usr/sbin/nats-server';
 
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 90_000): Promise<void> {
   const until = Date.now() + ms;
@@ -26,18 +26,6 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function startNats(port: number, dir: string): Promise<ChildProcess> {
-  const p = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((ready, fail) => {
-    let err = '';
-    p.stderr!.on('data', (d: Buffer) => {
-      err += d;
-      if (err.includes('Server is ready')) ready(p);
-    });
-    p.once('exit', (code) => fail(new Error(`nats-server exited ${code}: ${err}`)));
-  });
 }
 
 describe('JetStream intake with workers', () => {

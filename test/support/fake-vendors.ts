@@ -25,6 +25,8 @@ export interface FakeVendor {
   failNext(n: number, how: Failure): void;
   /** Every request fails with 503 for `ms`. */
   outage(ms: number): void;
+  /** Every answer from now on comes `ms` late (a slow vendor). */
+  answerAfter(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ interface Answer {
 async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations: string[]) => Answer): Promise<FakeVendor> {
   const plan: Failure[] = [];
   let outageUntil = 0;
+  let lateMs = 0;
   const hung: ServerResponse[] = [];
   const fake: FakeVendor = {
     url: '',
@@ -50,6 +53,9 @@ async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations:
     },
     outage: (ms) => {
       outageUntil = Date.now() + ms;
+    },
+    answerAfter: (ms) => {
+      lateMs = ms;
     },
     close: () =>
       new Promise((r) => {
@@ -87,11 +93,15 @@ async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations:
         fake.violations.push(`handler failed: ${(e as Error).message}`);
         answer = { status: 500, body: {}, accept: [] };
       }
-      for (const [id, m] of answer.accept) fake.unique.set(id, m);
-      fake.accepted += answer.accept.length;
-      fake.requests.push({ status: answer.status, messages: answer.accept.length });
-      res.writeHead(answer.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer.body));
+      const reply = () => {
+        for (const [id, m] of answer.accept) fake.unique.set(id, m);
+        fake.accepted += answer.accept.length;
+        fake.requests.push({ status: answer.status, messages: answer.accept.length });
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer.body));
+      };
+      if (lateMs > 0) setTimeout(reply, lateMs);
+      else reply();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

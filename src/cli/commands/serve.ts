@@ -8,6 +8,7 @@ import { createLogger, levelFromEnv, type Level, type Logger } from '../../runti
 import { createPinoLogger } from '../../runtime/pino-logger.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
 import { loadConfigOrReport, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
+import { jetStreamOptions } from '../../log/jetstream-intake.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const serveUsage = (cmd: string): string =>
@@ -57,7 +58,7 @@ export async function serve(mode: 'dev' | 'start', argv: string[], after: (s: Se
   let sluice: RunningSluice;
   try {
     if (intake === 'jetstream' && !where.databaseUrl) throw new UsageError('--intake jetstream needs DATABASE_URL: API nodes and workers share one PostgreSQL');
-    const jetstream = intake === 'jetstream' ? { servers: nats!, stream: values['nats-stream'] } : undefined;
+    const jetstream = intake === 'jetstream' ? jetStreamOptions(nats!, loaded.config.jetstream, { stream: values['nats-stream'] }) : undefined;
     sluice = await startSluice({ mode, config: loaded.config, port, host: values.host, dataDir: where.dataDir, databaseUrl: where.databaseUrl, log, pgPort, jetstream });
   } catch (e) {
     if (e instanceof UsageError) throw e;
