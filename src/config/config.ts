@@ -55,6 +55,12 @@ export interface BufferConfig {
    * the other streams go on. Default: half of `ingest.max_pending_bytes`, at least `max_bytes`.
    */
   max_pending_bytes?: number;
+  /**
+   * How much of the stream's records may wait parked in the intake log (bytes as stored). Past
+   * it they stay in memory, and the process's `ingest.max_pending_bytes` pushes back on producers
+   * (503), as with no parking. Default 256 MiB.
+   */
+  max_parked_bytes?: number;
 }
 
 /** Writes each record as a JSON line to standard output (for development). */

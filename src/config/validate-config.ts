@@ -123,6 +123,7 @@ const stream = object({
       max_bytes: { check: integer({ min: 1, max: 128 * 1024 * 1024 }) },
       interval_seconds: { check: integer({ min: 0, max: 900 }) },
       max_pending_bytes: { check: integer({ min: 64 * 1024, max: 1024 * 1024 * 1024 }) },
+      max_parked_bytes: { check: integer({ min: 0, max: 1024 ** 4 }) },
     }),
   },
   processors: { check: array(processor, { max: 20 }) },

@@ -153,6 +153,12 @@ export class SqlIntakeLog {
     );
   }
 
+  /** Bytes of parked entries (a full stream's records, unowned) by stream, as stored. */
+  async parkedBytes(): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ stream: string; bytes: number }>('select stream, sum(pg_column_size(payload))::float8 as bytes from sluice.intake_log where owner is null and stream is not null group by stream');
+    return new Map(rows.map((r) => [r.stream, r.bytes]));
+  }
+
   /** Entries not yet delivered, in all processes. */
   async backlog(): Promise<number> {
     return (await this.status()).entries;

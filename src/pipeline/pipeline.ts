@@ -128,7 +128,7 @@ export class Pipeline {
     // Records for a stream at its own limit go back to the log as lines of a new entry.
     const parked = new Map<Stream, string[]>();
     const park = (stream: Stream, line: () => string): boolean => {
-      if (!stream.full) return false;
+      if (!stream.parks) return false;
       let lines = parked.get(stream);
       if (!lines) parked.set(stream, (lines = []));
       lines.push(line());
@@ -184,6 +184,12 @@ export class Pipeline {
   /** Registers the streams' gauges for GET /metrics. */
   gauges(counters: StreamCounters): void {
     counters.gauge('sluice_stream_held_bytes', 'Bytes of records a stream holds in memory (buffered or being delivered).', () => [...this.streams.values()].map((s) => [{ stream: s.name }, s.heldBytes]));
+    counters.gauge('sluice_stream_parked_bytes', 'Bytes of a stream\'s records parked in the intake log (all processes).', () => [...this.streams.values()].map((s) => [{ stream: s.name }, s.parkedBytes]));
+  }
+
+  /** What the intake log holds parked, by stream (SqlIntakeLog.parkedBytes). */
+  setParked(bytes: Map<string, number>): void {
+    for (const s of this.streams.values()) s.parkedBytes = bytes.get(s.name) ?? 0;
   }
 
   /** Streams at or past half their limit: their parked entries stay in the log for now. */
@@ -193,6 +199,7 @@ export class Pipeline {
 
   private async park(entry: LogEntry, stream: Stream, lines: string[]): Promise<void> {
     const row: LogRow = { tenant: entry.tenant, kind: entry.kind === 'redrive' ? 'redrive' : 'records', stream: stream.name, count: lines.length, payload: lines.join('\n'), received_at: entry.receivedAt };
+    stream.parkedBytes += row.payload.length;
     await retryForever(
       () => this.parts.park!(row),
       (cls, wait) => this.parts.warn(`stream ${stream.name}: parking records in the intake log failed (${cls}); retrying in ${wait} ms`),

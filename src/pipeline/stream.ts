@@ -35,6 +35,8 @@ export interface BufferLimits {
   interval_seconds: number;
   /** Bytes of records held (buffered or being delivered) past which the stream is full. Unbounded if absent. */
   max_pending_bytes?: number;
+  /** Bytes of a full stream's records parked in the intake log past which it parks no more (backpressure). Unbounded if absent. */
+  max_parked_bytes?: number;
 }
 
 export interface StreamParts {
@@ -110,6 +112,18 @@ export class Stream {
   get full(): boolean {
     const limit = this.parts.buffer.max_pending_bytes;
     return limit !== undefined && this.held >= limit;
+  }
+
+  /** Bytes of this stream's records parked in the intake log (read from the log, plus what was parked since). */
+  parkedBytes = 0;
+
+  /**
+   * Full, and its parked records below their limit: new records go to the log. Full with the
+   * parked limit reached, they stay in memory and the process's own limit pushes back on intake.
+   */
+  get parks(): boolean {
+    const limit = this.parts.buffer.max_parked_bytes;
+    return this.full && (limit === undefined || this.parkedBytes < limit);
   }
 
   /** Below half its limit: parked records may come back. */

@@ -24,7 +24,7 @@ import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
 import { PgliteDriver } from '../store/pglite-driver.ts';
 import { assemblePipeline } from './assemble.ts';
-import { DEFAULT_MAX_LAG_MESSAGES, DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
+import { DEFAULT_MAX_LAG_MESSAGES, DEFAULT_MAX_PARKED_BYTES, DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { DeadLetters } from '../pipeline/dead-letters.ts';
 import { Dashboards } from '../dashboards/dashboards.ts';
@@ -73,12 +73,15 @@ export const DEV_MAX_INTERVAL_SECONDS = 1;
 
 /**
  * A stream's buffer limits: the config's over `defaults`, and its own pending limit, by default
- * half the process's (so one stuck destination leaves room for the others), at least one buffer.
+ * half the process's (so one stuck destination leaves room for the others) but at least one
+ * batch; one set below `max_bytes` makes batches that small.
  */
 export function streamBuffer(config: SluiceConfig, name: string, defaults: BufferLimits): Required<BufferLimits> {
   const b = { ...defaults, ...config.streams?.[name]?.buffer };
   const processLimit = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
-  return { ...b, max_pending_bytes: Math.max(b.max_bytes, b.max_pending_bytes ?? Math.floor(processLimit / 2)) };
+  // A batch fits in the stream's memory: an explicit pending limit below max_bytes lowers it.
+  const pending = b.max_pending_bytes ?? Math.max(b.max_bytes, Math.floor(processLimit / 2));
+  return { ...b, max_bytes: Math.min(b.max_bytes, pending), max_pending_bytes: pending, max_parked_bytes: b.max_parked_bytes ?? DEFAULT_MAX_PARKED_BYTES };
 }
 
 
@@ -161,6 +164,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
   const recover = async (): Promise<void> => {
     // An API node in front of JetStream delivers nothing: workers claim what the SQL log holds (redrives).
+    if (!js) pipeline.setParked(await intakeLog.parkedBytes());
     while (!stopping && !js && pipeline.pendingBytes < maxPending / 2) {
       const rows = await intakeLog.claimOrphans(200, pipeline.streamsWithoutRoom());
       if (rows.length === 0) return;

@@ -80,7 +80,9 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const recoverTimer = setInterval(() => {
       recovering = recovering
         .then(async () => {
-          if (stopping || pipeline.pendingBytes > maxPending / 2) return;
+          if (stopping) return;
+          pipeline.setParked(await sqlLog.parkedBytes());
+          if (pipeline.pendingBytes > maxPending / 2) return;
           for (const r of await sqlLog.claimOrphans(200, pipeline.streamsWithoutRoom())) pipeline.accept({ ...toLogEntry(r), id: -r.id });
         })
         .catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
