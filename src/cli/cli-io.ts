@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { JsonEntries, parseJsonText, type Loose } from '../core/json/json-text.ts';
 import type { SluiceConfig } from '../config/config.ts';
 import { ConfigError, DEFAULT_CONFIG_FILE, formatIssue, loadConfig, readEnvironment } from '../config/load-config.ts';
+import { levelFromEnv, type Level } from '../runtime/logger.ts';
 
 /** A bad invocation or bad input: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -158,4 +159,13 @@ export function shutdownSeconds(value: string | undefined): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 3600) throw new UsageError(`--shutdown-timeout must be an integer number of seconds from 1 to 3600, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** `SLUICE_LOG_LEVEL`, a bad value being a usage error (exit 2). */
+export function logLevel(): Level {
+  try {
+    return levelFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

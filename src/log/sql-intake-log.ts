@@ -93,6 +93,11 @@ export class SqlIntakeLog {
     });
   }
 
+  /** Appends a full stream's records unowned (parked), for any process with room to claim. */
+  async park(row: LogRow): Promise<void> {
+    await this.append({ ...row, parked: true });
+  }
+
   private async flush(): Promise<void> {
     this.flushing = true;
     // Let the requests arriving in this turn of the event loop join the same INSERT.

@@ -13,8 +13,6 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-  /** A logger that adds `bindings` to every line (a request's id). */
-  child(bindings: Record<string, unknown>): Logger;
 }
 
 /**
@@ -33,20 +31,17 @@ export function createLogger(
   format: 'text' | 'json',
   write: (s: string) => void = (s) => process.stderr.write(s),
   level: Level = 'info',
-  bindings: Record<string, unknown> = {},
 ): Logger {
   const min = LEVELS.indexOf(level);
   const line = (l: Level) => (msg: string, fields: Record<string, unknown> = {}) => {
     if (LEVELS.indexOf(l) < min) return;
-    const all = { ...bindings, ...fields };
-    if (format === 'json') write(JSON.stringify({ level: l, time: new Date().toISOString(), msg, ...all }) + '\n');
-    else write(`${l === 'info' ? '' : l + ': '}${msg}${Object.keys(all).length ? ' ' + JSON.stringify(all) : ''}\n`);
+    if (format === 'json') write(JSON.stringify({ level: l, time: new Date().toISOString(), msg, ...fields }) + '\n');
+    else write(`${l === 'info' ? '' : l + ': '}${msg}${Object.keys(fields).length ? ' ' + JSON.stringify(fields) : ''}\n`);
   };
   return {
     debug: line('debug'),
     info: line('info'),
     warn: line('warn'),
     error: line('error'),
-    child: (more) => createLogger(format, write, level, { ...bindings, ...more }),
   };
 }

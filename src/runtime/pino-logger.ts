@@ -1,7 +1,7 @@
 /**
  * The log of `sluice start` and `sluice worker`: pino, one JSON object per line on standard
  * error, `{"level":"warn","time":"…","pid":…,"hostname":"…","msg":"…",…}` with the level as a
- * word. Lines written during a request carry its `req_id`. The level comes from
+ * word. A request's line (and its failure's) carries its `req_id`. The level comes from
  * `SLUICE_LOG_LEVEL` (debug, info, warn, error; default info).
  */
 import { pino, destination, stdTimeFunctions, type Logger as Pino } from 'pino';
@@ -13,12 +13,11 @@ function wrap(p: Pino): Logger {
     info: (msg, fields) => p.info(fields ?? {}, msg),
     warn: (msg, fields) => p.warn(fields ?? {}, msg),
     error: (msg, fields) => p.error(fields ?? {}, msg),
-    child: (bindings) => wrap(p.child(bindings)),
   };
 }
 
 /**
- * @example const log = createPinoLogger('info'); log.child({ req_id }).warn('…');
+ * @example const log = createPinoLogger('info'); log.warn('…', { stream });
  * @param write Where lines go (tests); standard error, synchronously, by default (nothing is lost at exit).
  */
 export function createPinoLogger(level: Level, write?: (line: string) => void): Logger {

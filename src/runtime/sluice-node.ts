@@ -112,7 +112,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       return b;
     },
     complete: (id) => intakeLog.complete(id),
-    park: (row) => intakeLog.append({ ...row, parked: true }).then(() => {}),
+    park: (row) => intakeLog.park(row),
   });
   await intakeLog.start();
   activity?.start();

@@ -59,7 +59,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       log,
       buffer: (name) => streamBuffer(config, name, { ...FIREHOSE_DEFAULT_BUFFER, max_records: 5_000, interval_seconds: 1 }),
       complete: (id) => (id > 0 ? consumer?.ack(id) : sqlLog.complete(-id)),
-      park: (row) => sqlLog.append({ ...row, parked: true }).then(() => {}),
+      park: (row) => sqlLog.park(row),
     });
     js = await JetStreamIntake.open(opts.jetstream);
     await sqlLog.start();

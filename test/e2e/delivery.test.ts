@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '../support/sluice-process.ts';
 import { after, before, describe, it } from 'node:test';
 import type { CreatedKey } from '../../src/auth/api-keys.ts';
 import type { SluiceConfig } from '../../src/config/config.ts';
@@ -37,14 +38,6 @@ const event = (id: string, user: string) => ({
   detail: { metric_name: 'checkout_completed', metadata: { tenant_id: 'acme', event_id: id, event_time: new Date().toISOString(), user_id: user }, data: { amount: 12 } },
 });
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('delivery to Segment through a running Sluice', () => {
   let s: TestSluice;
   let fake: FakeVendor;
@@ -71,14 +64,14 @@ describe('delivery to Segment through a running Sluice', () => {
       const batch = Array.from({ length: 50 }, (_, i) => event(`out-${b}-${i}`, `user-${i}@example.com`));
       assert.equal((await postJson(`${s.url}/v1/events`, ingest.key, batch)).status, 200);
     }
-    await waitFor('every event at Segment after the outage', () => fake.unique.size === 200);
+    await waitUntil('every event at Segment after the outage', () => fake.unique.size === 200);
     await s.pipeline.whenIdle();
     assert.ok(fake.requests.filter((r) => r.status === 503).length >= 2, 'the outage was met and retried');
     assert.equal(fake.accepted, 200, 'no call was accepted twice');
     assert.deepEqual(fake.violations, []);
     assert.deepEqual(await s.db.query('select 1 from sluice.dead_letters'), []);
     // Delivered entries leave the log in the background, in batches.
-    await waitFor('the intake log emptied', async () => (await s.db.query('select 1 from sluice.intake_log')).length === 0);
+    await waitUntil('the intake log emptied', async () => (await s.db.query('select 1 from sluice.intake_log')).length === 0);
     const sent = [...fake.unique.values()] as Array<{ userId: string }>;
     assert.ok(sent.every((m) => /^k1:[0-9a-f]{32}$/.test(m.userId)), 'Segment receives pseudonyms, never the raw user id');
   });
@@ -113,8 +106,8 @@ describe('delivery to Segment through a running Sluice', () => {
     const redriven = await post('/v1/admin/dead-letters/redrive', { stream: 'to-segment' });
     assert.deepEqual(redriven.body, { redriven: 5, entries: 1, streams: { 'to-segment': 5 } });
     assert.deepEqual((await post('/v1/admin/dead-letters/redrive', { stream: 'to-segment' })).body, { redriven: 0, entries: 0, streams: {} }, 'a second redrive finds nothing');
-    await waitFor('the redriven calls at Segment', () => fake.unique.size === 205);
-    await waitFor('the redrive entry delivered', async () => (await s.db.query('select 1 from sluice.intake_log')).length === 0);
+    await waitUntil('the redriven calls at Segment', () => fake.unique.size === 205);
+    await waitUntil('the redrive entry delivered', async () => (await s.db.query('select 1 from sluice.intake_log')).length === 0);
     assert.equal(fake.accepted, 205, 'each redriven call was sent once');
     const after = (await get('/v1/admin/dead-letters?all=true')).body.dead_letters as Array<Record<string, unknown>>;
     assert.ok(after.every((r) => r.redriven_at !== null && r.redrives === 1));

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '../support/sluice-process.ts';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstream as jetstreamClient, jetstreamManager } from '@nats-io/jetstream';
@@ -19,14 +20,6 @@ import { startNats } from '../support/nats.ts';
 import { findings, findingsConfig, postJson } from '../support/test-sluice.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 90_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('JetStream intake with workers', () => {
   let dir: string;
@@ -98,7 +91,7 @@ describe('JetStream intake with workers', () => {
       sent += 100;
       if (r === 12) victim.kill('SIGKILL');
     }
-    await waitFor('every event in the metrics store', async () => (await points()) >= sent);
+    await waitUntil('every event in the metrics store', async () => (await points()) >= sent);
     await new Promise((r) => setTimeout(r, 5000)); // past the ack wait: a redelivery would show now
     assert.equal(await points(), sent);
     const [dup] = await api.db.query<{ n: number }>("select count(*)::int as n from (select record_id from sluice.metric_points group by 1 having count(*) > 1) d");
@@ -106,7 +99,7 @@ describe('JetStream intake with workers', () => {
     // Everything, the poison message included, has left the work queue: nothing waits for redelivery.
     const jsm = await jetstreamManager(nc);
     let queue: number[] = [];
-    await waitFor(
+    await waitUntil(
       'the work queue to empty',
       async () => {
         const info = await jsm.consumers.info('SLUICE_INTAKE', 'sluice-workers');
@@ -134,8 +127,8 @@ describe('JetStream intake with workers', () => {
     await new Promise((r) => setTimeout(r, 9_500));
     nats = await startNats(natsPort, join(dir, 'nats'));
     const before = await points();
-    await waitFor('the API accepting again', async () => (await postJson(`${api.url}/v1/events`, key, [findings('acme', 'after-1', at, 1)])).status === 200, 30_000);
-    await waitFor('the event after the outage delivered', async () => (await api.db.query("select 1 from sluice.metric_points where record_id = 'e:after-1'")).length === 1, 30_000);
+    await waitUntil('the API accepting again', async () => (await postJson(`${api.url}/v1/events`, key, [findings('acme', 'after-1', at, 1)])).status === 200, 30_000);
+    await waitUntil('the event after the outage delivered', async () => (await api.db.query("select 1 from sluice.metric_points where record_id = 'e:after-1'")).length === 1, 30_000);
     assert.ok((await points()) >= before + 1);
     assert.equal((await fetch(`${api.url}/readyz`)).status, 200);
     assert.equal((await api.db.query("select 1 from sluice.metric_points where record_id = 'e:down-1'")).length, 0, 'the refused event was not stored');
@@ -165,7 +158,7 @@ describe('JetStream intake with workers', () => {
       }
       await proxy.restore();
       for (let r = 0; r < 5; r++) await send(`c${r}`);
-      await waitFor('the worker catching up after the outage', async () => (await points()) >= before + sent, 120_000);
+      await waitUntil('the worker catching up after the outage', async () => (await points()) >= before + sent, 120_000);
       await new Promise((r) => setTimeout(r, 5000));
       assert.equal(await points(), before + sent);
     } finally {

@@ -3,6 +3,7 @@
 // parks the rest in the intake log; intake keeps accepting and the other stream keeps
 // delivering. When the receiver comes back, the parked records reach it, each once.
 import assert from 'node:assert/strict';
+import { waitUntil } from '../support/sluice-process.ts';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
 import { startFakeWebhook, type FakeVendor } from '../support/fake-vendors.ts';
@@ -40,14 +41,6 @@ const printed = (s: TestSluice): string[] =>
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as { order: string }).order);
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 for (const store of STORES) {
   describe(`a stuck destination on ${store}`, () => {
     let s: TestSluice;
@@ -75,7 +68,7 @@ for (const store of STORES) {
           const res = await postJson(`${s.url}/v1/events`, ingest.key, Array.from({ length: PER_REQUEST }, (_, i) => order(r, i)));
           assert.equal(res.status, 200, `request ${r} was refused: ${JSON.stringify(res.body)}`);
         }
-        await waitFor('every record at the other stream', () => printed(s).length >= TOTAL);
+        await waitUntil('every record at the other stream', () => printed(s).length >= TOTAL, 120_000);
         assert.deepEqual(new Set(printed(s)), expected);
         assert.ok(hook.requests.some((q) => q.status === 503), 'the receiver was down and tried');
         assert.equal(hook.accepted, 0);
@@ -96,11 +89,11 @@ for (const store of STORES) {
 
     it('when the receiver is back, every parked record reaches it once', async () => {
       hook.outage(0);
-      await waitFor('every record at the webhook', () => hook.unique.size === TOTAL);
+      await waitUntil('every record at the webhook', () => hook.unique.size === TOTAL, 120_000);
       assert.equal(hook.accepted, TOTAL, 'no record was delivered twice');
       assert.deepEqual(hook.violations, []);
       assert.deepEqual(new Set([...hook.unique.values()].map((v) => (v as { order: string }).order)), expected);
-      await waitFor('the intake log empty', async () => (await s.db.query('select 1 from sluice.intake_log limit 1')).length === 0, 30_000);
+      await waitUntil('the intake log empty', async () => (await s.db.query('select 1 from sluice.intake_log limit 1')).length === 0, 30_000);
       assert.deepEqual(await s.db.query('select 1 from sluice.dead_letters'), []);
       assert.equal(printed(s).length, TOTAL, 'the other stream got nothing twice');
     });

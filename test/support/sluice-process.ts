@@ -33,3 +33,12 @@ export async function waitFor<T>(what: string, f: () => Promise<T | undefined>, 
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Polls `check` every 100 ms until it is true (a throw fails at once); fails after `ms`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -4,24 +4,15 @@
  */
 import { parseArgs } from 'node:util';
 import { startSluice, type RunningSluice } from '../../runtime/sluice-node.ts';
-import { createLogger, levelFromEnv, type Level, type Logger } from '../../runtime/logger.ts';
+import { createLogger, type Logger } from '../../runtime/logger.ts';
 import { createPinoLogger } from '../../runtime/pino-logger.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
-import { loadConfigOrReport, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, logLevel, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
 import { jetStreamOptions } from '../../log/jetstream-intake.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const serveUsage = (cmd: string): string =>
   `usage: sluice ${cmd} ${STORE_USAGE} [--port N] [--host ADDR] [--shutdown-timeout SECONDS]${cmd === 'dev' ? ' [--pg-port N] [--no-demo]' : ' [--intake sql|jetstream --nats URL [--nats-stream NAME]]'}`;
-
-/** SLUICE_LOG_LEVEL, a bad value being a usage error. */
-export function logLevel(): Level {
-  try {
-    return levelFromEnv();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 export interface Served {
   sluice: RunningSluice;

@@ -6,10 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { createPinoLogger } from '../../runtime/pino-logger.ts';
-import { logLevel } from './serve.ts';
 import { startWorker } from '../../runtime/worker.ts';
 import { guardDriverFaults } from '../../runtime/driver-faults.ts';
-import { loadConfigOrReport, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, logLevel, shutdownSeconds, untilSignal, UsageError } from '../cli-io.ts';
 import { jetStreamOptions } from '../../log/jetstream-intake.ts';
 import { STORE_OPTIONS, storeLocation } from '../store-args.ts';
 
