@@ -2,6 +2,7 @@
  * Reads a request body up to a limit, without buffering more than the limit: a larger body is
  * refused as soon as it is known to be too large.
  */
+import { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { parseJsonText } from '../core/json/json-text.ts';
 import { httpError } from './http-error.ts';
@@ -12,7 +13,39 @@ export class BodyTooLarge extends Error {
   }
 }
 
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+/**
+ * The body of the request of `c`. Served by Node, it is read from Node's own request, without
+ * the web stream a `Request` body goes through (a fifth of the intake's cost per request).
+ */
+export function readBody(c: Context, limit: number): Promise<Uint8Array> {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  const fresh = incoming instanceof IncomingMessage && !incoming.readableDidRead && !incoming.readableEnded;
+  return fresh ? readIncoming(incoming, limit) : readRequest(c.req.raw, limit);
+}
+
+function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(incoming.headers['content-length'] ?? NaN);
+  if (declared > limit) return Promise.reject(new BodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (e: unknown): void => {
+      incoming.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
+      if (e) reject(e);
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) done(new BodyTooLarge(limit)); // the server drains the rest
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => done(null);
+    const onClose = (): void => done(new Error('the client closed the connection before the body ended'));
+    incoming.on('data', onData).on('end', onEnd).on('error', done).on('close', onClose);
+  });
+}
+
+async function readRequest(req: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared > limit) throw new BodyTooLarge(limit);
   if (!req.body) return new Uint8Array(0);
@@ -60,7 +93,7 @@ export function jsonErrorAt(text: string): string {
 export async function readJsonBody(c: Context, limit: number, what: string): Promise<unknown> {
   let text: string;
   try {
-    text = Buffer.from(await readBody(c.req.raw, limit)).toString('utf8');
+    text = Buffer.from(await readBody(c, limit)).toString('utf8');
   } catch (e) {
     if (e instanceof BodyTooLarge) return httpError(c, 413, 'body_too_large', `${what} may be at most ${limit} bytes`);
     throw e;

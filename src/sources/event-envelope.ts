@@ -4,9 +4,10 @@
  * event's content, time included, when the producer gives none: a producer's retry of the same
  * event (same time) gets the same id, and destinations count it once.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../pipeline/router.ts';
 import { isRecord } from '../core/is-record.ts';
+import { memberSpan } from '../core/json/json-text.ts';
 
 export interface Envelope {
   version: string;
@@ -30,8 +31,23 @@ export type EnvelopeResult = { ok: true; event: Envelope } | { ok: false; code: 
 
 /** A uuid-shaped id from a hash of the tenant and content. */
 export function contentId(tenant: string, parts: string[]): string {
-  const h = createHash('sha256').update(tenant).update('\n').update(parts.join('\n')).digest('hex');
+  const h = hash('sha256', `${tenant}\n${parts.join('\n')}`, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+// The events of one request mostly share their time: the last one is normalized once.
+let lastMs = NaN;
+let lastMsIso = '';
+let lastTime: unknown;
+let lastTimeIso = '';
+
+/** An instant as EventBridge writes `time`: ISO 8601 in UTC, to the second. */
+function secondsIso(ms: number): string {
+  if (ms === lastMs) return lastMsIso;
+  const iso = new Date(ms).toISOString();
+  lastMs = ms;
+  lastMsIso = iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+  return lastMsIso;
 }
 
 /**
@@ -54,11 +70,15 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
   if (resources !== undefined && (!Array.isArray(resources) || resources.length > MAX_RESOURCES || !resources.every((r) => typeof r === 'string'))) {
     return { ok: false, code: 'invalid_event', message: `resources must be an array of at most ${MAX_RESOURCES} strings` };
   }
-  let at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  if (time !== undefined) {
+  let at: string;
+  if (time === undefined) at = secondsIso(now.getTime());
+  else if (time === lastTime) at = lastTimeIso;
+  else {
     const t = typeof time === 'string' ? Date.parse(time) : NaN;
     if (!Number.isFinite(t)) return { ok: false, code: 'invalid_event', message: 'time must be an ISO 8601 date-time' };
-    at = new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    at = secondsIso(t);
+    lastTime = time;
+    lastTimeIso = at;
   }
   if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 256)) {
     return { ok: false, code: 'invalid_event', message: 'id must be a string of 1 to 256 characters' };
@@ -81,13 +101,20 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
   };
 }
 
+/** `JSON.stringify(event)`, with the detail's JSON text given. */
+function envelopeLine(e: Envelope, detailText: string): string {
+  const resources = e.resources.length === 0 ? '[]' : JSON.stringify(e.resources);
+  return `{"version":"0","id":${JSON.stringify(e.id)},"detail-type":${JSON.stringify(e['detail-type'])},"source":${JSON.stringify(e.source)},"account":${JSON.stringify(e.account)},"time":"${e.time}","region":${JSON.stringify(e.region)},"resources":${resources},"detail":${detailText}}`;
+}
+
 /**
  * One entry of a batch of events (`/v1/events`, an S3 object, a backfill): a unified metric
  * record (it has `metric_name`) for `stream`, with an id from the tenant, stream and content;
- * or an EventBridge envelope, completed by {@link toEnvelope}. `text` is the record's JSON as it
- * arrived, when the caller has it (a line of a file): it is hashed as is instead of serialized
- * again. `line()` is the JSON the intake log keeps; `bytes`, the size of the event or record as
- * JSON, counts against the ingest limits.
+ * or an EventBridge envelope, completed by {@link toEnvelope}. `text` is the entry's JSON as it
+ * arrived, when the caller has it (a line of a request or a file): a record is hashed as is, and
+ * an event's detail is hashed and logged as it was sent (as PutEvents' `Detail` is), instead of
+ * being serialized again. `line()` is the JSON the intake log keeps; `bytes`, the size of the
+ * event or record as JSON, counts against the ingest limits.
  */
 export type EntryResult =
   | { kind: 'records'; item: { id: string; value: Record<string, unknown> }; line: () => string; bytes: number }
@@ -101,10 +128,15 @@ export function toEntry(value: unknown, tenant: string, stream: string, now: Dat
   if (isMetricRecord(value)) {
     const json = text ?? JSON.stringify(value);
     const item = { id: contentId(tenant, [stream, json]), value };
-    return { kind: 'records', item, line: () => JSON.stringify(item), bytes: json.length };
+    const line = text === undefined || text.includes('\n') ? () => JSON.stringify(item) : () => `{"id":"${item.id}","value":${text}}`;
+    return { kind: 'records', item, line, bytes: json.length };
   }
-  const env = toEnvelope(value, tenant, now);
+  // With the text as sent, its detail is hashed and logged as it is, not serialized again.
+  const span = text === undefined ? null : memberSpan(text, 'detail');
+  const detailText = span === null ? undefined : text!.slice(span[0], span[1]);
+  const env = toEnvelope(value, tenant, now, detailText);
   if (!env.ok) return { kind: 'error', code: env.code, message: env.message };
-  const line = JSON.stringify(env.event);
+  // The log keeps one event per line: a detail sent over several lines is serialized again.
+  const line = detailText === undefined || detailText.includes('\n') ? JSON.stringify(env.event) : envelopeLine(env.event, detailText);
   return { kind: 'events', item: env.event, line: () => line, bytes: line.length };
 }

@@ -153,6 +153,67 @@ export function scanStringEnd(text: string, open: number): number {
   }
 }
 
+const NONE = 0x7fffffff;
+
+function next(t: string, ch: string, from: number): number {
+  const i = t.indexOf(ch, from);
+  return i < 0 ? NONE : i;
+}
+
+/**
+ * End (exclusive) of the object or array starting at `i`, or -1. Jumps between brackets and
+ * quotes with `indexOf`, which runs natively: several times faster than a loop over characters
+ * on the long runs of numbers that coordinates and the like are made of.
+ */
+export function skipContainer(t: string, i: number): number {
+  let depth = 0;
+  let open1 = next(t, '[', i);
+  let close1 = next(t, ']', i);
+  let open2 = next(t, '{', i);
+  let close2 = next(t, '}', i);
+  let quote = next(t, '"', i);
+  for (;;) {
+    let p = open1;
+    let k = 0;
+    if (close1 < p) {
+      p = close1;
+      k = 1;
+    }
+    if (open2 < p) {
+      p = open2;
+      k = 2;
+    }
+    if (close2 < p) {
+      p = close2;
+      k = 3;
+    }
+    if (quote < p) {
+      p = quote;
+      k = 4;
+    }
+    if (p === NONE) return -1;
+    if (k === 0) {
+      depth++;
+      open1 = next(t, '[', p + 1);
+    } else if (k === 2) {
+      depth++;
+      open2 = next(t, '{', p + 1);
+    } else if (k === 1 || k === 3) {
+      if (--depth === 0) return p + 1;
+      if (k === 1) close1 = next(t, ']', p + 1);
+      else close2 = next(t, '}', p + 1);
+    } else {
+      const e = scanStringEnd(t, p);
+      if (e < 0) return -1;
+      if (open1 < e) open1 = next(t, '[', e + 1);
+      if (close1 < e) close1 = next(t, ']', e + 1);
+      if (open2 < e) open2 = next(t, '{', e + 1);
+      if (close2 < e) close2 = next(t, '}', e + 1);
+      quote = next(t, '"', e + 1);
+    }
+  }
+}
+
 /** Decodes the string body between `start` and `end` (exclusive), or null if it is not valid JSON. */
 export function decodeJsonString(text: string, start: number, end: number): string | null {
   for (let i = start; i < end; i++) {
@@ -168,6 +229,49 @@ export function decodeJsonString(text: string, start: number, end: number): stri
     if (c < 32) return null;
   }
   return text.slice(start, end);
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+
+/**
+ * Where the value of the top-level member `key` of a JSON object text is, as `[start, end)`, or
+ * null if there is none. Like `JSON.parse`, the last member of that name wins. For text that
+ * `JSON.parse` already accepted: it lets a caller reuse a member's text as it was sent instead of
+ * serializing the parsed value again.
+ *
+ * @example memberSpan('{"a":1,"detail":{"x":[1]}}', 'detail') // [16, 25]
+ */
+export function memberSpan(text: string, key: string): [number, number] | null {
+  let i = 0;
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 123) return null;
+  i++;
+  let found: [number, number] | null = null;
+  for (;;) {
+    while (isSpace(text.charCodeAt(i))) i++;
+    const open = i;
+    if (text.charCodeAt(open) !== 34) return found; // '}' of an empty object, or not JSON
+    const close = scanStringEnd(text, open);
+    if (close < 0) return null;
+    // A key written with escapes is longer than its value: only then is it decoded.
+    const length = close - open - 1;
+    const named = length === key.length ? text.startsWith(key, open + 1) : length > key.length && decodeJsonString(text, open + 1, close) === key;
+    i = close + 1;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 58) return null;
+    i++;
+    while (isSpace(text.charCodeAt(i))) i++;
+    const start = i;
+    const c = text.charCodeAt(i);
+    if (c === 34) i = scanStringEnd(text, i) + 1;
+    else if (c === 123 || c === 91) i = skipContainer(text, i);
+    else while (i < text.length && !isSpace(text.charCodeAt(i)) && text.charCodeAt(i) !== 44 && text.charCodeAt(i) !== 125) i++;
+    if (i <= 0) return null;
+    if (named) found = [start, i];
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 44) return found;
+    i++;
+  }
 }
 
 /** True for an object value in either representation (not an array, not a number wrapper). */

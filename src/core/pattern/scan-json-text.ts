@@ -5,7 +5,7 @@
  */
 import type { PathIndex } from './path-index.ts';
 import type { PathNode } from './rule-machine.ts';
-import { decodeJsonString, scanStringEnd } from '../json/json-text.ts';
+import { decodeJsonString, scanStringEnd, skipContainer } from '../json/json-text.ts';
 import { comparableKey, V_LITERAL, V_NUMBER, V_STRING } from './value-matcher.ts';
 
 /** The part of the rule machine the scanner feeds. */
@@ -139,67 +139,6 @@ class Scanner {
     const end = skipContainer(t, this.pos);
     if (end < 0) throw new JsonScanError('unterminated object or array', this.pos);
     this.pos = end;
-  }
-}
-
-const NONE = 0x7fffffff;
-
-function next(t: string, ch: string, from: number): number {
-  const i = t.indexOf(ch, from);
-  return i < 0 ? NONE : i;
-}
-
-/**
- * End (exclusive) of the object or array starting at `i`, or -1. Jumps between brackets and
- * quotes with `indexOf`, which runs natively: several times faster than a loop over characters
- * on the long runs of numbers that coordinates and the like are made of.
- */
-export function skipContainer(t: string, i: number): number {
-  let depth = 0;
-  let open1 = next(t, '[', i);
-  let close1 = next(t, ']', i);
-  let open2 = next(t, '{', i);
-  let close2 = next(t, '}', i);
-  let quote = next(t, '"', i);
-  for (;;) {
-    let p = open1;
-    let k = 0;
-    if (close1 < p) {
-      p = close1;
-      k = 1;
-    }
-    if (open2 < p) {
-      p = open2;
-      k = 2;
-    }
-    if (close2 < p) {
-      p = close2;
-      k = 3;
-    }
-    if (quote < p) {
-      p = quote;
-      k = 4;
-    }
-    if (p === NONE) return -1;
-    if (k === 0) {
-      depth++;
-      open1 = next(t, '[', p + 1);
-    } else if (k === 2) {
-      depth++;
-      open2 = next(t, '{', p + 1);
-    } else if (k === 1 || k === 3) {
-      if (--depth === 0) return p + 1;
-      if (k === 1) close1 = next(t, ']', p + 1);
-      else close2 = next(t, '}', p + 1);
-    } else {
-      const e = scanStringEnd(t, p);
-      if (e < 0) return -1;
-      if (open1 < e) open1 = next(t, '[', e + 1);
-      if (close1 < e) close1 = next(t, ']', e + 1);
-      if (open2 < e) open2 = next(t, '{', e + 1);
-      if (close2 < e) close2 = next(t, '}', e + 1);
-      quote = next(t, '"', e + 1);
-    }
   }
 }
 

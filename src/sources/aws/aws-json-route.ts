@@ -22,7 +22,7 @@ export async function postAwsJson(c: Context, app: AppContext): Promise<Response
   if (app.intake.overloaded()) return awsError(503, 'ServiceUnavailableException', 'Sluice is delivering what it accepted; retry with backoff.', { 'retry-after': '1' });
   let body: Uint8Array;
   try {
-    body = await readBody(c.req.raw, MAX_BODY);
+    body = await readBody(c, MAX_BODY);
   } catch (e) {
     if (e instanceof BodyTooLarge) return awsError(413, 'ValidationException', `The request body is larger than ${MAX_BODY} bytes.`);
     throw e;

@@ -31,7 +31,7 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
 
   let body: Uint8Array;
   try {
-    body = await readBody(c.req.raw, EVENTS_LIMITS.bodyBytes);
+    body = await readBody(c, EVENTS_LIMITS.bodyBytes);
   } catch (e) {
     if (e instanceof BodyTooLarge) return httpError(c, 413, 'body_too_large', `a request body may hold at most ${EVENTS_LIMITS.bodyBytes} bytes; split the batch`);
     throw e;
@@ -41,7 +41,7 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
   if (trimmed.length === 0) return httpError(c, 400, 'empty_body', 'send a JSON array or NDJSON of events');
 
   // Each entry: its parsed value and byte size, or a parse error (NDJSON lines fail alone).
-  const entries: Array<{ value?: unknown; size: number; error?: EntryResult }> = [];
+  const entries: Array<{ value?: unknown; text?: string; size: number; error?: EntryResult }> = [];
   if (trimmed[0] === '[') {
     let parsed: unknown;
     try {
@@ -51,13 +51,16 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
     }
     if (!Array.isArray(parsed)) return httpError(c, 400, 'malformed_json', 'the body must be a JSON array or NDJSON');
     if (parsed.length > EVENTS_LIMITS.entries) return httpError(c, 400, 'too_many_entries', `at most ${EVENTS_LIMITS.entries} entries per request, got ${parsed.length}`);
-    for (const v of parsed) entries.push({ value: v, size: JSON.stringify(v)?.length ?? 0 });
+    for (const v of parsed) {
+      const json = JSON.stringify(v) as string | undefined;
+      entries.push({ value: v, text: json, size: json?.length ?? 0 });
+    }
   } else {
     const lines = text.split('\n').filter((l) => l.trim().length > 0);
     if (lines.length > EVENTS_LIMITS.entries) return httpError(c, 400, 'too_many_entries', `at most ${EVENTS_LIMITS.entries} entries per request, got ${lines.length}`);
     for (const line of lines) {
       try {
-        entries.push({ value: JSON.parse(line), size: Buffer.byteLength(line) });
+        entries.push({ value: JSON.parse(line), text: line, size: Buffer.byteLength(line) });
       } catch {
         entries.push({ size: line.length, error: entryError('malformed_json', 400, `the entry is ${jsonErrorAt(line).replace(/line \d+, /, '')}`) });
       }
@@ -88,7 +91,7 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
       app.intake.rejected('entry_too_large', 1);
       continue;
     }
-    const entry = toEntry(e.value, tenant, stream, now);
+    const entry = toEntry(e.value, tenant, stream, now, e.text);
     if (entry.kind === 'error') {
       results.push(entryError(entry.code, 400, entry.message));
       app.intake.rejected(entry.code, 1);
