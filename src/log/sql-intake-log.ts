@@ -42,6 +42,13 @@ select tenant, kind, stream, count, payload, case when parked then null else $2 
 order by ord
 returning id::float8 as id`;
 
+/**
+ * Group commits in flight at once. One at a time, a request arriving during a commit waits for
+ * it and then for its own: on a busy machine that wait, not the database's work, bounded what 8
+ * clients could send.
+ */
+const APPEND_CONCURRENCY = 2;
+
 /** A claimed row as the pipeline takes it. */
 export function toLogEntry(r: ClaimedRow): LogEntry {
   return {
@@ -64,7 +71,8 @@ export function toLogEntry(r: ClaimedRow): LogEntry {
 export class SqlIntakeLog {
   readonly workerId = randomUUID();
   private queue: Waiting[] = [];
-  private flushing = false;
+  /** INSERTs in flight (at most APPEND_CONCURRENCY). */
+  private flushing = 0;
   private completed: number[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
   private deleting: Promise<void> = Promise.resolve();
@@ -89,7 +97,7 @@ export class SqlIntakeLog {
   append(row: LogRow): Promise<number> {
     return new Promise((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (this.flushing < APPEND_CONCURRENCY) void this.flush();
     });
   }
 
@@ -99,7 +107,7 @@ export class SqlIntakeLog {
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
+    this.flushing++;
     // Let the requests arriving in this turn of the event loop join the same INSERT.
     await new Promise((r) => setImmediate(r));
     while (this.queue.length > 0) {
@@ -112,7 +120,7 @@ export class SqlIntakeLog {
         for (const w of batch) w.reject(e);
       }
     }
-    this.flushing = false;
+    this.flushing--;
   }
 
   /** Marks entries delivered; they are deleted in batches. */

@@ -12,9 +12,9 @@ import {
 } from '../core/transform/input-transformer.ts';
 import type { EventEnvelope, RuleConfig, SluiceConfig, TargetConfig } from '../config/config.ts';
 
-/** One target's input for one event. `output` is the exact text the target receives. */
+/** One target's input for one event. `output` is the exact text the target receives; `value`, when given, is that text parsed. */
 export type Routed =
-  | { rule: string; stream: string; ok: true; output: string }
+  | { rule: string; stream: string; ok: true; output: string; value?: unknown }
   | { rule: string; stream: string; ok: false; error: string };
 
 interface CompiledTarget {

@@ -36,8 +36,11 @@ export interface TransformContext {
   ingestionTime: string;
 }
 
-/** The result of transforming one event: the exact text the target receives, or why none. */
-export type TransformResult = { ok: true; output: string } | { ok: false, error: string };
+/**
+ * The result of transforming one event: the exact text the target receives, or why none. A JSON
+ * template's result also comes parsed (`value`): checking it is JSON parsed it already.
+ */
+export type TransformResult = { ok: true; output: string; value?: unknown } | { ok: false, error: string };
 
 /** A configuration AWS would refuse; `where` names the offending part. */
 export class TransformConfigError extends Error {
@@ -122,14 +125,12 @@ export function compileInputTransformer(spec: InputTransformerSpec): CompiledTra
         else if (s.inString) out += v.found ? raw(v.value, true) : '';
         else out += v.found ? stringifyLoose(v.value) : 'null';
       }
-      if (json) {
-        try {
-          JSON.parse(out);
-        } catch (e) {
-          return { ok: false, error: `the transformed input is not valid JSON (${(e as Error).message}); EventBridge would not deliver it` };
-        }
+      if (!json) return { ok: true, output: out };
+      try {
+        return { ok: true, output: out, value: JSON.parse(out) as unknown };
+      } catch (e) {
+        return { ok: false, error: `the transformed input is not valid JSON (${(e as Error).message}); EventBridge would not deliver it` };
       }
-      return { ok: true, output: out };
     },
   };
 }

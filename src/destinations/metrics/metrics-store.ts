@@ -92,27 +92,45 @@ interface RollupRow {
   max: number | null;
 }
 
+/** A batch's points without repeats, each with its rollup dimensions (`rolled`) and their JSON (`rolledKey`). */
+interface Deduped {
+  points: MetricPoint[];
+  rolled: Array<Record<string, string>>;
+  rolledKey: string[];
+}
+
+const NO_DIMENSIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The start of a point's hour, ISO 8601 (points' times are normalized: `YYYY-MM-DDTHH:MM:SS.sssZ`). */
+function hourOf(time: string): string {
+  if (time.length === 24) return `${time.slice(0, 13)}:00:00.000Z`;
+  const t = Date.parse(time);
+  return new Date(t - (((t % 3_600_000) + 3_600_000) % 3_600_000)).toISOString();
+}
+
+/** Adds one value (null: the point count) to the rollup row `key`. */
+function addTo(out: Map<string, RollupRow>, key: string, p: MetricPoint, bucket: string, rolled: Record<string, string>, measure: string, value: number | null): void {
+  const r = out.get(key);
+  if (!r) out.set(key, { tenant: p.tenant, metric: p.metric, bucket, measure, dimensions: rolled, count: 1, sum: value ?? 0, min: value, max: value });
+  else {
+    r.count++;
+    if (value !== null) {
+      r.sum += value;
+      if (value < r.min!) r.min = value;
+      if (value > r.max!) r.max = value;
+    }
+  }
+}
+
 /** The hourly rollups of points, as `aggregate` computes them in SQL: measure '' counts the points, each measure its values. */
-export function rollupsOf(rows: Array<MetricPoint & { rolled: Record<string, string> }>): RollupRow[] {
+export function rollupsOf({ points, rolled, rolledKey }: Deduped): RollupRow[] {
   const out = new Map<string, RollupRow>();
-  for (const p of rows) {
-    const t = Date.parse(p.time);
-    const bucket = new Date(t - (((t % 3_600_000) + 3_600_000) % 3_600_000)).toISOString();
-    const prefix = `${p.tenant}\u0000${p.metric}\u0000${bucket}\u0000${JSON.stringify(p.rolled)}\u0000`;
-    const add = (measure: string, value: number | null): void => {
-      const r = out.get(prefix + measure);
-      if (!r) out.set(prefix + measure, { tenant: p.tenant, metric: p.metric, bucket, measure, dimensions: p.rolled, count: 1, sum: value ?? 0, min: value, max: value });
-      else {
-        r.count++;
-        if (value !== null) {
-          r.sum += value;
-          if (value < r.min!) r.min = value;
-          if (value > r.max!) r.max = value;
-        }
-      }
-    };
-    add('', null);
-    for (const m in p.measures) add(m, p.measures[m]);
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    const bucket = hourOf(p.time);
+    const prefix = `${p.tenant}\u0000${p.metric}\u0000${bucket}\u0000${rolledKey[i]}\u0000`;
+    addTo(out, prefix, p, bucket, rolled[i], '', null);
+    for (const m in p.measures) addTo(out, prefix + m, p, bucket, rolled[i], m, p.measures[m]);
   }
   return [...out.values()];
 }
@@ -235,30 +253,36 @@ export class MetricsStore {
   async write(points: MetricPoint[]): Promise<number> {
     if (points.length === 0) return 0;
     await this.ensurePartitions(points);
-    const input = this.rows(points);
-    const json = JSON.stringify(input);
+    const batch = this.dedupe(points);
     try {
-      const [r] = await this.db.query<{ inserted: number }>(INSERT_NEW, [json, JSON.stringify(rollupsOf(input)), input.length]);
+      const [r] = await this.db.query<{ inserted: number }>(INSERT_NEW, [JSON.stringify(batch.points), JSON.stringify(rollupsOf(batch)), batch.points.length]);
       return r.inserted;
     } catch (e) {
       if (sqlState(e) !== 'SL001') throw e;
     }
-    const rows = await this.db.query<{ inserted: number }>(INSERT, [json]);
+    const withRolled = batch.points.map((p, i) => ({ ...p, rolled: batch.rolled[i] }));
+    const rows = await this.db.query<{ inserted: number }>(INSERT, [JSON.stringify(withRolled)]);
     return rows[0].inserted;
   }
 
-  /** The batch without repeated points (first one wins, as the insert would), with `rolled`. */
-  private rows(points: MetricPoint[]): Array<MetricPoint & { rolled: Record<string, string> }> {
+  /** The batch without repeated points (first one wins, as the insert would), with their rollup dimensions. */
+  private dedupe(points: MetricPoint[]): Deduped {
     const seen = new Set<string>();
-    const out: Array<MetricPoint & { rolled: Record<string, string> }> = [];
+    const out: Deduped = { points: [], rolled: [], rolledKey: [] };
+    const dims = this.rollupDimensions;
     for (const p of points) {
       // Times of points are normalized ISO strings (toPoint), so equal instants are equal strings.
       const key = `${p.tenant}\u0000${p.metric}\u0000${p.time}\u0000${p.record_id}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const rolled: Record<string, string> = {};
-      for (const d of this.rollupDimensions) if (Object.hasOwn(p.dimensions, d)) rolled[d] = p.dimensions[d];
-      out.push({ tenant: p.tenant, metric: p.metric, time: p.time, record_id: p.record_id, dimensions: p.dimensions, measures: p.measures, rolled });
+      let rolled = NO_DIMENSIONS;
+      if (dims.length > 0) {
+        rolled = {};
+        for (const d of dims) if (Object.hasOwn(p.dimensions, d)) rolled[d] = p.dimensions[d];
+      }
+      out.points.push(p);
+      out.rolled.push(rolled);
+      out.rolledKey.push(rolled === NO_DIMENSIONS ? '{}' : JSON.stringify(rolled));
     }
     return out;
   }
