@@ -147,7 +147,7 @@ export class Pipeline {
           seen.set(r.rule, n);
           const id = `${event.id}:${r.rule}:${n}`;
           if (r.ok) {
-            const value = r.value !== undefined ? r.value : (JSON.parse(r.output) as unknown);
+            const value = r.value;
             if (!park(stream, () => JSON.stringify({ id, value }))) stream.push(record(id, value));
           } else reject(stream, record(id, null), 'route', 'transform_failed', `rule ${r.rule}: ${r.error}`);
         }

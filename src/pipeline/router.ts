@@ -12,9 +12,9 @@ import {
 } from '../core/transform/input-transformer.ts';
 import type { EventEnvelope, RuleConfig, SluiceConfig, TargetConfig } from '../config/config.ts';
 
-/** One target's input for one event. `output` is the exact text the target receives; `value`, when given, is that text parsed. */
+/** One target's input for one event, as its stream's record: the text the target would receive, parsed. */
 export type Routed =
-  | { rule: string; stream: string; ok: true; output: string; value?: unknown }
+  | { rule: string; stream: string; ok: true; value: unknown }
   | { rule: string; stream: string; ok: false; error: string };
 
 interface CompiledTarget {
@@ -44,7 +44,7 @@ export const LOCAL_REGION = 'local';
  *
  * @example
  *   const router = new Router(config);
- *   router.route(event, new Date().toISOString()); // [{ rule, stream, ok: true, output }]
+ *   router.route(event, new Date().toISOString()); // [{ rule, stream, ok: true, value }]
  */
 export class Router {
   private readonly machine = new RuleMachine<number>();
@@ -72,16 +72,17 @@ export class Router {
       for (const t of rule.targets) {
         const base = { rule: rule.config.name, stream: t.stream };
         if (t.transform) {
-          out.push({ ...base, ...t.transform.apply(event, ctx) });
+          out.push({ ...base, ...t.transform.applyValue(event, ctx) });
         } else if (t.fn) {
           try {
             const v = t.fn(event as unknown as EventEnvelope, ctx);
-            if (v !== undefined) out.push({ ...base, ok: true, output: JSON.stringify(v) });
+            // As JSON, like any target input: a function's result is copied through its text.
+            if (v !== undefined) out.push({ ...base, ok: true, value: JSON.parse(JSON.stringify(v)) as unknown });
           } catch (e) {
             out.push({ ...base, ok: false, error: `transform function failed: ${(e as Error).name}` });
           }
         } else {
-          out.push({ ...base, ok: true, output: JSON.stringify(event) });
+          out.push({ ...base, ok: true, value: JSON.parse(JSON.stringify(event)) as unknown });
         }
       }
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { testPatternLine } from '../../src/cli/commands/test-pattern.ts';
 import { testTransformLine } from '../../src/cli/commands/test-transform.ts';
+import { compileInputPath, compileInputTransformer } from '../../src/core/transform/input-transformer.ts';
 import { parseJsonText } from '../../src/core/json/json-text.ts';
 import { compilePattern, PatternError } from '../../src/core/pattern/compile-pattern.ts';
 import { matchesReference } from '../../src/core/pattern/match-reference.ts';
@@ -104,6 +105,19 @@ describe('input transformers (test/behavior/transforms)', () => {
           assert.ok(typeof out.error === 'string' && out.error.includes(error), `expected an error containing "${error}", got ${JSON.stringify(out)}`);
         } else {
           assert.deepEqual(out, { output: expected });
+          // What a stream record gets, built without the text for most JSON templates, is the text parsed.
+          const t = req.inputPath !== undefined ? compileInputPath(req.inputPath) : compileInputTransformer({ inputPathsMap: req.inputPathsMap as Record<string, string>, inputTemplate: req.inputTemplate! });
+          const event = JSON.parse(text(req.event)) as Json;
+          const ctx = { ruleName: 'r', ruleArn: 'arn:aws:events:local:000000000000:rule/r', ingestionTime: '2026-01-01T00:00:00Z' };
+          const r = t.apply(event as never, ctx);
+          assert.ok(r.ok);
+          let parsed: Json;
+          try {
+            parsed = JSON.parse(r.output);
+          } catch {
+            parsed = r.output;
+          }
+          assert.deepEqual(t.applyValue(event as never, ctx), { ok: true, value: parsed });
         }
       });
     }

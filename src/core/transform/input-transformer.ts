@@ -36,11 +36,14 @@ export interface TransformContext {
   ingestionTime: string;
 }
 
+/** The result of transforming one event: the exact text the target receives, or why none. */
+export type TransformResult = { ok: true; output: string } | { ok: false, error: string };
+
 /**
- * The result of transforming one event: the exact text the target receives, or why none. A JSON
- * template's result also comes parsed (`value`): checking it is JSON parsed it already.
+ * The same result as a value, as a stream record holds it: the text parsed as JSON, or the text
+ * itself (a JSON string) when a string template's result is not JSON.
  */
-export type TransformResult = { ok: true; output: string; value?: unknown } | { ok: false, error: string };
+export type TransformValue = { ok: true; value: unknown } | { ok: false, error: string };
 
 /** A configuration AWS would refuse; `where` names the offending part. */
 export class TransformConfigError extends Error {
@@ -58,6 +61,18 @@ type Segment = { text: string } | { name: string; inString: boolean };
 /** A compiled transformer: apply it to events. */
 export interface CompiledTransform {
   apply(event: Loose, ctx: TransformContext): TransformResult;
+  /** What `apply` gives, parsed; for most JSON templates built directly, without text. */
+  applyValue(event: Loose, ctx: TransformContext): TransformValue;
+}
+
+/** A result text as a stream record's value. */
+function valueOf(r: TransformResult): TransformValue {
+  if (!r.ok) return r;
+  try {
+    return { ok: true, value: JSON.parse(r.output) as unknown };
+  } catch {
+    return { ok: true, value: r.output };
+  }
 }
 
 /**
@@ -112,7 +127,18 @@ export function compileInputTransformer(spec: InputTransformerSpec): CompiledTra
       throw new TransformConfigError('input_template', `<${s.name}> can only be used as the value of a JSON field, not inside a string`);
     }
   }
-  return {
+  const build = json ? valueBuilder(segments) : null;
+  const transform: CompiledTransform = {
+    applyValue(event, ctx) {
+      if (!build) return valueOf(transform.apply(event, ctx));
+      const values: unknown[] = [];
+      for (const s of segments) {
+        if ('text' in s) continue;
+        const v = resolve(s.name, vars, event, ctx);
+        values.push(v.found ? plainCopy(v.value) : null);
+      }
+      return { ok: true, value: build(values) };
+    },
     apply(event, ctx) {
       let out = '';
       for (const s of segments) {
@@ -125,14 +151,17 @@ export function compileInputTransformer(spec: InputTransformerSpec): CompiledTra
         else if (s.inString) out += v.found ? raw(v.value, true) : '';
         else out += v.found ? stringifyLoose(v.value) : 'null';
       }
-      if (!json) return { ok: true, output: out };
-      try {
-        return { ok: true, output: out, value: JSON.parse(out) as unknown };
-      } catch (e) {
-        return { ok: false, error: `the transformed input is not valid JSON (${(e as Error).message}); EventBridge would not deliver it` };
+      if (json) {
+        try {
+          JSON.parse(out);
+        } catch (e) {
+          return { ok: false, error: `the transformed input is not valid JSON (${(e as Error).message}); EventBridge would not deliver it` };
+        }
       }
+      return { ok: true, output: out };
     },
   };
+  return transform;
 }
 
 /**
@@ -146,12 +175,84 @@ export function compileInputPath(path: string): CompiledTransform {
   }
   const parsed = parseJsonPath(path);
   if (typeof parsed === 'string') throw new TransformConfigError('input_path', parsed);
-  return {
+  const transform: CompiledTransform = {
     apply(event) {
       const v = evaluateJsonPath(parsed, event);
       if (!v.found) return { ok: false, error: `input path ${path} selects nothing in this event; EventBridge would not deliver it` };
       return { ok: true, output: stringifyLoose(v.value) };
     },
+    applyValue(event) {
+      const v = evaluateJsonPath(parsed, event);
+      if (!v.found) return { ok: false, error: `input path ${path} selects nothing in this event; EventBridge would not deliver it` };
+      return { ok: true, value: plainCopy(v.value) };
+    },
+  };
+  return transform;
+}
+
+/** A value as parsing its JSON text gives it: a fresh copy, never a part of the event itself. */
+function plainCopy(v: Loose): unknown {
+  if (v === null || typeof v !== 'object') return Object.is(v, -0) ? 0 : v;
+  return JSON.parse(stringifyLoose(v)) as unknown;
+}
+
+/**
+ * The placeholder a string stands for while a template is parsed (`U+0000 i U+0000`; a template
+ * holding U+0000 is not built this way), or -1.
+ */
+function markOf(s: string): number {
+  if (s.length < 3 || s.charCodeAt(0) !== 0 || s.charCodeAt(s.length - 1) !== 0) return -1;
+  const digits = s.slice(1, -1);
+  return /^\d+$/.test(digits) ? Number(digits) : -1;
+}
+
+/**
+ * For a JSON template whose placeholders all stand as values (none inside a string), a function
+ * that builds, from the placeholders' values in order, what parsing the filled-in text would
+ * give: the same members in the same order, without writing the text and parsing it again. Null
+ * for a template of another shape.
+ */
+function valueBuilder(segments: Segment[]): ((values: unknown[]) => unknown) | null {
+  let n = 0;
+  let probe = '';
+  for (const s of segments) {
+    if ('name' in s) {
+      if (s.inString) return null;
+      probe += `"\\u0000${n++}\\u0000"`;
+    } else {
+      if (s.text.includes('\u0000') || /\\u0000/i.test(s.text)) return null;
+      probe += s.text;
+    }
+  }
+  let skeleton: unknown;
+  try {
+    skeleton = JSON.parse(probe);
+  } catch {
+    return null;
+  }
+  return builderOf(skeleton);
+}
+
+function builderOf(node: unknown): ((values: unknown[]) => unknown) | null {
+  if (typeof node === 'string') {
+    const i = markOf(node);
+    return i < 0 ? () => node : (values) => values[i];
+  }
+  if (node === null || typeof node !== 'object') return () => node;
+  if (Array.isArray(node)) {
+    const items = node.map(builderOf);
+    if (items.some((b) => b === null)) return null;
+    return (values) => items.map((b) => b!(values));
+  }
+  const keys = Object.keys(node);
+  // Assigning "__proto__" would not make a member as JSON.parse does.
+  if (keys.includes('__proto__')) return null;
+  const members = keys.map((k) => builderOf((node as Record<string, unknown>)[k]));
+  if (members.some((b) => b === null)) return null;
+  return (values) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) out[keys[i]] = members[i]!(values);
+    return out;
   };
 }
 
