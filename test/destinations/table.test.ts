@@ -62,6 +62,26 @@ describe('column types', () => {
     assert.deepEqual(toColumnValue(t('boolean'), 'true'), { ok: true, value: true });
     assert.deepEqual(toColumnValue(t('bigint'), '9223372036854775807'), { ok: true, value: '9223372036854775807' });
   });
+
+  it('judges a number as it judges its text', () => {
+    const t = (s: string) => parseColumnType(s)!;
+    const numbers = [0, -0, 1, -1, 0.5, 99.99, 999.995, 1000, -1000, 12345, 32767, 32768, -32768, -32769, 2147483647, 2147483648, 1e15, 2 ** 53, 2 ** 53 + 2, 1.5e-7, -123.456];
+    for (const type of ['smallint', 'integer', 'bigint', 'numeric(5,2)', 'numeric(7,0)', 'numeric(30,2)', 'numeric', 'double precision', 'real']) {
+      // The same verdict and value; a refusal names the type it was given.
+      const same = (v: unknown) => {
+        const r = toColumnValue(t(type), v);
+        return r.ok ? r : { ok: false, reason: r.reason.replace(/got (number|string)$/, 'got …') };
+      };
+      for (const n of numbers) assert.deepEqual(same(n), same(String(n)), `${type} ${n}`);
+    }
+    const long = 'é'.repeat(3);
+    assert.deepEqual(toColumnValue(t('varchar(3)'), long), { ok: true, value: long });
+    assert.deepEqual(toColumnValue(t('varchar(3)'), '😀😀😀'), { ok: true, value: '😀😀😀' }, 'three code points in six UTF-16 units');
+    assert.equal(toColumnValue(t('varchar(3)'), 'abcd').ok, false);
+    for (const when of ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-13-45T00:00:00Z', '2026-01-01T00:00:00Z']) {
+      assert.equal(toColumnValue(t('timestamptz'), when).ok, !when.startsWith('2026-13'), when);
+    }
+  });
 });
 
 for (const variant of VARIANTS) {

@@ -77,3 +77,17 @@ test('the router gives each target its record, and a string template that is not
     [{ n: 1 }, 'value 1', JSON.parse(JSON.stringify(event)), { id: 's', when: '1970-01-01T00:00:00.000Z' }],
   );
 });
+
+test('InputPath copies what it selects as its text would parse, "__proto__" members included', () => {
+  const e = JSON.parse('{"source":"s","detail":{"b":1,"__proto__":{"polluted":true},"arr":[1,[2,{"n":null}]],"1":"one","z":-0}}') as Record<string, unknown>;
+  const t = compileInputPath('$.detail');
+  const r = t.apply(e as never, ctx);
+  const v = t.applyValue(e as never, ctx);
+  assert.ok(r.ok && v.ok);
+  const fromText = JSON.parse(r.output) as Record<string, unknown>;
+  assert.deepEqual(v.value, fromText);
+  assert.deepEqual(Object.keys(v.value as object), Object.keys(fromText));
+  assert.equal(Object.getPrototypeOf(v.value), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.ok(Object.is((v.value as { z: number }).z, 0));
+});

@@ -6,7 +6,7 @@
  * the event gives `null` as a JSON value and nothing inside a string. A JSON template whose
  * result is not valid JSON is not delivered. Configurations AWS refuses are refused when compiled.
  */
-import { entriesOf, isObject, JsonEntries, stringifyLoose, type Loose } from '../json/json-text.ts';
+import { entriesOf, isObject, JsonEntries, JsonNumber, stringifyLoose, type Loose } from '../json/json-text.ts';
 import { evaluateJsonPath, parseJsonPath, type JsonPath } from './json-path.ts';
 
 export const MAX_VARIABLES = 100;
@@ -190,10 +190,30 @@ export function compileInputPath(path: string): CompiledTransform {
   return transform;
 }
 
-/** A value as parsing its JSON text gives it: a fresh copy, never a part of the event itself. */
+/**
+ * A value as parsing its JSON text gives it: a fresh copy, never a part of the event itself.
+ * Plain values (what JSON.parse made) are copied directly, several times faster than through text.
+ */
 function plainCopy(v: Loose): unknown {
-  if (v === null || typeof v !== 'object') return Object.is(v, -0) ? 0 : v;
-  return JSON.parse(stringifyLoose(v)) as unknown;
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'number') return Number.isFinite(v) ? (Object.is(v, -0) ? 0 : v) : null;
+    return v;
+  }
+  if (v instanceof JsonNumber || v instanceof JsonEntries) return JSON.parse(stringifyLoose(v)) as unknown;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = v[i] === undefined ? null : plainCopy(v[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v) {
+    const x = (v as Record<string, Loose | undefined>)[k];
+    if (x === undefined || !Object.hasOwn(v, k)) continue;
+    // Assigning "__proto__" would set the prototype; JSON.parse makes it a member.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: plainCopy(x), enumerable: true, writable: true, configurable: true });
+    else out[k] = plainCopy(x);
+  }
+  return out;
 }
 
 /**

@@ -98,6 +98,25 @@ const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
   bigint: [-9223372036854775808n, 9223372036854775807n],
 };
 
+/** The same ranges as numbers, for the safe integers most values are. */
+const INTEGER_LIMITS: Record<string, [number, number]> = { smallint: [-32768, 32767], integer: [-2147483648, 2147483647], bigint: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] };
+
+/** Whether a number (`v`, as text `s`) has at most `digits` digits before the point. */
+function fitsDigits(v: unknown, s: string, digits: number): boolean {
+  if (typeof v === 'number' && digits <= 15) return Math.trunc(Math.abs(v)) < 10 ** digits;
+  return integerDigits(s) <= digits;
+}
+
+// The rows of a batch often share a time: the last one checked is remembered.
+let lastDate = '';
+
+function isDate(v: string): boolean {
+  if (v === lastDate) return true;
+  if (!DATE.test(v) || !Number.isFinite(Date.parse(v))) return false;
+  lastDate = v;
+  return true;
+}
+
 /** Digits before the decimal point of a plain or exponent-form numeric string. */
 function integerDigits(s: string): number {
   const [mantissa, exp] = s.replace(/^[+-]/, '').toLowerCase().split('e');
@@ -118,12 +137,17 @@ export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unk
     case 'varchar': {
       if (typeof v === 'object') return bad('a string');
       const s = String(v);
-      if (t.kind === 'varchar' && [...s].length > t.length) return { ok: false, reason: `longer than ${t.length} characters` };
+      // Characters are code points: only a string longer in UTF-16 units can be too long.
+      if (t.kind === 'varchar' && s.length > t.length && [...s].length > t.length) return { ok: false, reason: `longer than ${t.length} characters` };
       return { ok: true, value: s };
     }
     case 'smallint':
     case 'integer':
     case 'bigint': {
+      if (typeof v === 'number' && Number.isSafeInteger(v)) {
+        const [lo, hi] = INTEGER_LIMITS[t.kind];
+        return v < lo || v > hi ? { ok: false, reason: `out of range for ${t.kind}` } : { ok: true, value: String(v) };
+      }
       const s = typeof v === 'number' ? (Number.isInteger(v) ? BigInt(v).toString() : '') : typeof v === 'string' ? v.trim() : '';
       if (!/^[+-]?\d+$/.test(s)) return bad(`an integer (${t.kind})`);
       const n = BigInt(s);
@@ -136,7 +160,7 @@ export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unk
     case 'double precision': {
       const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'string' ? v.trim() : '';
       if (!NUMERIC.test(s)) return bad('a number');
-      if (t.kind === 'numeric' && t.precision !== undefined && integerDigits(s) > t.precision - t.scale) {
+      if (t.kind === 'numeric' && t.precision !== undefined && !fitsDigits(v, s, t.precision - t.scale)) {
         return { ok: false, reason: `too many digits for numeric(${t.precision},${t.scale})` };
       }
       if (t.kind !== 'numeric' && !Number.isFinite(Number(s))) return { ok: false, reason: `out of range for ${t.kind}` };
@@ -148,7 +172,7 @@ export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unk
       return bad('a boolean');
     case 'date':
     case 'timestamptz': {
-      if (typeof v !== 'string' || !DATE.test(v) || !Number.isFinite(Date.parse(v))) return bad('an ISO 8601 date' + (t.kind === 'date' ? '' : '-time'));
+      if (typeof v !== 'string' || !isDate(v)) return bad('an ISO 8601 date' + (t.kind === 'date' ? '' : '-time'));
       return { ok: true, value: v };
     }
     case 'uuid':
