@@ -130,6 +130,22 @@ for (const variant of VARIANTS) {
       await t.db.exec('alter table bi.transactions drop constraint positive');
     });
 
+    it('keeps jsonb documents, escaped text and every scalar type as sent', async () => {
+      const d = createTableDestination(
+        { type: 'table', table: 'documents', columns: { id: 'text', doc: 'jsonb', note: 'text', n: 'bigint', ok: 'boolean', x: 'double precision' }, primary_key: ['id'] },
+        { db: t.db },
+      );
+      await d.open!();
+      const doc = { nested: { list: [1, 'two', null, { deep: true }] }, 'quote"key': 'tab\there', unicode: 'é😀\u2028' };
+      const v = (id: string, value: Record<string, unknown>) => ({ id, source_tenant: 'acme', at: BATCH.at, value: { id, ...value } });
+      assert.deepEqual(await d.write([v('a', { doc, note: 'line\nbreak "quoted" \\ back', n: '9223372036854775807', ok: false, x: 1e-7 }), v('b', { doc: [1, 2], note: null })], BATCH), []);
+      assert.deepEqual(await t.db.query('select id, doc::text as doc, note, n::text as n, ok, x from bi.documents order by 1'), [
+        { id: 'a', doc: (await t.db.query<{ d: string }>('select $1::text::jsonb::text as d', [JSON.stringify(doc)]))[0].d, note: 'line\nbreak "quoted" \\ back', n: '9223372036854775807', ok: false, x: 1e-7 },
+        { id: 'b', doc: '[1, 2]', note: null, n: null, ok: null, x: null },
+      ]);
+      assert.deepEqual(JSON.parse((await t.db.query<{ d: string }>("select doc::text as d from bi.documents where id = 'a'"))[0].d), doc);
+    });
+
     it('on_conflict update replaces the row with the latest one', async () => {
       const users = createTableDestination({ type: 'table', table: 'users', columns: { user_id: 'text', country: 'text', plan: 'text' }, primary_key: ['user_id'], on_conflict: 'update' }, { db: t.db });
       await users.open!();

@@ -126,7 +126,7 @@ function integerDigits(s: string): number {
 }
 
 /**
- * The value as the JSON the insert's `jsonb_to_recordset` reads for this type, or why it does
+ * The value as the JSON the insert's `json_to_recordset` reads for this type, or why it does
  * not fit (the message never quotes the value: it may be personal data).
  */
 export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unknown } | { ok: false; reason: string } {
