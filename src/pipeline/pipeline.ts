@@ -138,13 +138,15 @@ export class Pipeline {
     if (entry.kind === 'events') {
       for (const item of entry.items) {
         const event = item as { id: string };
-        const seen = new Map<string, number>();
+        // The router lists a rule's targets together: n counts the targets of the current rule.
+        let rule = '';
+        let n = 0;
         for (const r of this.router.route(item as Loose, entry.receivedAt)) {
           const stream = this.streams.get(r.stream);
           if (!stream) continue;
           this.parts.counters.matched(r.rule);
-          const n = (seen.get(r.rule) ?? 0) + 1;
-          seen.set(r.rule, n);
+          n = r.rule === rule ? n + 1 : 1;
+          rule = r.rule;
           const id = `${event.id}:${r.rule}:${n}`;
           if (r.ok) {
             const value = r.value;

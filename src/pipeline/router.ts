@@ -63,7 +63,7 @@ export class Router {
     return this.machine.matchEvent(event).map((i) => this.rules[i].config.name);
   }
 
-  /** Every target input the event produces. */
+  /** Every target input the event produces, a matched rule's targets together and in order. */
   route(event: Loose, ingestionTime: string): Routed[] {
     const out: Routed[] = [];
     for (const i of this.machine.matchEvent(event)) {

@@ -35,10 +35,11 @@ describe('router', () => {
     assert.deepEqual(router.match(event), ['orders', 'broken']);
     const routed = router.route(event, '2024-01-01T00:00:00Z');
     assert.deepEqual(routed.slice(0, 3), [
-      { rule: 'orders', stream: 'a', ok: true, output: '{"total":12.5}' },
-      { rule: 'orders', stream: 'b', ok: true, output: '{"cents":1250,"rule":"orders"}' },
-      { rule: 'orders', stream: 'c', ok: true, output: JSON.stringify(event) },
+      { rule: 'orders', stream: 'a', ok: true, value: { total: 12.5 } },
+      { rule: 'orders', stream: 'b', ok: true, value: { cents: 1250, rule: 'orders' } },
+      { rule: 'orders', stream: 'c', ok: true, value: event },
     ]);
+    assert.notEqual((routed[2] as { value: unknown }).value, event, 'a copy, not the event itself');
     assert.equal(routed.length, 4);
   });
 
