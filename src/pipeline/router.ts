@@ -7,6 +7,7 @@ import { RuleMachine } from '../core/pattern/rule-machine.ts';
 import {
   compileInputPath,
   compileInputTransformer,
+  plainCopy,
   type CompiledTransform,
   type TransformContext,
 } from '../core/transform/input-transformer.ts';
@@ -82,7 +83,7 @@ export class Router {
             out.push({ ...base, ok: false, error: `transform function failed: ${(e as Error).name}` });
           }
         } else {
-          out.push({ ...base, ok: true, value: JSON.parse(JSON.stringify(event)) as unknown });
+          out.push({ ...base, ok: true, value: plainCopy(event) });
         }
       }
     }

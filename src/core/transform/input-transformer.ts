@@ -175,16 +175,15 @@ export function compileInputPath(path: string): CompiledTransform {
   }
   const parsed = parseJsonPath(path);
   if (typeof parsed === 'string') throw new TransformConfigError('input_path', parsed);
+  const nothing = { ok: false, error: `input path ${path} selects nothing in this event; EventBridge would not deliver it` } as const;
   const transform: CompiledTransform = {
     apply(event) {
       const v = evaluateJsonPath(parsed, event);
-      if (!v.found) return { ok: false, error: `input path ${path} selects nothing in this event; EventBridge would not deliver it` };
-      return { ok: true, output: stringifyLoose(v.value) };
+      return v.found ? { ok: true, output: stringifyLoose(v.value) } : nothing;
     },
     applyValue(event) {
       const v = evaluateJsonPath(parsed, event);
-      if (!v.found) return { ok: false, error: `input path ${path} selects nothing in this event; EventBridge would not deliver it` };
-      return { ok: true, value: plainCopy(v.value) };
+      return v.found ? { ok: true, value: plainCopy(v.value) } : nothing;
     },
   };
   return transform;
@@ -194,7 +193,7 @@ export function compileInputPath(path: string): CompiledTransform {
  * A value as parsing its JSON text gives it: a fresh copy, never a part of the event itself.
  * Plain values (what JSON.parse made) are copied directly, several times faster than through text.
  */
-function plainCopy(v: Loose): unknown {
+export function plainCopy(v: Loose): unknown {
   if (v === null || typeof v !== 'object') {
     if (typeof v === 'number') return Number.isFinite(v) ? (Object.is(v, -0) ? 0 : v) : null;
     return v;

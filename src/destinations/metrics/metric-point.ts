@@ -21,16 +21,15 @@ const DAY_MS = 86_400_000;
 // Records of one batch often share their time: the last one is parsed and normalized once.
 const last = { text: '', ms: NaN, iso: '' };
 
-function parseTime(text: string): number {
+/** A time as milliseconds (NaN if not a date) and normalized ISO 8601. */
+function timeOf(text: string): { ms: number; iso: string } {
   if (text !== last.text) {
     last.text = text;
     last.ms = Date.parse(text);
     last.iso = Number.isFinite(last.ms) ? new Date(last.ms).toISOString() : '';
   }
-  return last.ms;
+  return last;
 }
-
-const isoOf = (t: number): string => new Date(t).toISOString();
 
 
 /**
@@ -55,7 +54,7 @@ export function toPoint(
   if (sourceTenant !== ANY_TENANT && tenant !== sourceTenant) {
     return { ok: false, code: 'tenant_mismatch', reason: `the ingest key belongs to tenant ${sourceTenant}; a record for another tenant needs an admin key` };
   }
-  const t = typeof meta.event_time === 'string' ? parseTime(meta.event_time) : NaN;
+  const { ms: t, iso } = typeof meta.event_time === 'string' ? timeOf(meta.event_time) : { ms: NaN, iso: '' };
   if (!Number.isFinite(t)) return { ok: false, code: 'invalid_time', reason: 'metadata.event_time must be an ISO 8601 date-time' };
   if (t < now - retentionDays * DAY_MS || t > now + DAY_MS) {
     return { ok: false, code: 'time_out_of_range', reason: `metadata.event_time must be within the last ${retentionDays} days and at most one day ahead` };
@@ -77,5 +76,5 @@ export function toPoint(
   }
   const eventId = meta.event_id;
   const id = typeof eventId === 'string' || typeof eventId === 'number' ? `e:${eventId}` : `r:${recordId}`;
-  return { ok: true, point: { tenant, metric: value.metric_name, time: t === last.ms ? last.iso : isoOf(t), record_id: id, dimensions, measures } };
+  return { ok: true, point: { tenant, metric: value.metric_name, time: iso, record_id: id, dimensions, measures } };
 }

@@ -98,8 +98,8 @@ const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
   bigint: [-9223372036854775808n, 9223372036854775807n],
 };
 
-/** The same ranges as numbers, for the safe integers most values are. */
-const INTEGER_LIMITS: Record<string, [number, number]> = { smallint: [-32768, 32767], integer: [-2147483648, 2147483647], bigint: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] };
+/** The same ranges as numbers, for the safe integers most values are (exact for all of them). */
+const INTEGER_LIMITS: Record<string, [number, number]> = Object.fromEntries(Object.entries(INTEGER_RANGE).map(([k, [lo, hi]]) => [k, [Number(lo), Number(hi)]]));
 
 /** Whether a number (`v`, as text `s`) has at most `digits` digits before the point. */
 function fitsDigits(v: unknown, s: string, digits: number): boolean {
