@@ -6,6 +6,21 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Param, Queryable, Row } from './database.ts';
 
+const TEXT_OID = 25;
+const JSON_OID = 114;
+
+/**
+ * Long text and json parameters go to PGlite as their UTF-8 bytes, in binary format (for text and
+ * json the binary form is those bytes, which the engine still checks as UTF-8). As strings, PGlite
+ * measures each one twice character by character in JavaScript; a batch's JSON or an intake log
+ * entry is tens of kilobytes.
+ */
+const asBytes = (v: unknown): string | Uint8Array => (typeof v === 'string' && v.length > 256 ? Buffer.from(v) : String(v));
+// PGlite's types say a serializer returns a string; its bind message sends a Uint8Array as binary
+// (the test suite checks that text round-trips both ways).
+const binary = asBytes as (v: unknown) => string;
+const OPTIONS = { serializers: { [TEXT_OID]: binary, [JSON_OID]: binary } };
+
 export class PgliteDriver implements Database {
   readonly kind = 'pglite';
 
@@ -23,7 +38,7 @@ export class PgliteDriver implements Database {
   }
 
   async query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
-    return (await this.pg.query<R>(sql, params)).rows;
+    return (await this.pg.query<R>(sql, params, OPTIONS)).rows;
   }
 
   async exec(sql: string): Promise<void> {
@@ -32,7 +47,7 @@ export class PgliteDriver implements Database {
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.pg.transaction((tx) =>
-      fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await tx.query<R>(sql, params)).rows }),
+      fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await tx.query<R>(sql, params, OPTIONS)).rows }),
     );
   }
 
