@@ -146,6 +146,23 @@ for (const variant of VARIANTS) {
       assert.deepEqual(JSON.parse((await t.db.query<{ d: string }>("select doc::text as d from bi.documents where id = 'a'"))[0].d), doc);
     });
 
+    it('a redelivered batch with new rows among stored ones adds just the new, keeping the stored as they were', async () => {
+      const d = createTableDestination(
+        { type: 'table', table: 'events_kept', columns: { id: 'text', n: 'integer' }, primary_key: ['id'] },
+        { db: t.db },
+      );
+      await d.open!();
+      const v = (id: string, n: number) => ({ id, source_tenant: 'acme', at: BATCH.at, value: { id, n } });
+      assert.deepEqual(await d.write([v('a', 1), v('b', 2)], BATCH), []);
+      assert.deepEqual(await d.write([v('c', 3), v('a', 10), v('d', 4), v('b', 20)], BATCH), []);
+      assert.deepEqual(await t.db.query('select id, n from bi.events_kept order by 1'), [
+        { id: 'a', n: 1 },
+        { id: 'b', n: 2 },
+        { id: 'c', n: 3 },
+        { id: 'd', n: 4 },
+      ]);
+    });
+
     it('on_conflict update replaces the row with the latest one', async () => {
       const users = createTableDestination({ type: 'table', table: 'users', columns: { user_id: 'text', country: 'text', plan: 'text' }, primary_key: ['user_id'], on_conflict: 'update' }, { db: t.db });
       await users.open!();

@@ -77,21 +77,30 @@ function parseJsonKeyRing(text: string): KeyRing {
   return { current: id, keys };
 }
 
-/** A bounded least-recently-used cache: ids repeat, and HMAC is the pipeline's largest cost. */
-class Lru {
-  private readonly map = new Map<string, string>();
-  constructor(private readonly max: number) {}
+/**
+ * A bounded cache of recently used values (ids repeat, and HMAC is the pipeline's largest cost):
+ * two generations; a hit in the old one is copied to the new one, and when the new one is full
+ * the old one is dropped. A hit changes nothing, where a strict LRU's delete and re-insert on
+ * every lookup cost a sizeable part of what the cache saves.
+ */
+class RecentCache {
+  private young = new Map<string, string>();
+  private old = new Map<string, string>();
+  /** Holds at most `2 × generation` values. */
+  constructor(private readonly generation: number) {}
   get(k: string): string | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
+    const v = this.young.get(k);
+    if (v !== undefined) return v;
+    const o = this.old.get(k);
+    if (o !== undefined) this.set(k, o);
+    return o;
   }
   set(k: string, v: string): void {
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(k, v);
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(k, v);
   }
 }
 
@@ -136,7 +145,8 @@ export function bucketNumber(v: unknown, bucket: number | number[]): number | st
  *   p.apply({ metadata: { user_id: 'u-1' } }); // { metadata: { user_id: 'k1:5c2e…' } }
  */
 export class Pseudonymizer {
-  private readonly cache = new Lru(100_000);
+  /** Pseudonyms by key id, then value. */
+  private readonly caches = new Map<string, RecentCache>();
   private readonly paths: Array<{ path: string[]; policy: FieldPolicy }>;
 
   constructor(
@@ -148,13 +158,14 @@ export class Pseudonymizer {
 
   /** The pseudonym of a value under the current key (or the named one). */
   pseudonym(value: string, keyId = this.ring.current): string {
-    const cacheKey = keyId + '\u0000' + value;
-    let out = this.cache.get(cacheKey);
+    let cache = this.caches.get(keyId);
+    let out = cache?.get(value);
     if (out === undefined) {
       const key = this.ring.keys.get(keyId);
       if (!key) throw new KeyRingError(`no key ${keyId} in the key ring`);
       out = `${keyId}:${createHmac('sha256', key).update(value).digest('hex').slice(0, 32)}`;
-      this.cache.set(cacheKey, out);
+      if (!cache) this.caches.set(keyId, (cache = new RecentCache(50_000)));
+      cache.set(value, out);
     }
     return out;
   }
