@@ -7,7 +7,6 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
 import type { SluiceConfig } from '../config/config.ts';
@@ -197,16 +196,14 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
 
-  let socketServer: PGLiteSocketServer | null = null;
-  let tcpServer: PGLiteSocketServer | null = null;
+  let served = false;
   if (db instanceof PgliteDriver) {
     const path = socketPath(dataDir);
     rmSync(path, { force: true });
-    socketServer = new PGLiteSocketServer({ db: db.pg, path, maxConnections: 8 });
-    await socketServer.start();
+    await db.serve({ path });
     if (opts.pgPort !== undefined) {
-      tcpServer = new PGLiteSocketServer({ db: db.pg, host: '127.0.0.1', port: opts.pgPort, maxConnections: 8 });
-      await tcpServer.start();
+      await db.serve({ host: '127.0.0.1', port: opts.pgPort });
+      served = true;
     }
   } else if (opts.pgPort !== undefined) {
     log.warn('--pg-port serves the embedded database only; with DATABASE_URL connect BI tools to that server');
@@ -227,10 +224,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       await pipeline.drain();
       await activity?.stop();
       await intakeLog.stop();
-      if (tcpServer) await tcpServer.stop();
-      if (socketServer) await socketServer.stop();
+      // The embedded database stops its sockets as it closes.
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, pgPort: tcpServer ? opts.pgPort : undefined, db, keys, pipeline, intakeLog, counters, stop };
+  return { url: `http://127.0.0.1:${port}`, port, pgPort: served ? opts.pgPort : undefined, db, keys, pipeline, intakeLog, counters, stop };
 }

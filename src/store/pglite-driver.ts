@@ -1,30 +1,61 @@
 /**
- * The embedded driver: PGlite (PostgreSQL compiled to WebAssembly) in this process, with its
- * data in a folder. PGlite has one session, so transactions are serialised by PGlite itself and
- * settings must stay transaction-local (`set local`, `set_config(…, true)`).
+ * The embedded driver: PGlite (PostgreSQL compiled to WebAssembly) with its data in a folder, run
+ * on a thread of its own (pglite-worker.ts). PGlite has one session, so transactions are
+ * serialised by PGlite itself and settings must stay transaction-local (`set local`,
+ * `set_config(…, true)`).
  */
-import { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import type { Database, Param, Queryable, Row } from './database.ts';
+import type { WireError, WorkerReply, WorkerRequest } from './pglite-worker.ts';
 
-const TEXT_OID = 25;
-const JSON_OID = 114;
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** An error from the database thread, with the database's fields (`code`, `column`, …) as own properties. */
+function fromWire(w: WireError): Error {
+  const e = new Error(w.message);
+  Object.assign(e, w);
+  return e;
+}
+
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const WORKER = new URL(FROM_SOURCES ? './pglite-worker.ts' : './pglite-worker.js', import.meta.url);
 
 /**
- * Long text and json parameters go to PGlite as their UTF-8 bytes, in binary format (for text and
- * json the binary form is those bytes, which the engine still checks as UTF-8). As strings, PGlite
- * measures each one twice character by character in JavaScript; a batch's JSON or an intake log
- * entry is tens of kilobytes.
+ * The database thread. Run from the TypeScript sources (`bin/sluice.js`, the tests), the thread
+ * registers tsx itself first: a worker does not inherit the loader hooks of its parent.
  */
-const asBytes = (v: unknown): string | Uint8Array => (typeof v === 'string' && v.length > 256 ? Buffer.from(v) : String(v));
-// PGlite's types say a serializer returns a string; its bind message sends a Uint8Array as binary
-// (the test suite checks that text round-trips both ways).
-const binary = asBytes as (v: unknown) => string;
-const OPTIONS = { serializers: { [TEXT_OID]: binary, [JSON_OID]: binary } };
+function startWorker(dataDir: string | undefined): Worker {
+  if (!FROM_SOURCES) return new Worker(WORKER, { workerData: { dataDir } });
+  const boot = `const { workerData } = require('node:worker_threads');
+import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry); });`;
+  return new Worker(boot, { eval: true, workerData: { dataDir, tsx: import.meta.resolve('tsx/esm/api'), entry: WORKER.href } });
+}
 
 export class PgliteDriver implements Database {
   readonly kind = 'pglite';
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
 
-  private constructor(readonly pg: PGlite) {}
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: WorkerReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) worker.unref();
+      if (m.ok) p.resolve(m.value);
+      else p.reject(fromWire(m.error));
+    });
+    const fail = (e: Error): void => {
+      this.failure ??= e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the embedded database's thread exited (code ${code})`)));
+    worker.unref();
+  }
 
   /**
    * Opens (or creates) a database in `dataDir`; `undefined` keeps it in memory.
@@ -32,26 +63,59 @@ export class PgliteDriver implements Database {
    * @example const db = await PgliteDriver.open('.sluice/pgdata');
    */
   static async open(dataDir: string | undefined): Promise<PgliteDriver> {
-    const pg = await PGlite.create(dataDir ? { dataDir } : {});
-    await pg.exec("set timezone = 'UTC'");
-    return new PgliteDriver(pg);
+    const worker = startWorker(dataDir);
+    const ready = await new Promise<WorkerReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (!ready.ok) {
+      await worker.terminate();
+      throw fromWire(ready.error);
+    }
+    return new PgliteDriver(worker);
+  }
+
+  private call(req: Request): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id });
+    });
   }
 
   async query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
-    return (await this.pg.query<R>(sql, params, OPTIONS)).rows;
+    return (await this.call({ op: 'query', sql, params })) as R[];
   }
 
   async exec(sql: string): Promise<void> {
-    await this.pg.exec(sql);
+    await this.call({ op: 'exec', sql });
   }
 
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.pg.transaction((tx) =>
-      fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await tx.query<R>(sql, params, OPTIONS)).rows }),
-    );
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const tx = (await this.call({ op: 'begin' })) as number;
+    let result: T;
+    try {
+      result = await fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await this.call({ op: 'query', sql, params, tx })) as R[] });
+    } catch (e) {
+      await this.call({ op: 'end', tx, commit: false }).catch(() => {});
+      throw e;
+    }
+    await this.call({ op: 'end', tx, commit: true });
+    return result;
   }
 
-  async close(): Promise<void> {
-    if (!this.pg.closed) await this.pg.close();
+  /** Serves the database to other processes over PostgreSQL's protocol: a Unix socket (`path`) or TCP. */
+  async serve(where: { path: string } | { host: string; port: number }): Promise<void> {
+    await this.call({ op: 'serve', ...where });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.failure) await this.call({ op: 'close' }).catch(() => {});
+      await this.worker.terminate();
+    })();
+    return this.closing;
   }
 }

@@ -39,3 +39,41 @@ for (const variant of VARIANTS) {
     });
   });
 }
+
+describe('the embedded database shared over its socket', () => {
+  it("a client's parameterized queries and Sluice's own, interleaved, each get their own answers", async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { PgliteDriver } = await import('../../src/store/pglite-driver.ts');
+    const { PostgresDriver } = await import('../../src/store/postgres-driver.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-socket-'));
+    const db = await PgliteDriver.open(join(dir, 'pgdata'));
+    const path = join(dir, '.s.PGSQL.5432');
+    await db.serve({ path });
+    const client = new PostgresDriver({ path, max: 1 });
+    try {
+      // The client's statements are unnamed and take two round trips (Parse/Describe, then
+      // Bind/Execute/Sync); Sluice's own queries, with another parameter count, run meanwhile.
+      let done = false;
+      const ours: string[] = [];
+      const loop = (async () => {
+        for (let i = 0; !done; i++) ours.push(`${(await db.query<{ s: string }>('select $1::text || $2::text || $3::text as s', ['o', String(i), '?']))[0].s}`);
+      })();
+      const theirs: string[] = [];
+      try {
+        for (let i = 0; i < 60; i++) theirs.push((await client.query<{ s: string }>('select $1::text || $2::text as s', [`c${i}`, '!']))[0].s);
+      } finally {
+        done = true;
+        await loop;
+      }
+      assert.deepEqual(theirs, Array.from({ length: 60 }, (_, i) => `c${i}!`));
+      assert.ok(ours.length > 60, `Sluice's own queries ran meanwhile (${ours.length})`);
+      assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => `o${i}?`));
+    } finally {
+      await client.close();
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

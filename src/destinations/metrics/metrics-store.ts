@@ -94,6 +94,9 @@ interface Deduped {
   rolledKey: string[];
 }
 
+/** Points per INSERT statement (see `write`). */
+const WRITE_STATEMENT_POINTS = 1000;
+
 const NO_DIMENSIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The start of a point's hour, ISO 8601 (points' times are normalized: `YYYY-MM-DDTHH:MM:SS.sssZ`). */
@@ -244,11 +247,25 @@ export class MetricsStore {
     );
   }
 
-  /** Writes points; returns how many were new (the rest were already stored). */
+  /**
+   * Writes points; returns how many were new (the rest were already stored). A large batch goes
+   * in statements of at most WRITE_STATEMENT_POINTS, each atomic with its rollups: on the
+   * embedded database, one session, an intake log commit waits for the statement before it, and
+   * a request's acknowledgement with it.
+   */
   async write(points: MetricPoint[]): Promise<number> {
     if (points.length === 0) return 0;
     await this.ensurePartitions(points);
-    const batch = this.dedupe(points);
+    const all = this.dedupe(points);
+    let inserted = 0;
+    for (let i = 0; i < all.points.length; i += WRITE_STATEMENT_POINTS) {
+      const end = i + WRITE_STATEMENT_POINTS;
+      inserted += await this.writeDeduped({ points: all.points.slice(i, end), rolled: all.rolled.slice(i, end), rolledKey: all.rolledKey.slice(i, end) });
+    }
+    return inserted;
+  }
+
+  private async writeDeduped(batch: Deduped): Promise<number> {
     try {
       const [r] = await this.db.query<{ inserted: number }>(INSERT_NEW, [JSON.stringify(batch.points), JSON.stringify(rollupsOf(batch))]);
       return r.inserted;
