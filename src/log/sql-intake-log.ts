@@ -34,7 +34,7 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
-/** Rows per INSERT: each distinct row count is a statement the server driver prepares once. */
+/** Entries per INSERT (seven parameters each). */
 const APPEND_ROWS = 64;
 
 /**
