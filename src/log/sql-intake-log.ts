@@ -52,7 +52,9 @@ function appendSql(n: number): string {
   }
   return `insert into sluice.intake_log (tenant, kind, stream, count, payload, owner, received_at) values ${rows.join(', ')} returning id::float8 as id`;
 }
-const APPEND_SQL = Array.from({ length: APPEND_ROWS + 1 }, (_, n) => (n === 0 ? '' : appendSql(n)));
+/** The statements by entry count, built when first needed (not at start-up: a Lambda cold start loads this module). */
+const appendStatements: string[] = [];
+const appendSqlFor = (n: number): string => (appendStatements[n] ??= appendSql(n));
 
 /**
  * Group commits in flight at once. One at a time, a request arriving during a commit waits for
@@ -127,7 +129,7 @@ export class SqlIntakeLog {
       const params: Param[] = [this.workerId];
       for (const { row } of batch) params.push(row.tenant, row.kind, row.stream, row.count, row.payload, row.parked === true, row.received_at ?? null);
       try {
-        const rows = await this.db.query<{ id: number }>(APPEND_SQL[batch.length], params);
+        const rows = await this.db.query<{ id: number }>(appendSqlFor(batch.length), params);
         const ids = rows.map((r) => r.id).sort((a, b) => a - b);
         batch.forEach((w, i) => w.resolve(ids[i]));
       } catch (e) {

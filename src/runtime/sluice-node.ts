@@ -196,14 +196,14 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
 
-  let served = false;
+  let pgPortServed = false;
   if (db instanceof PgliteDriver) {
     const path = socketPath(dataDir);
     rmSync(path, { force: true });
     await db.serve({ path });
     if (opts.pgPort !== undefined) {
       await db.serve({ host: '127.0.0.1', port: opts.pgPort });
-      served = true;
+      pgPortServed = true;
     }
   } else if (opts.pgPort !== undefined) {
     log.warn('--pg-port serves the embedded database only; with DATABASE_URL connect BI tools to that server');
@@ -228,5 +228,5 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       await db.close();
     })());
 
-  return { url: `http://127.0.0.1:${port}`, port, pgPort: served ? opts.pgPort : undefined, db, keys, pipeline, intakeLog, counters, stop };
+  return { url: `http://127.0.0.1:${port}`, port, pgPort: pgPortServed ? opts.pgPort : undefined, db, keys, pipeline, intakeLog, counters, stop };
 }
