@@ -1,0 +1,50 @@
+// The server driver prepares statements with parameters (one round trip and no parse each time
+// they run again), up to PREPARED_STATEMENTS distinct ones per driver; past that, statements run
+// unprepared and give the same answers.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PREPARED_STATEMENTS, PostgresDriver } from '../../src/store/postgres-driver.ts';
+import { createServerDatabase } from '../support/databases.ts';
+
+describe('the PostgreSQL server driver', () => {
+  let server: { url: string; drop: () => Promise<void> };
+  let db: PostgresDriver;
+  before(async () => {
+    server = await createServerDatabase();
+    db = new PostgresDriver({ url: server.url, max: 1 }); // one connection: its statements are the driver's
+  });
+  after(async () => {
+    await db.close();
+    await server.drop();
+  });
+
+  const prepared = async (): Promise<string[]> => (await db.query<{ statement: string }>('select statement from pg_prepared_statements')).map((r) => r.statement);
+
+  it('prepares a statement with parameters once and runs it again prepared', async () => {
+    const sql = 'select $1::int + 1 as n';
+    for (let i = 0; i < 3; i++) assert.deepEqual(await db.query(sql, [i]), [{ n: i + 1 }]);
+    assert.equal((await prepared()).filter((s) => s === sql).length, 1);
+  });
+
+  it('runs statements without parameters unprepared', async () => {
+    await db.query('select 42 as answer');
+    assert.ok(!(await prepared()).some((s) => s.includes('42 as answer')));
+  });
+
+  it('stops preparing at the limit, and the rest still answer', async () => {
+    for (let i = 0; i < PREPARED_STATEMENTS + 20; i++) {
+      const [r] = await db.query<{ n: number }>(`select $1::int * ${i} as n`, [2]);
+      assert.equal(r.n, 2 * i);
+    }
+    // Ours only: the driver prepares its own type lookup when it connects.
+    const statements = (await prepared()).filter((s) => s.startsWith('select $1::int'));
+    assert.equal(statements.length, PREPARED_STATEMENTS);
+    assert.ok(statements.includes('select $1::int * 0 as n'));
+    assert.ok(!statements.includes(`select $1::int * ${PREPARED_STATEMENTS + 19} as n`));
+  });
+
+  it('prepares inside transactions too, with the same answers', async () => {
+    const rows = await db.transaction(async (tx) => tx.query<{ n: number }>('select $1::int + 1 as n', [41]));
+    assert.deepEqual(rows, [{ n: 42 }]);
+  });
+});
