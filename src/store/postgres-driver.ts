@@ -36,8 +36,10 @@ export class PostgresDriver implements Database {
       max: opts.max ?? 4,
       onnotice: () => {},
       connection: { TimeZone: 'UTC', application_name: 'sluice' },
-        // Allows preparing; which statements are prepared is chosen per query (`options`).
-      prepare: true,
+      // Allows preparing; which statements are prepared is chosen per query (`options`). Not
+      // through a running Sluice's socket (`path`): every client there shares PGlite's one
+      // session, where a named statement would outlive the command that made it.
+      prepare: !opts.path,
     };
     this.sql = opts.path ? postgres({ ...common, path: opts.path, database: 'postgres', username: 'postgres' }) : postgres(opts.url ?? '', common);
   }
