@@ -2,7 +2,7 @@
 // engine as UTF-8 bytes in binary format (see pglite-driver.ts), short ones as text.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { VARIANTS, type TestDatabase } from '../support/databases.ts';
+import { VARIANTS, withServedPglite, type TestDatabase } from '../support/databases.ts';
 
 const LONG = `${'é€😀 "quoted" \\ back\nslash\t'.repeat(400)}end`;
 
@@ -42,17 +42,7 @@ for (const variant of VARIANTS) {
 
 describe('the embedded database shared over its socket', () => {
   it("a client's parameterized queries and Sluice's own, interleaved, each get their own answers", async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { PgliteDriver } = await import('../../src/store/pglite-driver.ts');
-    const { PostgresDriver } = await import('../../src/store/postgres-driver.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-socket-'));
-    const db = await PgliteDriver.open(join(dir, 'pgdata'));
-    const path = join(dir, '.s.PGSQL.5432');
-    await db.serve({ path });
-    const client = new PostgresDriver({ path, max: 1 });
-    try {
+    await withServedPglite(async (db, client) => {
       // The client's statements are unnamed and take two round trips (Parse/Describe, then
       // Bind/Execute/Sync); Sluice's own queries, with another parameter count, run meanwhile.
       let done = false;
@@ -70,10 +60,6 @@ describe('the embedded database shared over its socket', () => {
       assert.deepEqual(theirs, Array.from({ length: 60 }, (_, i) => `c${i}!`));
       assert.ok(ours.length > 60, `Sluice's own queries ran meanwhile (${ours.length})`);
       assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => `o${i}?`));
-    } finally {
-      await client.close();
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -3,12 +3,8 @@
 // unprepared and give the same answers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PgliteDriver } from '../../src/store/pglite-driver.ts';
 import { PREPARED_STATEMENTS, PostgresDriver } from '../../src/store/postgres-driver.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, withServedPglite } from '../support/databases.ts';
 
 describe('the PostgreSQL server driver', () => {
   let server: { url: string; drop: () => Promise<void> };
@@ -55,22 +51,10 @@ describe('the PostgreSQL server driver', () => {
 
 describe('the server driver through a running Sluice\'s socket (PGlite)', () => {
   it('prepares nothing: the clients share PGlite\'s one session', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-sock-'));
-    const pglite = await PgliteDriver.open(undefined);
-    try {
-      const path = join(dir, '.s.PGSQL.5432');
-      await pglite.serve({ path });
-      const client = new PostgresDriver({ path, max: 1 });
-      try {
-        for (let i = 0; i < 3; i++) assert.deepEqual(await client.query('select $1::int + 1 as n', [i]), [{ n: i + 1 }]);
-      } finally {
-        await client.close();
-      }
+    await withServedPglite(async (pglite, client) => {
+      for (let i = 0; i < 3; i++) assert.deepEqual(await client.query('select $1::int + 1 as n', [i]), [{ n: i + 1 }]);
       const [r] = await pglite.query<{ n: number }>('select count(*)::int as n from pg_prepared_statements');
       assert.equal(r.n, 0);
-    } finally {
-      await pglite.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

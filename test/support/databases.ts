@@ -3,6 +3,9 @@
  * fresh database per suite, dropped afterwards). In CI a missing server is a failure, never a skip.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import type { Database } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrations.ts';
@@ -61,3 +64,25 @@ export const VARIANTS: Array<{ name: string; open: () => Promise<TestDatabase> }
     },
   },
 ];
+
+/**
+ * An embedded database in a temporary data dir, served on its socket as a running Sluice serves
+ * it, and a server-driver client connected through that socket (as `sluice keys` connects).
+ */
+export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDriver) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-socket-'));
+  const db = await PgliteDriver.open(join(dir, 'pgdata'));
+  try {
+    const path = join(dir, '.s.PGSQL.5432');
+    await db.serve({ path });
+    const client = new PostgresDriver({ path, max: 1 });
+    try {
+      await fn(db, client);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
