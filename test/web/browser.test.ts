@@ -159,8 +159,9 @@ describe('the web UI in Chromium (sluice dev with the demo)', () => {
 
   it('shows the overview across tenants: records per minute and destination health', async () => {
     await page.getByRole('link', { name: 'Overview' }).click();
-    await page.locator('.sl-chart[data-state="ready"]').first().waitFor();
-    const legend = await page.locator('.u-legend .u-series .u-label').allTextContents();
+    // The overview's own chart: the dashboard's charts may still be on the page as the link is followed.
+    await page.locator('.overview .sl-chart[data-state="ready"]').first().waitFor();
+    const legend = await page.locator('.overview .u-legend .u-series .u-label').allTextContents();
     for (const t of ['acme', 'globex', 'initech']) assert.ok(legend.includes(`metrics · ${t}`), `${t} in ${legend.join(', ')}`);
     assert.ok((await pixelsOf(page, '.overview canvas', BLUE)) > 20);
     const health = await page.locator('section.card', { hasText: 'Destinations' }).locator('tbody tr').allInnerTexts();
