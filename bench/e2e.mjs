@@ -9,6 +9,13 @@
 //   npm run build && node bench/e2e.mjs [--seconds 8] [--clients 8]
 //
 // Load comes from a worker thread (its own event loop), so the server's main thread is Sluice's.
+//
+// Rates are sustained rates: after a warm-up of WARMUP seconds (connections, prepared statements,
+// JIT, the day's partition), events acknowledged and events delivered (written by the
+// destination) are counted over the measured window; the figure compared with a target is the
+// lower of the two. A stream flushes a partial batch only after its buffer interval (1 s here),
+// so the time to deliver the last events after the load stops is latency, not throughput: it is
+// printed as "drained in", and every acknowledged event must then be stored.
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +32,7 @@ import { arg, freshDatabase, load } from './support.mjs';
 
 const SECONDS = arg('seconds', 8);
 const CLIENTS = arg('clients', 8);
+const WARMUP = arg('warmup', 2);
 const TARGETS = { PostgreSQL: 60_000, PGlite: 25_000 };
 process.env.SLUICE_BENCH_KEYS = BENCH_KEYS;
 
@@ -58,8 +66,10 @@ async function bareLoop() {
     }
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  await load({ url, key: 'x', seconds: WARMUP, clients: CLIENTS, prefix: 'bare-warm' });
   const t0 = performance.now();
-  const { acked } = await load({ url: `http://127.0.0.1:${server.address().port}/`, key: 'x', seconds: SECONDS, clients: CLIENTS, prefix: 'bare' });
+  const { acked } = await load({ url, key: 'x', seconds: SECONDS, clients: CLIENTS, prefix: 'bare' });
   const rate = acked / ((performance.now() - t0) / 1000);
   server.close();
   await pool.end();
@@ -72,29 +82,37 @@ async function sluice(store, kind = 'findings') {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const s = await startSluice({ mode: 'start', config: kind === 'transactions' ? tableConfig : config, port: 0, dataDir, databaseUrl: db?.url, log: createLogger('text', () => {}) });
   const key = (await s.keys.create('acme', 'ingest')).key;
+  const stream = kind === 'transactions' ? 'transactions' : 'metrics';
+  const warm = await load({ url: `${s.url}/v1/events`, key, seconds: WARMUP, clients: CLIENTS, prefix: `${store}-warm`, kind });
+  const delivered0 = s.counters.get(stream, 'ok');
   const t0 = performance.now();
   const { acked, failed } = await load({ url: `${s.url}/v1/events`, key, seconds: SECONDS, clients: CLIENTS, prefix: store, kind });
-  await s.pipeline.whenIdle();
   const seconds = (performance.now() - t0) / 1000;
+  const delivered = s.counters.get(stream, 'ok') - delivered0;
+  const t1 = performance.now();
+  await s.pipeline.whenIdle();
+  const drain = (performance.now() - t1) / 1000;
   const rss = process.memoryUsage().rss;
   const [{ n }] = await s.db.query(`select count(*)::int as n from ${kind === 'transactions' ? 'bi.transactions' : 'sluice.metric_points'}`);
   await s.stop();
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
-  if (n !== acked) console.log(`  !! ${store}: ${acked} acknowledged but ${n} stored`);
-  return { rate: acked / seconds, failed, rss };
+  if (n !== warm.acked + acked) console.log(`  !! ${store}: ${warm.acked + acked} acknowledged but ${n} stored`);
+  return { rate: Math.min(acked, delivered) / seconds, acked: acked / seconds, delivered: delivered / seconds, drain, failed: failed + warm.failed, rss };
 }
 
-console.log(`end to end, ${CLIENTS} clients × 100-event NDJSON requests for ${SECONDS} s each\n`);
+const detail = (r) => `acknowledged ${Math.round(r.acked).toLocaleString('en')}/s, delivered ${Math.round(r.delivered).toLocaleString('en')}/s, drained in ${r.drain.toFixed(2)} s`;
+
+console.log(`end to end, ${CLIENTS} clients × 100-event NDJSON requests, ${WARMUP} s warm-up, then ${SECONDS} s measured\n`);
 const bare = await bareLoop();
 console.log(`bare parse-and-COPY loop (PostgreSQL):  ${Math.round(bare).toLocaleString('en')} events/s (baseline)`);
 for (const store of ['PostgreSQL', 'PGlite']) {
   const r = await sluice(store);
   console.log(
-    `Sluice on ${store.padEnd(10)}  ${Math.round(r.rate).toLocaleString('en')} events/s delivered · ${(r.rate / bare).toFixed(2)}× baseline · target ${TARGETS[store].toLocaleString('en')} (${(TARGETS[store] / 105_000).toFixed(2)}× of the 105k reference) · refused requests ${r.failed} · RSS ${Math.round(r.rss / 2 ** 20)} MiB`,
+    `Sluice on ${store.padEnd(10)}  ${Math.round(r.rate).toLocaleString('en')} events/s sustained · ${(r.rate / bare).toFixed(2)}× baseline · target ${TARGETS[store].toLocaleString('en')} (${(TARGETS[store] / 105_000).toFixed(2)}× of the 105k reference) · refused requests ${r.failed} · RSS ${Math.round(r.rss / 2 ** 20)} MiB\n    (${detail(r)})`,
   );
 }
 const t = await sluice('PostgreSQL', 'transactions');
 console.log(
-  `Sluice table on PostgreSQL: ${Math.round(t.rate).toLocaleString('en')} rows/s delivered (20 columns, 2 pseudonymized) · ${(t.rate / bare).toFixed(2)}× baseline · target 40,000 · refused requests ${t.failed}`,
+  `Sluice table on PostgreSQL: ${Math.round(t.rate).toLocaleString('en')} rows/s sustained (20 columns, 2 pseudonymized) · ${(t.rate / bare).toFixed(2)}× baseline · target 40,000 · refused requests ${t.failed}\n    (${detail(t)})`,
 );
