@@ -214,7 +214,7 @@ export const MIGRATIONS: string[] = [
   `,
   // 10: where the server has LZ4 (PostgreSQL built with it; not PGlite), payloads are compressed
   // with it instead: about ten times fewer bytes of table and WAL than storing them plain, for
-  // less CPU than pglz (measured: docs/benchmarks.md, "Intake log compression"). Elsewhere
+  // less CPU than pglz (measured: docs/benchmarks.md, "Sustained rates, two processes, and LZ4"). Elsewhere
   // migration 9 stands.
   `
   do $$ begin
