@@ -148,20 +148,22 @@ async function main(): Promise<void> {
   };
   const txs = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; done: Promise<void> }>();
   let nextTx = 1;
+  /** A transaction still open, by its id. */
+  const openTx = (id: number) => {
+    const t = txs.get(id);
+    if (!t) throw new Error('the transaction has ended');
+    return t;
+  };
 
   const run = async (m: WorkerRequest): Promise<unknown> => {
     switch (m.op) {
       case 'query': {
         if (m.tx === undefined) return gate.own(async () => (await pg.query(m.sql, m.params, OPTIONS)).rows);
-        const tx = txs.get(m.tx)?.tx;
-        if (!tx) throw new Error('the transaction has ended');
-        return (await tx.query(m.sql, m.params, OPTIONS)).rows;
+        return (await openTx(m.tx).tx.query(m.sql, m.params, OPTIONS)).rows;
       }
       case 'exec': {
         if (m.tx === undefined) return gate.own(async () => (await pg.exec(m.sql), null));
-        const tx = txs.get(m.tx)?.tx;
-        if (!tx) throw new Error('the transaction has ended');
-        await tx.exec(m.sql);
+        await openTx(m.tx).tx.exec(m.sql);
         return null;
       }
       case 'begin': {
@@ -192,8 +194,7 @@ async function main(): Promise<void> {
         return id;
       }
       case 'end': {
-        const t = txs.get(m.tx);
-        if (!t) throw new Error('the transaction has ended');
+        const t = openTx(m.tx);
         t.finish(m.commit);
         await t.done;
         return null;
