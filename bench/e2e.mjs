@@ -77,12 +77,18 @@ async function bareLoop() {
   return rate;
 }
 
+/** What each kind of run sends through: its config, the stream that delivers, the table it fills. */
+const KINDS = {
+  findings: { config, stream: 'metrics', table: 'sluice.metric_points' },
+  transactions: { config: tableConfig, stream: 'transactions', table: 'bi.transactions' },
+};
+
 async function sluice(store, kind = 'findings') {
+  const { config: kindConfig, stream, table } = KINDS[kind];
   const db = store === 'PostgreSQL' ? await freshDatabase() : null;
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-  const s = await startSluice({ mode: 'start', config: kind === 'transactions' ? tableConfig : config, port: 0, dataDir, databaseUrl: db?.url, log: createLogger('text', () => {}) });
+  const s = await startSluice({ mode: 'start', config: kindConfig, port: 0, dataDir, databaseUrl: db?.url, log: createLogger('text', () => {}) });
   const key = (await s.keys.create('acme', 'ingest')).key;
-  const stream = kind === 'transactions' ? 'transactions' : 'metrics';
   const warm = await load({ url: `${s.url}/v1/events`, key, seconds: WARMUP, clients: CLIENTS, prefix: `${store}-warm`, kind });
   const delivered0 = s.counters.get(stream, 'ok');
   const t0 = performance.now();
@@ -93,7 +99,7 @@ async function sluice(store, kind = 'findings') {
   await s.pipeline.whenIdle();
   const drain = (performance.now() - t1) / 1000;
   const rss = process.memoryUsage().rss;
-  const [{ n }] = await s.db.query(`select count(*)::int as n from ${kind === 'transactions' ? 'bi.transactions' : 'sluice.metric_points'}`);
+  const [{ n }] = await s.db.query(`select count(*)::int as n from ${table}`);
   await s.stop();
   await db?.drop();
   rmSync(dataDir, { recursive: true, force: true });
