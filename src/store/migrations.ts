@@ -173,7 +173,8 @@ export const MIGRATIONS: string[] = [
   );
   `,
   // 7: a statement that must not half-apply aborts itself (the metrics store's fast path): no
-  // transaction around it, so a connection lost mid-way leaves nothing to roll back.
+  // transaction around it, so a connection lost mid-way leaves nothing to roll back. Unused since
+  // the fast path became a plain INSERT that the primary key aborts; migration 11 drops it.
   `
   create or replace function sluice.abort_unless(ok boolean, reason text) returns boolean language plpgsql as $$
   begin
@@ -222,6 +223,10 @@ export const MIGRATIONS: string[] = [
       alter table sluice.intake_log alter column payload set storage extended, alter column payload set compression lz4;
     end if;
   end $$;
+  `,
+  // 11: migration 7's function, which nothing calls any more.
+  `
+  drop function if exists sluice.abort_unless(boolean, text);
   `,
 ];
 
