@@ -8,6 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import { drop, fail, ok, type Outcome } from '../core/outcome.ts';
 import type { ValidateProcessorConfig } from '../config/config.ts';
 import type { Processor } from './processor.ts';
+import { isDateTime } from '../core/date-time.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -45,6 +46,9 @@ function describe(v: ValidateFunction, prefix = ''): string {
  */
 export function createValidate(config: ValidateProcessorConfig): Processor {
   const ajv = addFormats(new Ajv({ allErrors: false, strict: false }));
+  // The same check as ajv-formats' date-time (test/core/date-time.test.ts compares them), without
+  // the strings its regular expressions allocate: event_time is checked for every record.
+  ajv.addFormat('date-time', { ...(ajv.formats['date-time'] as object), validate: isDateTime });
   const whole = ajv.compile(config.schema === undefined || config.schema === 'unified_metric' ? UNIFIED_METRIC_SCHEMA : config.schema);
   const perMetric = new Map(Object.entries(config.metric_schemas ?? {}).map(([m, s]) => [m, ajv.compile(s)]));
   const invalid = (reason: string): Outcome => (config.on_invalid === 'drop' ? drop(reason) : fail('schema_invalid', reason));

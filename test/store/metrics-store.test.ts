@@ -38,6 +38,9 @@ for (const variant of VARIANTS) {
 
     it('the same record id in another tenant or metric is another point', async () => {
       assert.equal(await store.write([point('globex', 'e:1', '2026-11-20T10:15:00Z', 5), { ...point('acme', 'e:1', '2026-11-20T10:15:00Z', 5), metric: 'other' }]), 2);
+      // In one batch, each repeated: the first point with the id, and two others with its id.
+      const [a, b, c] = [point('umbrella', 'e:2', '2026-11-20T10:15:00Z', 1), point('umbrella', 'e:2', '2026-11-20T10:16:00Z', 2), point('hooli', 'e:2', '2026-11-20T10:15:00Z', 3)];
+      assert.equal(await store.write([a, b, c, b, a, c, b]), 3);
     });
 
     const rollupsOf = async (tenant: string) =>

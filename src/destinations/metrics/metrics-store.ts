@@ -106,11 +106,14 @@ function hourOf(time: string): string {
   return new Date(t - (((t % 3_600_000) + 3_600_000) % 3_600_000)).toISOString();
 }
 
-/** Adds one value (null: the point count) to the rollup row `key`. */
-function addTo(out: Map<string, RollupRow>, key: string, p: MetricPoint, bucket: string, rolled: Record<string, string>, measure: string, value: number | null): void {
-  const r = out.get(key);
-  if (!r) out.set(key, { tenant: p.tenant, metric: p.metric, bucket, measure, dimensions: rolled, count: 1, sum: value ?? 0, min: value, max: value });
-  else {
+/** Adds one value (null: the point count) to the group's row of `measure`, a new row going to `out` as well. */
+function addTo(rows: Map<string, RollupRow>, out: RollupRow[], p: MetricPoint, bucket: string, rolled: Record<string, string>, measure: string, value: number | null): void {
+  const r = rows.get(measure);
+  if (!r) {
+    const row = { tenant: p.tenant, metric: p.metric, bucket, measure, dimensions: rolled, count: 1, sum: value ?? 0, min: value, max: value };
+    rows.set(measure, row);
+    out.push(row);
+  } else {
     r.count++;
     if (value !== null) {
       r.sum += value;
@@ -120,17 +123,35 @@ function addTo(out: Map<string, RollupRow>, key: string, p: MetricPoint, bucket:
   }
 }
 
-/** The hourly rollups of points, as `aggregate` computes them in SQL: measure '' counts the points, each measure its values. */
+/**
+ * The hourly rollups of points, as `aggregate` computes them in SQL: measure '' counts the points,
+ * each measure its values. Points of one group (tenant, metric, hour, rollup dimensions) hold
+ * their rows by measure name; consecutive points mostly share their group, found once for them.
+ */
 export function rollupsOf({ points, rolled, rolledKey }: Deduped): RollupRow[] {
-  const out = new Map<string, RollupRow>();
+  const groups = new Map<string, Map<string, RollupRow>>();
+  const out: RollupRow[] = [];
+  let rows: Map<string, RollupRow> | undefined;
+  let prev: MetricPoint | undefined;
+  let bucket = '';
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
-    const bucket = hourOf(p.time);
-    const prefix = `${p.tenant}\u0000${p.metric}\u0000${bucket}\u0000${rolledKey[i]}\u0000`;
-    addTo(out, prefix, p, bucket, rolled[i], '', null);
-    for (const m in p.measures) addTo(out, prefix + m, p, bucket, rolled[i], m, p.measures[m]);
+    const same = prev !== undefined && p.tenant === prev.tenant && p.metric === prev.metric && rolledKey[i] === rolledKey[i - 1];
+    if (prev === undefined || p.time !== prev.time) {
+      const b = hourOf(p.time);
+      if (b !== bucket) rows = undefined;
+      bucket = b;
+    }
+    if (rows === undefined || !same) {
+      const key = `${p.tenant}\u0000${p.metric}\u0000${bucket}\u0000${rolledKey[i]}`;
+      rows = groups.get(key);
+      if (!rows) groups.set(key, (rows = new Map()));
+    }
+    addTo(rows, out, p, bucket, rolled[i], '', null);
+    for (const m in p.measures) addTo(rows, out, p, bucket, rolled[i], m, p.measures[m]);
+    prev = p;
   }
-  return [...out.values()];
+  return out;
 }
 
 const DAY_MS = 86_400_000;
@@ -280,14 +301,22 @@ export class MetricsStore {
 
   /** The batch without repeated points (first one wins, as the insert would), with their rollup dimensions. */
   private dedupe(points: MetricPoint[]): Deduped {
-    const seen = new Set<string>();
+    // By record id: a point is a repeat of the first with its id when tenant, metric and time
+    // agree too. Other points reusing an id (rare) are told apart by their whole key.
+    const first = new Map<string, MetricPoint>();
+    let others: Set<string> | undefined;
     const out: Deduped = { points: [], rolled: [], rolledKey: [] };
     const dims = this.rollupDimensions;
     for (const p of points) {
-      // Times of points are normalized ISO strings (toPoint), so equal instants are equal strings.
-      const key = `${p.tenant}\u0000${p.metric}\u0000${p.time}\u0000${p.record_id}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+      const f = first.get(p.record_id);
+      if (f === undefined) first.set(p.record_id, p);
+      else {
+        // Times of points are normalized ISO strings (toPoint), so equal instants are equal strings.
+        if (p.tenant === f.tenant && p.metric === f.metric && p.time === f.time) continue;
+        const key = `${p.tenant}\u0000${p.metric}\u0000${p.time}\u0000${p.record_id}`;
+        if (others?.has(key)) continue;
+        (others ??= new Set()).add(key);
+      }
       let rolled = NO_DIMENSIONS;
       if (dims.length > 0) {
         rolled = {};
