@@ -70,20 +70,23 @@ export class Router {
     for (const i of this.machine.matchEvent(event)) {
       const rule = this.rules[i];
       const ctx: TransformContext = { ruleName: rule.config.name, ruleArn: rule.arn, ingestionTime };
+      const name = rule.config.name;
+      // Results are built as literals: spreading a base and the transform's result into one
+      // object cost twice what matching and transforming the event did.
       for (const t of rule.targets) {
-        const base = { rule: rule.config.name, stream: t.stream };
         if (t.transform) {
-          out.push({ ...base, ...t.transform.applyValue(event, ctx) });
+          const v = t.transform.applyValue(event, ctx);
+          out.push(v.ok ? { rule: name, stream: t.stream, ok: true, value: v.value } : { rule: name, stream: t.stream, ok: false, error: v.error });
         } else if (t.fn) {
           try {
             const v = t.fn(event as unknown as EventEnvelope, ctx);
             // As JSON, like any target input: a function's result is copied through its text.
-            if (v !== undefined) out.push({ ...base, ok: true, value: JSON.parse(JSON.stringify(v)) as unknown });
+            if (v !== undefined) out.push({ rule: name, stream: t.stream, ok: true, value: JSON.parse(JSON.stringify(v)) as unknown });
           } catch (e) {
-            out.push({ ...base, ok: false, error: `transform function failed: ${(e as Error).name}` });
+            out.push({ rule: name, stream: t.stream, ok: false, error: `transform function failed: ${(e as Error).name}` });
           }
         } else {
-          out.push({ ...base, ok: true, value: plainCopy(event) });
+          out.push({ rule: name, stream: t.stream, ok: true, value: plainCopy(event) });
         }
       }
     }
