@@ -69,6 +69,24 @@ function decodeDirect(r: DirectRecord): { ok: true; value: unknown } | { ok: fal
 }
 
 /**
+ * The records of one entry not yet settled (one more while the entry is being routed). Its
+ * `done` is what every record of the entry holds, so it holds only what completing the entry
+ * takes: a closure over `accept` would keep the entry's events alive while its records wait in
+ * their streams, and the young generation's collections would copy them again and again.
+ */
+class Outstanding {
+  n = 1;
+  constructor(
+    private readonly id: number,
+    private readonly bytes: number,
+    private readonly complete: (id: number, bytes: number) => void,
+  ) {}
+  readonly done = (): void => {
+    if (--this.n === 0) this.complete(this.id, this.bytes);
+  };
+}
+
+/**
  * @example
  *   const pipeline = new Pipeline(parts);
  *   pipeline.accept({ id: 1, tenant: 'acme', kind: 'events', stream: null, items: [event], bytes: 420, receivedAt });
@@ -104,16 +122,17 @@ export class Pipeline {
     return this.pending;
   }
 
+  /** An entry is delivered: it leaves the log and the pending bytes. */
+  private readonly completeEntry = (id: number, bytes: number): void => {
+    this.pending -= bytes;
+    this.parts.complete(id);
+    if (this.pending === 0) for (const f of this.idle.splice(0)) f();
+  };
+
   accept(entry: LogEntry): void {
     this.pending += entry.bytes;
-    let outstanding = 1;
-    const done = (): void => {
-      if (--outstanding === 0) {
-        this.pending -= entry.bytes;
-        this.parts.complete(entry.id);
-        if (this.pending === 0) for (const f of this.idle.splice(0)) f();
-      }
-    };
+    const outstanding = new Outstanding(entry.id, entry.bytes, this.completeEntry);
+    const done = outstanding.done;
     const per = Math.max(1, Math.floor(entry.bytes / Math.max(1, entry.items.length)));
     const rejected = new Map<Stream, Array<{ record: StreamRecord; step: string; code: string; reason: string }>>();
     const reject = (stream: Stream, record: StreamRecord, step: string, code: string, reason: string): void => {
@@ -122,7 +141,7 @@ export class Pipeline {
       list.push({ record, step, code, reason });
     };
     const record = (id: string, value: unknown, processed?: boolean): StreamRecord => {
-      outstanding++;
+      outstanding.n++;
       return { id, source_tenant: entry.tenant, value, bytes: per, at: entry.receivedAt, processed, done };
     };
     // Records for a stream at its own limit go back to the log as lines of a new entry.
@@ -177,7 +196,7 @@ export class Pipeline {
     }
     for (const [stream, items] of rejected) void stream.reject(items);
     for (const [stream, lines] of parked) {
-      outstanding++;
+      outstanding.n++;
       void this.park(entry, stream, lines).then(done);
     }
     done();
