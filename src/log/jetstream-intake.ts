@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { LogUnavailable } from '../pipeline/intake.ts';
 import type { LogEntry } from '../pipeline/pipeline.ts';
 import type { LogRow } from './sql-intake-log.ts';
+import { loggedItems } from '../sources/event-envelope.ts';
 import type { JetStreamConfig } from '../config/config.ts';
 
 export interface JetStreamOptions {
@@ -126,7 +127,7 @@ export class JetStreamIntake {
 
   /** Appends one request's entry; resolves with its sequence once JetStream stored it. Throws LogUnavailable when it cannot. */
   async append(row: LogRow): Promise<number> {
-    const message: Message = { ...row, received_at: new Date().toISOString() };
+    const message: Message = { ...row, received_at: row.received_at ?? new Date().toISOString() };
     try {
       const ack = await this.js.publish(`${this.opts.subject}.${row.kind}`, JSON.stringify(message), { timeout: 5000 });
       return ack.seq;
@@ -188,7 +189,7 @@ export class JetStreamIntake {
                 tenant: msg.tenant,
                 kind: msg.kind,
                 stream: msg.stream,
-                items: msg.payload.split('\n').map((l) => JSON.parse(l) as unknown),
+                items: loggedItems(msg.kind, msg.payload, msg.tenant, msg.received_at),
                 bytes: msg.payload.length,
                 receivedAt: msg.received_at,
               };

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LogEntry, LogKind } from '../pipeline/pipeline.ts';
 import type { Database, Param } from '../store/database.ts';
+import { loggedItems } from '../sources/event-envelope.ts';
 
 export interface LogRow {
   tenant: string;
@@ -70,7 +71,7 @@ export function toLogEntry(r: ClaimedRow): LogEntry {
     tenant: r.tenant,
     kind: r.kind,
     stream: r.stream,
-    items: r.payload.split('\n').map((l) => JSON.parse(l) as unknown),
+    items: loggedItems(r.kind, r.payload, r.tenant, r.received_at),
     bytes: r.payload.length,
     receivedAt: r.received_at,
   };

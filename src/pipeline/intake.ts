@@ -27,6 +27,8 @@ export interface Submission {
   items: unknown[];
   /** The items as NDJSON lines (what the log stores). */
   lines: string[];
+  /** When the items were accepted (ISO 8601), if the source completed them with that time. Default: now. */
+  receivedAt?: string;
 }
 
 export class Intake {
@@ -81,11 +83,11 @@ export class Intake {
     this.inflight += bytes;
     let id: number;
     try {
-      id = await this.log.append({ tenant: s.tenant, kind: s.kind, stream: s.stream, count: s.items.length, payload });
+      id = await this.log.append({ tenant: s.tenant, kind: s.kind, stream: s.stream, count: s.items.length, payload, received_at: s.receivedAt });
     } finally {
       this.inflight -= bytes;
     }
     this.opts.counters?.count('sluice_intake_events_total', { outcome: 'accepted', code: '' }, s.items.length);
-    if (this.opts.local !== false) this.pipeline.accept({ id, tenant: s.tenant, kind: s.kind, stream: s.stream, items: s.items, bytes, receivedAt: new Date().toISOString() });
+    if (this.opts.local !== false) this.pipeline.accept({ id, tenant: s.tenant, kind: s.kind, stream: s.stream, items: s.items, bytes, receivedAt: s.receivedAt ?? new Date().toISOString() });
   }
 }

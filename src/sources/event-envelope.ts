@@ -31,7 +31,10 @@ export type EnvelopeResult = { ok: true; event: Envelope } | { ok: false; code: 
 
 /** A uuid-shaped id from a hash of the tenant and content. */
 export function contentId(tenant: string, parts: string[]): string {
-  const h = hash('sha256', `${tenant}\n${parts.join('\n')}`, 'hex');
+  // Concatenated, not joined: the text is built once, as the hash reads it.
+  let text = tenant;
+  for (const p of parts) text += `\n${p}`;
+  const h = hash('sha256', text, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -101,20 +104,15 @@ export function toEnvelope(input: unknown, tenant: string, now: Date, detailText
   };
 }
 
-/** `JSON.stringify(event)`, with the detail's JSON text given. */
-function envelopeLine(e: Envelope, detailText: string): string {
-  const resources = e.resources.length === 0 ? '[]' : JSON.stringify(e.resources);
-  return `{"version":"0","id":${JSON.stringify(e.id)},"detail-type":${JSON.stringify(e['detail-type'])},"source":${JSON.stringify(e.source)},"account":${JSON.stringify(e.account)},"time":"${e.time}","region":${JSON.stringify(e.region)},"resources":${resources},"detail":${detailText}}`;
-}
-
 /**
  * One entry of a batch of events (`/v1/events`, an S3 object, a backfill): a unified metric
  * record (it has `metric_name`) for `stream`, with an id from the tenant, stream and content;
  * or an EventBridge envelope, completed by {@link toEnvelope}. `text` is the entry's JSON as it
  * arrived, when the caller has it (a line of a request or a file): a record is hashed as is, and
- * an event's detail is hashed and logged as it was sent (as PutEvents' `Detail` is), instead of
- * being serialized again. `line()` is the JSON the intake log keeps; `bytes`, the size of the
- * event or record as JSON, counts against the ingest limits.
+ * an event's detail is hashed as it was sent (as PutEvents' `Detail` is), instead of being
+ * serialized again. `line()` is the JSON the intake log keeps: for an event, the text as sent
+ * (the log is read back with {@link loggedItems}, which completes it again exactly so). `bytes`,
+ * the size of the event or record as JSON, counts against the ingest limits.
  */
 export type EntryResult =
   | { kind: 'records'; item: { id: string; value: Record<string, unknown> }; line: () => string; bytes: number }
@@ -131,12 +129,31 @@ export function toEntry(value: unknown, tenant: string, stream: string, now: Dat
     const line = text === undefined || text.includes('\n') ? () => JSON.stringify(item) : () => `{"id":"${item.id}","value":${text}}`;
     return { kind: 'records', item, line, bytes: json.length };
   }
-  // With the text as sent, its detail is hashed and logged as it is, not serialized again.
   const span = text === undefined ? null : memberSpan(text, 'detail');
   const detailText = span === null ? undefined : text!.slice(span[0], span[1]);
   const env = toEnvelope(value, tenant, now, detailText);
   if (!env.ok) return { kind: 'error', code: env.code, message: env.message };
-  // The log keeps one event per line: a detail sent over several lines is serialized again.
-  const line = detailText === undefined || detailText.includes('\n') ? JSON.stringify(env.event) : envelopeLine(env.event, detailText);
+  // The log keeps one event per line: an event sent over several lines is serialized.
+  const line = text === undefined || text.includes('\n') ? JSON.stringify(env.event) : text;
   return { kind: 'events', item: env.event, line: () => line, bytes: line.length };
+}
+
+/**
+ * The items of an intake log entry, as the pipeline takes them. Records and redriven dead
+ * letters are their lines parsed. An events entry holds events as they were sent (or complete
+ * envelopes, which stay as they are): each is completed again as when it was accepted, with the
+ * entry's tenant and acceptance time, so it gets the same id and time it was acknowledged with.
+ *
+ * @example loggedItems('events', '{"source":"s","detail-type":"t","detail":{}}', 'acme', '2026-11-22T10:00:00.000Z')
+ */
+export function loggedItems(kind: string, payload: string, tenant: string, receivedAt: string): unknown[] {
+  const lines = payload.split('\n');
+  if (kind !== 'events') return lines.map((l) => JSON.parse(l) as unknown);
+  const now = new Date(receivedAt);
+  return lines.map((l) => {
+    const value = JSON.parse(l) as unknown;
+    const entry = toEntry(value, tenant, '', now, l);
+    if (entry.kind !== 'events') throw new Error('an intake log line of kind events is not an event');
+    return entry.item;
+  });
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberSpan } from '../../src/core/json/json-text.ts';
-import { contentId, toEntry, toEnvelope } from '../../src/sources/event-envelope.ts';
+import { contentId, loggedItems, toEntry, toEnvelope } from '../../src/sources/event-envelope.ts';
 
 const span = (text: string, key: string): string | null => {
   const s = memberSpan(text, key);
@@ -25,7 +25,7 @@ test('memberSpan finds a top-level member as JSON.parse reads it', () => {
 
 const NOW = new Date('2026-03-01T10:20:30.456Z');
 
-test('an event sent as text is logged and identified from its detail as sent, as PutEvents does', () => {
+test('an event sent as text is logged as sent, identified from its detail as sent (as PutEvents does), and read back as acknowledged', () => {
   const event = { source: 'shop', 'detail-type': 'order', time: '2026-03-01T10:00:00.789Z', resources: ['arn:x'], detail: { b: 'x"y', a: [1, { c: null }], é: '\u2028' } };
   const text = JSON.stringify(event);
   const fromText = toEntry(JSON.parse(text), 'acme', 'metrics', NOW, text);
@@ -33,32 +33,40 @@ test('an event sent as text is logged and identified from its detail as sent, as
   assert.equal(fromText.kind, 'events');
   assert.equal(parsedOnly.kind, 'events');
   if (fromText.kind !== 'events' || parsedOnly.kind !== 'events') return;
-  // Compact text: the same line, byte for byte, and the same id as serializing the parsed event.
-  assert.equal(fromText.line(), parsedOnly.line());
-  assert.equal(fromText.line(), JSON.stringify(fromText.item));
+  assert.equal(fromText.line(), text, 'the log keeps the line as sent');
+  assert.equal(parsedOnly.line(), JSON.stringify(parsedOnly.item), 'without the text, the complete envelope');
   assert.equal(fromText.item.time, '2026-03-01T10:00:00Z');
-  assert.equal(fromText.item.id, parsedOnly.item.id);
+  assert.equal(fromText.item.id, parsedOnly.item.id, 'compact text: the same id as serializing the parsed event');
 
-  // Spaced text: the detail is kept (and hashed) as it was sent, and the line is still one line of valid JSON.
+  // Spaced text without a time: the detail is kept (and hashed) as it was sent.
   const spaced = `{ "source": "shop", "detail-type": "order", "detail": { "a" : 1 }\t}\r`;
   const e = toEntry(JSON.parse(spaced), 'acme', 'metrics', NOW, spaced);
   assert.equal(e.kind, 'events');
   if (e.kind !== 'events') return;
-  assert.equal(e.line(), `{"version":"0","id":"${e.item.id}","detail-type":"order","source":"shop","account":"000000000000","time":"2026-03-01T10:20:30Z","region":"local","resources":[],"detail":{ "a" : 1 }}`);
-  assert.deepEqual(JSON.parse(e.line()), e.item);
+  assert.equal(e.line(), spaced);
+  assert.equal(e.item.time, '2026-03-01T10:20:30Z');
   const put = toEnvelope({ source: 'shop', 'detail-type': 'order', detail: { a: 1 } }, 'acme', NOW, '{ "a" : 1 }');
   assert.ok(put.ok);
   if (put.ok) assert.equal(e.item.id, put.event.id, 'HTTP and PutEvents give one detail text one id');
   assert.equal(e.item.id, contentId('acme', ['shop', 'order', '2026-03-01T10:20:30Z', '', '{ "a" : 1 }']));
 
-  // A detail over several lines (a pretty-printed file) is serialized again: the log is NDJSON.
+  // A detail over several lines (a pretty-printed file) is serialized: the log is NDJSON.
   const pretty = JSON.stringify({ source: 's', 'detail-type': 't', detail: { a: [1, 2] } }, null, 2);
   const p = toEntry(JSON.parse(pretty), 'acme', 'metrics', NOW, pretty);
   assert.equal(p.kind, 'events');
-  if (p.kind === 'events') {
-    assert.ok(!p.line().includes('\n'));
-    assert.deepEqual(JSON.parse(p.line()), p.item);
-  }
+  if (p.kind !== 'events') return;
+  assert.ok(!p.line().includes('\n'));
+
+  // Read back from the log with the entry's tenant and acceptance time: the events as
+  // acknowledged, ids and times included. A complete envelope (as PutEvents logs it) stays as
+  // it is, whenever it is read back.
+  const payload = [fromText.line(), e.line(), p.line()].join('\n');
+  assert.deepEqual(loggedItems('events', payload, 'acme', NOW.toISOString()), [fromText.item, e.item, p.item]);
+  assert.notDeepEqual(loggedItems('events', e.line(), 'acme', '2026-03-01T10:20:31.000Z'), [e.item], 'another time, another event');
+  assert.notDeepEqual(loggedItems('events', e.line(), 'globex', NOW.toISOString()), [e.item], 'another tenant, another id');
+  if (put.ok) assert.deepEqual(loggedItems('events', JSON.stringify(put.event), 'acme', '2026-03-02T00:00:00.000Z'), [put.event]);
+  const record = { id: 'r1', value: { metric_name: 'm' } };
+  assert.deepEqual(loggedItems('records', JSON.stringify(record), 'acme', NOW.toISOString()), [record], 'records are their lines');
 });
 
 test('events in one request share their normalized time, and a bad time is still refused', () => {

@@ -1,9 +1,11 @@
 // How the intake log stores a request's events, on PGlite and on PostgreSQL: compressed with
 // LZ4 where the server has it, otherwise out of line and uncompressed (migrations 9 and 10); either
-// way an entry reads back exactly as it was appended.
+// way an entry reads back exactly as it was appended. Events are logged as they were sent and
+// read back (by another process, after a crash) exactly as they were acknowledged.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SqlIntakeLog } from '../../src/log/sql-intake-log.ts';
+import { SqlIntakeLog, toLogEntry } from '../../src/log/sql-intake-log.ts';
+import { toEntry } from '../../src/sources/event-envelope.ts';
 import { VARIANTS, type TestDatabase } from '../support/databases.ts';
 
 /** A request's worth of events as the log keeps them: 100 lines, well past the 2 kB TOAST threshold. */
@@ -43,6 +45,28 @@ for (const variant of VARIANTS) {
         assert.equal(row.method, null);
       }
       if (variant.name === 'PostgreSQL') assert.ok(lz4, 'the CI server (Debian PostgreSQL 15) is built with LZ4');
+    });
+
+    it('events logged as sent are read back by another process as they were acknowledged: same ids, same times', async () => {
+      // As POST /v1/events makes them: no id, and one event without a time (it takes the request's).
+      const now = new Date();
+      const lines = [
+        '{"source":"findings","detail-type":"findings-uploaded","detail":{"tenant_id":"acme","event_id":"x-1"}}',
+        '{ "source" : "findings", "detail-type":"findings-uploaded", "time":"2026-11-22T10:00:00.5+01:00", "detail":{"n":1.50} }',
+      ];
+      const entries = lines.map((l) => toEntry(JSON.parse(l), 'acme', 'metrics', now, l));
+      const items = entries.map((e) => (e.kind === 'events' ? e.item : assert.fail(e.kind)));
+      await log.append({ tenant: 'acme', kind: 'events', stream: null, count: 2, payload: entries.map((e) => (e.kind === 'events' ? e.line() : '')).join('\n'), received_at: now.toISOString() });
+      await t.db.query('delete from sluice.workers where id = $1', [log.workerId]); // its process is gone
+      const other = new SqlIntakeLog(t.db, { leaseSeconds: 30, exclusive: false });
+      await other.start();
+      const claimed = (await other.claimOrphans(100)).filter((r) => r.count === 2);
+      assert.equal(claimed.length, 1);
+      const entry = toLogEntry(claimed[0]);
+      assert.equal(entry.receivedAt, now.toISOString());
+      assert.deepEqual(entry.items, items);
+      await other.stop();
+      await log.start();
     });
   });
 }

@@ -112,9 +112,11 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
   if (accepted > 0) {
     const admission = app.intake.admit(who.tenant, accepted, bytes);
     if (!admission.ok) return httpError(c, admission.status, admission.code, admission.message, { 'Retry-After': String(admission.retryAfter) });
+    // The log keeps events as sent; read back, they are completed with the same tenant and time.
+    const receivedAt = now.toISOString();
     await Promise.all([
-      app.intake.submit({ tenant, kind: 'events', stream: null, items: events, lines: eventLines }),
-      app.intake.submit({ tenant, kind: 'records', stream, items: records, lines: recordLines }),
+      app.intake.submit({ tenant, kind: 'events', stream: null, items: events, lines: eventLines, receivedAt }),
+      app.intake.submit({ tenant, kind: 'records', stream, items: records, lines: recordLines, receivedAt }),
     ]);
   }
   const failed = results.length - accepted;
