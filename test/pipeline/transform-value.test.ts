@@ -91,3 +91,14 @@ test('InputPath copies what it selects as its text would parse, "__proto__" memb
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.ok(Object.is((v.value as { z: number }).z, 0));
 });
+
+test('InputPath copies a wide object whole and apart from the event: undefined members left out, numbers as JSON has them', () => {
+  const detail: Record<string, unknown> = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i % 3 === 0 ? { n: i } : i]));
+  Object.assign(detail, { gone: undefined, inf: Infinity, neg: -0, list: [undefined, 1] });
+  const v = compileInputPath('$.detail').applyValue({ source: 's', detail } as never, ctx);
+  assert.ok(v.ok);
+  assert.deepEqual(v.value, JSON.parse(JSON.stringify(detail)));
+  assert.deepEqual(Object.keys(v.value as object), Object.keys(JSON.parse(JSON.stringify(detail)) as object));
+  (v.value as { f0: { n: number } }).f0.n = 99;
+  assert.equal((detail.f0 as { n: number }).n, 0, 'nested objects are copies too');
+});

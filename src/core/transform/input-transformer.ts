@@ -204,13 +204,15 @@ export function plainCopy(v: Loose): unknown {
     for (let i = 0; i < v.length; i++) out[i] = v[i] === undefined ? null : plainCopy(v[i]);
     return out;
   }
-  const out: Record<string, unknown> = {};
-  for (const k in v) {
-    const x = (v as Record<string, Loose | undefined>)[k];
-    if (x === undefined || !Object.hasOwn(v, k)) continue;
-    // Assigning "__proto__" would set the prototype; JSON.parse makes it a member.
-    if (k === '__proto__') Object.defineProperty(out, k, { value: plainCopy(x), enumerable: true, writable: true, configurable: true });
-    else out[k] = plainCopy(x);
+  // A shallow copy first, then members replaced in place: the copy keeps the source's shape
+  // (V8's fast mode), where members added one by one by name make a dictionary past a dozen,
+  // which every later read and JSON.stringify pays for. Spreading defines "__proto__" as a
+  // member, as JSON.parse does, and assigning an own member replaces its value.
+  const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+  for (const k in out) {
+    const x = out[k] as Loose | undefined;
+    if (x === undefined) delete out[k];
+    else if (typeof x === 'object' || typeof x === 'number') out[k] = plainCopy(x);
   }
   return out;
 }

@@ -125,59 +125,72 @@ function integerDigits(s: string): number {
   return Math.max(0, n);
 }
 
+/** Why a value does not fit its column type (the reason never quotes the value: it may be personal data). */
+export class Unfit {
+  constructor(readonly reason: string) {}
+}
+
 /**
  * The value as the JSON the insert's `json_to_recordset` reads for this type, or why it does
- * not fit (the message never quotes the value: it may be personal data).
+ * not fit. No result object for a value that fits: this runs for every column of every row.
  */
-export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unknown } | { ok: false; reason: string } {
-  if (v === null || v === undefined) return { ok: true, value: null };
-  const bad = (expected: string) => ({ ok: false as const, reason: `expected ${expected}, got ${Array.isArray(v) ? 'an array' : typeof v}` });
+export function columnValue(t: ColumnType, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  const bad = (expected: string) => new Unfit(`expected ${expected}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
   switch (t.kind) {
     case 'text':
     case 'varchar': {
       if (typeof v === 'object') return bad('a string');
-      const s = String(v);
+      const s = typeof v === 'string' ? v : String(v);
       // Characters are code points: only a string longer in UTF-16 units can be too long.
-      if (t.kind === 'varchar' && s.length > t.length && [...s].length > t.length) return { ok: false, reason: `longer than ${t.length} characters` };
-      return { ok: true, value: s };
+      if (t.kind === 'varchar' && s.length > t.length && [...s].length > t.length) return new Unfit(`longer than ${t.length} characters`);
+      return s;
     }
     case 'smallint':
     case 'integer':
     case 'bigint': {
       if (typeof v === 'number' && Number.isSafeInteger(v)) {
         const [lo, hi] = INTEGER_LIMITS[t.kind];
-        return v < lo || v > hi ? { ok: false, reason: `out of range for ${t.kind}` } : { ok: true, value: String(v) };
+        return v < lo || v > hi ? new Unfit(`out of range for ${t.kind}`) : String(v);
       }
       const s = typeof v === 'number' ? (Number.isInteger(v) ? BigInt(v).toString() : '') : typeof v === 'string' ? v.trim() : '';
       if (!/^[+-]?\d+$/.test(s)) return bad(`an integer (${t.kind})`);
       const n = BigInt(s);
       const [lo, hi] = INTEGER_RANGE[t.kind];
-      if (n < lo || n > hi) return { ok: false, reason: `out of range for ${t.kind}` };
-      return { ok: true, value: s };
+      if (n < lo || n > hi) return new Unfit(`out of range for ${t.kind}`);
+      return s;
     }
     case 'numeric':
     case 'real':
     case 'double precision': {
-      const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'string' ? v.trim() : '';
-      if (!NUMERIC.test(s)) return bad('a number');
+      // A finite number's own text is always a valid numeric literal.
+      const finite = typeof v === 'number' && Number.isFinite(v);
+      const s = finite ? String(v) : typeof v === 'string' ? v.trim() : '';
+      if (!finite && !NUMERIC.test(s)) return bad('a number');
       if (t.kind === 'numeric' && t.precision !== undefined && !fitsDigits(v, s, t.precision - t.scale)) {
-        return { ok: false, reason: `too many digits for numeric(${t.precision},${t.scale})` };
+        return new Unfit(`too many digits for numeric(${t.precision},${t.scale})`);
       }
-      if (t.kind !== 'numeric' && !Number.isFinite(Number(s))) return { ok: false, reason: `out of range for ${t.kind}` };
-      return { ok: true, value: s };
+      if (t.kind !== 'numeric' && !finite && !Number.isFinite(Number(s))) return new Unfit(`out of range for ${t.kind}`);
+      return s;
     }
     case 'boolean':
-      if (typeof v === 'boolean') return { ok: true, value: v };
-      if (v === 'true' || v === 'false') return { ok: true, value: v === 'true' };
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === 'false') return v === 'true';
       return bad('a boolean');
     case 'date':
     case 'timestamptz': {
       if (typeof v !== 'string' || !isDate(v)) return bad('an ISO 8601 date' + (t.kind === 'date' ? '' : '-time'));
-      return { ok: true, value: v };
+      return v;
     }
     case 'uuid':
-      return typeof v === 'string' && UUID.test(v) ? { ok: true, value: v } : bad('a UUID');
+      return typeof v === 'string' && UUID.test(v) ? v : bad('a UUID');
     case 'jsonb':
-      return { ok: true, value: v };
+      return v;
   }
+}
+
+/** {@link columnValue} as a result: the value, or why it does not fit. */
+export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unknown } | { ok: false; reason: string } {
+  const r = columnValue(t, v);
+  return r instanceof Unfit ? { ok: false, reason: r.reason } : { ok: true, value: r };
 }

@@ -9,7 +9,7 @@ import type { TableColumnConfig, TableDestinationConfig } from '../../config/con
 import { pathReader } from '../../core/transform/json-path.ts';
 import { sqlState, type Database } from '../../store/database.ts';
 import type { DeliveryFailure, Destination } from '../destination.ts';
-import { parseColumnType, toColumnValue, typeSql, type ColumnType } from './column-types.ts';
+import { columnValue, parseColumnType, typeSql, Unfit, type ColumnType } from './column-types.ts';
 import { planTable, qualified, quoteIdent, type TablePlan, type TableSpec } from './table-schema.ts';
 
 interface Column {
@@ -56,6 +56,12 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
   };
   const update = config.on_conflict === 'update';
   const keyIndexes = config.primary_key.map((k) => columns.findIndex((c) => c.name === k));
+  // Rows start as copies of one object with every column (JSON.parse makes it in V8's fast
+  // mode): twenty properties added one by one by name make a dictionary, which JSON.stringify
+  // writes at half the speed.
+  const rowShape = JSON.parse(JSON.stringify(Object.fromEntries(columns.map((c) => [c.name, null])))) as Record<string, unknown>;
+  // A one-column key whose values are always strings (not boolean, not jsonb) is its own map key.
+  const textKey = keyIndexes.length === 1 && !['boolean', 'jsonb'].includes(columns[keyIndexes[0]].type.kind);
   const names = columns.map((c) => quoteIdent(c.name)).join(', ');
   const others = columns.filter((c) => !config.primary_key.includes(c.name));
   const conflict =
@@ -120,9 +126,9 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
     async write(records) {
       const failures: DeliveryFailure[] = [];
       // Within a batch, one row per key: the first (keep) or the last (update).
-      const byKey = new Map<string, { index: number; row: Record<string, unknown> }>();
+      const byKey = new Map<unknown, { index: number; row: Record<string, unknown> }>();
       records.forEach((r, index) => {
-        const row: Record<string, unknown> = {};
+        const row: Record<string, unknown> = { ...rowShape };
         for (const c of columns) {
           let raw: unknown;
           try {
@@ -131,20 +137,20 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
             failures.push({ index, code: 'column_invalid', reason: `column ${c.name}: its value function threw ${(e as Error)?.name ?? 'an error'}` });
             return;
           }
-          const v = toColumnValue(c.type, raw);
-          if (!v.ok) {
+          const v = columnValue(c.type, raw);
+          if (v instanceof Unfit) {
             failures.push({ index, code: 'column_invalid', reason: `column ${c.name} (${typeSql(c.type)}): ${v.reason}` });
             return;
           }
-          row[c.name] = v.value;
+          row[c.name] = v;
         }
-        const key = keyIndexes.map((i) => row[columns[i].name]);
-        const missing = keyIndexes.find((i) => row[columns[i].name] === null);
-        if (missing !== undefined) {
-          failures.push({ index, code: 'missing_key', reason: `primary key column ${columns[missing].name} has no value` });
-          return;
+        for (const i of keyIndexes) {
+          if (row[columns[i].name] === null) {
+            failures.push({ index, code: 'missing_key', reason: `primary key column ${columns[i].name} has no value` });
+            return;
+          }
         }
-        const k = JSON.stringify(key);
+        const k = textKey ? (row[columns[keyIndexes[0]].name] as string) : JSON.stringify(keyIndexes.map((i) => row[columns[i].name]));
         if (!update && byKey.has(k)) return;
         byKey.set(k, { index, row });
       });
