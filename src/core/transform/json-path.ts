@@ -7,10 +7,11 @@ import { JsonEntries, entriesOf, isObject, type Loose } from '../json/json-text.
 
 export type PathStep = { key: string } | { index: number } | { wildcard: true };
 
-/** A parsed path. `steps` is empty for `$`. */
+/** A parsed path. `steps` is empty for `$`; `single` when no step is a wildcard (one value at most). */
 export interface JsonPath {
   source: string;
   steps: PathStep[];
+  single: boolean;
 }
 
 const NAME = /^[^.[\]\s*]+/;
@@ -46,7 +47,7 @@ export function parseJsonPath(source: string): JsonPath | string {
       return `"${source}" is not a valid JSON path: unexpected "${c}" at position ${i}`;
     }
   }
-  return { source, steps };
+  return { source, steps, single: !steps.some((s) => 'wildcard' in s) };
 }
 
 /** The member `key` of an object value (the last one when the text repeats it), else undefined. */
@@ -59,17 +60,23 @@ function member(v: Loose, key: string): Loose | undefined {
   return isObject(v) && Object.hasOwn(v, key) ? (v as Record<string, Loose>)[key] : undefined;
 }
 
+/** The value a path without wildcards selects, or undefined. */
+function singleValue(steps: PathStep[], event: Loose): Loose | undefined {
+  let v: Loose | undefined = event;
+  for (const step of steps) {
+    const i = (step as { index?: number }).index;
+    v = 'key' in step ? member(v, step.key) : Array.isArray(v) && i! < v.length ? v[i!] : undefined;
+    if (v === undefined) return undefined;
+  }
+  return v;
+}
+
 /** The values a path selects; `found` is false when the path leads nowhere in this event. */
 export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean; value: Loose } {
   // The common case, names and indices only: one value at each step, no arrays built.
-  if (!path.steps.some((s) => 'wildcard' in s)) {
-    let v: Loose | undefined = event;
-    for (const step of path.steps) {
-      const i = (step as { index?: number }).index;
-      v = 'key' in step ? member(v, step.key) : Array.isArray(v) && i! < v.length ? v[i!] : undefined;
-      if (v === undefined) return { found: false, value: null };
-    }
-    return { found: true, value: v };
+  if (path.single) {
+    const v = singleValue(path.steps, event);
+    return v === undefined ? { found: false, value: null } : { found: true, value: v };
   }
   let current: Loose[] = [event];
   let multi = false;
@@ -102,6 +109,7 @@ export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean
 export function pathReader(source: string): (value: unknown) => unknown {
   const path = parseJsonPath(source);
   if (typeof path === 'string') throw new Error(path);
+  if (path.single) return (value) => singleValue(path.steps, value as Loose);
   return (value) => {
     const hit = evaluateJsonPath(path, value as Loose);
     return hit.found ? hit.value : undefined;
