@@ -87,6 +87,13 @@ for (const variant of VARIANTS) {
       assert.deepEqual(await rollupsOf('initech'), PER_PLAN);
     });
 
+    it('indexes subject dimensions with a hash index, replacing the btree of earlier versions', async () => {
+      await t.db.query("create index metric_points_subject_user_id on sluice.metric_points ((dimensions->>'user_id'))");
+      await new MetricsStore(t.db, { rollupDimensions: ['plan'], subjectDimensions: ['user_id'] }).prepare();
+      const defs = await t.db.query<{ def: string }>("select indexdef as def from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexdef like '%user_id%'");
+      assert.deepEqual(defs.map((r) => r.def), [`CREATE INDEX metric_points_hash_user_id ON ONLY sluice.metric_points USING hash (((dimensions ->> 'user_id'::text)))`]);
+    });
+
     it('keeps points in day partitions and drops whole days past retention', async () => {
       const now = Date.parse('2026-11-21T12:00:00Z');
       await store.write([point('acme', 'old', new Date(now - 10 * DAY).toISOString(), 1), point('acme', 'new', new Date(now - DAY).toISOString(), 1)]);
