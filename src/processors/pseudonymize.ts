@@ -18,8 +18,13 @@ export function createPseudonymize(config: PseudonymizeProcessorConfig, ring: Ke
     step: 'pseudonymize',
     async process(records) {
       const subjects = suppressed ? records.map((r) => p.subjectsOf(r)) : [];
-      const erased = suppressed ? await suppressed([...new Set(subjects.flat())]) : new Set<string>();
-      return records.map((r, i) => (erased.size > 0 && subjects[i].some((s) => erased.has(s)) ? drop('erased_subject') : ok(p.apply(r))));
+      let erased: Set<string> | undefined;
+      if (suppressed) {
+        const all = new Set<string>();
+        for (const list of subjects) for (const s of list) all.add(s);
+        erased = await suppressed([...all]);
+      }
+      return records.map((r, i) => (erased !== undefined && erased.size > 0 && subjects[i].some((s) => erased.has(s)) ? drop('erased_subject') : ok(p.apply(r))));
     },
     protect: (r) => p.apply(r),
   };

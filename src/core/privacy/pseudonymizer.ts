@@ -182,7 +182,9 @@ export class Pseudonymizer {
       if (policy !== 'hash') continue;
       let v: unknown = record;
       for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
-      if (v !== null && v !== undefined) out.push(...this.pseudonymsOf(typeof v === 'string' ? v : JSON.stringify(v)));
+      if (v === null || v === undefined) continue;
+      const text = typeof v === 'string' ? v : JSON.stringify(v);
+      for (const id of this.ring.keys.keys()) out.push(this.pseudonym(text, id));
     }
     return out;
   }
