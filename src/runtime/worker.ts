@@ -20,6 +20,12 @@ import { DEFAULT_MAX_PENDING_BYTES } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { FIREHOSE_DEFAULT_BUFFER, streamBuffer } from './sluice-node.ts';
 
+/**
+ * Messages asked for at a time (each a request's entry, up to hundreds of kB): few enough that
+ * a fetch started below half a stream's limit does not take it past the whole.
+ */
+const FETCH_MESSAGES = 100;
+
 export interface WorkerOptions {
   config: SluiceConfig;
   databaseUrl: string;
@@ -69,7 +75,11 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     counters.gauge('sluice_intake_pending_bytes', 'Bytes taken by this worker and not yet delivered.', () => pipeline.pendingBytes);
     consumer = js.consume(
       (entry) => pipeline.accept(entry),
-      () => (pipeline.pendingBytes < maxPending ? 200 : 0),
+      // Room while the process is under its limit and some stream is below half of its own.
+      // Fetching regardless overfilled a stream that was only busy: what it could not hold was
+      // parked (a round trip through the database) and came back 200 entries a second. A stream
+      // that cannot deliver still has its records parked while another stream has room.
+      () => (pipeline.pendingBytes < maxPending && pipeline.streamsWithoutRoom().length < pipeline.streams.size ? FETCH_MESSAGES : 0),
       (seq, why) => {
         counters.count('sluice_intake_poison_messages_total', {});
         log.warn(`JetStream message ${seq} is not a Sluice intake entry (${why}); terminated, not redelivered`);
