@@ -126,6 +126,12 @@ export class Stream {
     return this.full && (limit === undefined || this.parkedBytes < limit);
   }
 
+  /** Bytes it may still take before it is full (unbounded without a limit). */
+  get freeBytes(): number {
+    const limit = this.parts.buffer.max_pending_bytes;
+    return limit === undefined ? Infinity : limit - this.held;
+  }
+
   /** Below half its limit: parked records may come back. */
   get hasRoom(): boolean {
     const limit = this.parts.buffer.max_pending_bytes;

@@ -20,11 +20,8 @@ import { DEFAULT_MAX_PENDING_BYTES } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { FIREHOSE_DEFAULT_BUFFER, streamBuffer } from './sluice-node.ts';
 
-/**
- * Messages asked for at a time (each a request's entry, up to hundreds of kB): few enough that
- * a fetch started below half a stream's limit does not take it past the whole.
- */
-const FETCH_MESSAGES = 100;
+/** Messages asked for at a time, at most (each is a request's entry). */
+const FETCH_MESSAGES = 200;
 
 export interface WorkerOptions {
   config: SluiceConfig;
@@ -73,13 +70,24 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     const maxPending = config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES;
     pipeline.gauges(counters);
     counters.gauge('sluice_intake_pending_bytes', 'Bytes taken by this worker and not yet delivered.', () => pipeline.pendingBytes);
+    // The average size of an entry taken (bytes, a running mean), to size fetches.
+    let entryBytes = 32 * 1024;
     consumer = js.consume(
-      (entry) => pipeline.accept(entry),
-      // Room while the process is under its limit and some stream is below half of its own.
-      // Fetching regardless overfilled a stream that was only busy: what it could not hold was
-      // parked (a round trip through the database) and came back 200 entries a second. A stream
-      // that cannot deliver still has its records parked while another stream has room.
-      () => (pipeline.pendingBytes < maxPending && pipeline.streamsWithoutRoom().length < pipeline.streams.size ? FETCH_MESSAGES : 0),
+      (entry) => {
+        entryBytes += (entry.bytes - entryBytes) / 16;
+        pipeline.accept(entry);
+      },
+      () => {
+        // As many messages as fit, by their average size, in the process's room and in the
+        // freest stream's. Fetching whatever the process had room for overfilled a stream that
+        // was only busy: what it could not hold was parked (a round trip through the database)
+        // and came back 200 entries a second. A stream that cannot deliver still has its
+        // records parked while another stream has room.
+        let streamFree = pipeline.streams.size === 0 ? Infinity : 0;
+        for (const s of pipeline.streams.values()) streamFree = Math.max(streamFree, s.freeBytes);
+        const free = Math.min(maxPending - pipeline.pendingBytes, streamFree);
+        return free <= 0 ? 0 : Math.max(1, Math.min(FETCH_MESSAGES, Math.floor(free / entryBytes)));
+      },
       (seq, why) => {
         counters.count('sluice_intake_poison_messages_total', {});
         log.warn(`JetStream message ${seq} is not a Sluice intake entry (${why}); terminated, not redelivered`);
