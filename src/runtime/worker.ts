@@ -23,6 +23,24 @@ import { FIREHOSE_DEFAULT_BUFFER, streamBuffer } from './sluice-node.ts';
 /** Messages asked for at a time, at most (each is a request's entry). */
 const FETCH_MESSAGES = 200;
 
+/**
+ * How many messages a worker asks for now: as many as fit, by the average entry's size, in the
+ * process's room (`maxPending` less what it holds) and in the freest stream's; at least one
+ * while there is any room, at most FETCH_MESSAGES. Fetching whatever the process had room for
+ * overfilled a stream that was only busy: what it could not hold was parked (a round trip
+ * through the database) and came back 200 entries a second. A stream that cannot deliver still
+ * has its records parked while another stream has room.
+ *
+ * @example fetchSize({ pendingBytes: 0, streams: [{ freeBytes: 1_000_000 }] }, 16 << 20, 10_000) // 100
+ */
+export function fetchSize(pipeline: { pendingBytes: number; streams: Iterable<{ freeBytes: number }> }, maxPending: number, entryBytes: number): number {
+  let streamFree = -Infinity;
+  for (const s of pipeline.streams) streamFree = Math.max(streamFree, s.freeBytes);
+  // Without streams nothing is held: only the process's room counts.
+  const free = Math.min(maxPending - pipeline.pendingBytes, streamFree === -Infinity ? Infinity : streamFree);
+  return free <= 0 ? 0 : Math.max(1, Math.min(FETCH_MESSAGES, Math.floor(free / entryBytes)));
+}
+
 export interface WorkerOptions {
   config: SluiceConfig;
   databaseUrl: string;
@@ -77,17 +95,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         entryBytes += (entry.bytes - entryBytes) / 16;
         pipeline.accept(entry);
       },
-      () => {
-        // As many messages as fit, by their average size, in the process's room and in the
-        // freest stream's. Fetching whatever the process had room for overfilled a stream that
-        // was only busy: what it could not hold was parked (a round trip through the database)
-        // and came back 200 entries a second. A stream that cannot deliver still has its
-        // records parked while another stream has room.
-        let streamFree = pipeline.streams.size === 0 ? Infinity : 0;
-        for (const s of pipeline.streams.values()) streamFree = Math.max(streamFree, s.freeBytes);
-        const free = Math.min(maxPending - pipeline.pendingBytes, streamFree);
-        return free <= 0 ? 0 : Math.max(1, Math.min(FETCH_MESSAGES, Math.floor(free / entryBytes)));
-      },
+      () => fetchSize({ pendingBytes: pipeline.pendingBytes, streams: pipeline.streams.values() }, maxPending, entryBytes),
       (seq, why) => {
         counters.count('sluice_intake_poison_messages_total', {});
         log.warn(`JetStream message ${seq} is not a Sluice intake entry (${why}); terminated, not redelivered`);

@@ -9,6 +9,7 @@ import { DeadLetters } from '../../src/pipeline/dead-letters.ts';
 import { ErrorOutput } from '../../src/pipeline/error-output.ts';
 import { StreamCounters } from '../../src/pipeline/stream-counters.ts';
 import { Stream, type BufferLimits, type StreamRecord } from '../../src/pipeline/stream.ts';
+import { fetchSize } from '../../src/runtime/worker.ts';
 import { createPseudonymize } from '../../src/processors/pseudonymize.ts';
 import { createValidate } from '../../src/processors/validate.ts';
 import { migrate } from '../../src/store/migrations.ts';
@@ -137,5 +138,26 @@ describe('stream', () => {
     assert.deepEqual(t.acked, ['r1']);
     assert.equal(t.warnings.length, 2);
     assert.doesNotMatch(t.warnings.join(''), /alice/);
+  });
+
+  it('a JetStream worker asks for what fits in its room and its freest stream, never more than a busy stream can hold', async () => {
+    const busy = setup({ max_records: 100, max_bytes: 1e9, interval_seconds: 60, max_pending_bytes: 1000 });
+    const free = setup({ max_records: 100, max_bytes: 1e9, interval_seconds: 60, max_pending_bytes: 1000 });
+    for (const id of ['a', 'b', 'c']) busy.push(id, metric(id), 300);
+    assert.equal(busy.stream.freeBytes, 100, 'a stream holding 900 of its 1,000 bytes');
+    assert.equal(free.stream.freeBytes, 1000);
+    const MB = 1 << 20;
+    // Sized by the average entry: the busy stream alone takes one 100-byte entry, not a batch.
+    assert.equal(fetchSize({ pendingBytes: 900, streams: [busy.stream] }, 16 * MB, 100), 1);
+    assert.equal(fetchSize({ pendingBytes: 900, streams: [busy.stream] }, 16 * MB, 50), 2);
+    // The freest stream decides: the busy one's records are parked meanwhile.
+    assert.equal(fetchSize({ pendingBytes: 900, streams: [busy.stream, free.stream] }, 16 * MB, 100), 10);
+    for (const id of ['d', 'e']) busy.push(id, metric(id), 300);
+    assert.equal(fetchSize({ pendingBytes: 1500, streams: [busy.stream] }, 16 * MB, 100), 0, 'a full stream alone: nothing');
+    // The process's own limit, and the cap per fetch.
+    assert.equal(fetchSize({ pendingBytes: 16 * MB, streams: [free.stream] }, 16 * MB, 100), 0);
+    assert.equal(fetchSize({ pendingBytes: 0, streams: [] }, 16 * MB, 100), 200, 'without streams, only the room of the process counts');
+    await busy.stream.drain();
+    assert.equal(busy.stream.freeBytes, 1000, 'delivered, the room is back');
   });
 });
