@@ -46,7 +46,7 @@ function describe(v: ValidateFunction, prefix = ''): string {
  */
 export function createValidate(config: ValidateProcessorConfig): Processor {
   const ajv = addFormats(new Ajv({ allErrors: false, strict: false }));
-  // The same check as ajv-formats' date-time (test/core/date-time.test.ts compares them), without
+  // The same check as ajv-formats' date-time (test/processors/date-time.test.ts compares them), without
   // the strings its regular expressions allocate: event_time is checked for every record.
   ajv.addFormat('date-time', { ...(ajv.formats['date-time'] as object), validate: isDateTime });
   const whole = ajv.compile(config.schema === undefined || config.schema === 'unified_metric' ? UNIFIED_METRIC_SCHEMA : config.schema);

@@ -80,12 +80,17 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
   if (had !== spec.primaryKey.join(', ')) {
     problems.push(`table ${spec.table}: the primary key is (${had || 'none'}) and the config says (${spec.primaryKey.join(', ')}); a primary key cannot change in place`);
   }
-  // Btree subject indexes of earlier versions are replaced by the hash ones.
-  const btrees = await db.query<{ name: string }>(
-    `select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
-       join pg_namespace n on n.oid = t.relnamespace where n.nspname = $1 and t.relname = $2 and c.relname in (select json_array_elements_text($3::text::json))`,
-    [BI_SCHEMA, spec.table, JSON.stringify((spec.indexed ?? []).map((c) => `${spec.table}_${c}_idx`.slice(0, 63)))],
-  );
+  // Btree subject indexes of earlier versions are replaced by the hash ones (looked up only when
+  // the table has subject columns).
+  const oldNames = (spec.indexed ?? []).map((c) => `${spec.table}_${c}_idx`.slice(0, 63));
+  const btrees =
+    oldNames.length === 0
+      ? []
+      : await db.query<{ name: string }>(
+          `select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
+             join pg_namespace n on n.oid = t.relnamespace where n.nspname = $1 and t.relname = $2 and c.relname in (select json_array_elements_text($3::text::json))`,
+          [BI_SCHEMA, spec.table, JSON.stringify(oldNames)],
+        );
   const dropped = btrees.map((r) => `drop index ${BI_SCHEMA}.${quoteIdent(r.name)}`);
   return { statements: [...statements, ...indexes, ...dropped], problems };
 }
