@@ -217,11 +217,12 @@ export class MetricsStore {
    */
   async prepare(): Promise<boolean> {
     for (const d of this.subjectDimensions) {
-      // A hash index: erasure looks pseudonyms up by equality only, and inserting a random key
-      // into a btree cost the database about a third more per point (docs/benchmarks.md). The
-      // btree of earlier versions is dropped.
-      await this.db.query(`create index if not exists metric_points_hash_${d} on sluice.metric_points using hash ((dimensions->>'${d}'))`);
-      await this.db.query(`drop index if exists sluice.metric_points_subject_${d}`);
+      // A btree, not a hash index: a subject has many points, and a hash index keeps all of a
+      // key's entries in one bucket chain that every insert walks to its end, so inserts slow
+      // down as a subject's points grow (docs/benchmarks.md). The hash index that one earlier
+      // version made is dropped.
+      await this.db.query(`create index if not exists metric_points_subject_${d} on sluice.metric_points ((dimensions->>'${d}'))`);
+      await this.db.query(`drop index if exists sluice.metric_points_hash_${d}`);
     }
     const wanted = JSON.stringify(this.rollupDimensions);
     return this.db.transaction(async (tx) => {

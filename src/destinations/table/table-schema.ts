@@ -35,9 +35,9 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
     [BI_SCHEMA, spec.table],
   );
   const at = (column: string) => `table ${spec.table}, column ${column}`;
-  // Hash indexes: erasure looks pseudonyms up by equality only, and inserting a random key into
-  // a btree cost the database about a tenth more per row of the table benchmark (docs/benchmarks.md).
-  const indexes = (spec.indexed ?? []).map((c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c))} on ${qualified(spec.table)} using hash (${quoteIdent(c)})`);
+  // Btree indexes, not hash: a subject has many rows, and a hash index keeps all of a key's
+  // entries in one bucket chain that every insert walks to its end (docs/benchmarks.md).
+  const indexes = (spec.indexed ?? []).map((c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c))} on ${qualified(spec.table)} (${quoteIdent(c)})`);
   if (existing.length === 0) {
     const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}${spec.primaryKey.includes(c.name) ? ' not null' : ''}`);
     return {
@@ -80,10 +80,10 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
   if (had !== spec.primaryKey.join(', ')) {
     problems.push(`table ${spec.table}: the primary key is (${had || 'none'}) and the config says (${spec.primaryKey.join(', ')}); a primary key cannot change in place`);
   }
-  // Btree subject indexes of earlier versions are replaced by the hash ones (looked up only when
-  // the table has subject columns).
-  const oldNames = (spec.indexed ?? []).map((c) => `${spec.table}_${c}_idx`.slice(0, 63));
-  const btrees =
+  // The hash subject indexes one earlier version made are replaced by the btrees (looked up only
+  // when the table has subject columns).
+  const oldNames = (spec.indexed ?? []).map((c) => `${spec.table}_${c}_hash`.slice(0, 63));
+  const hashes =
     oldNames.length === 0
       ? []
       : await db.query<{ name: string }>(
@@ -91,9 +91,9 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
              join pg_namespace n on n.oid = t.relnamespace where n.nspname = $1 and t.relname = $2 and c.relname in (select json_array_elements_text($3::text::json))`,
           [BI_SCHEMA, spec.table, JSON.stringify(oldNames)],
         );
-  const dropped = btrees.map((r) => `drop index ${BI_SCHEMA}.${quoteIdent(r.name)}`);
+  const dropped = hashes.map((r) => `drop index ${BI_SCHEMA}.${quoteIdent(r.name)}`);
   return { statements: [...statements, ...indexes, ...dropped], problems };
 }
 
 /** The name of a subject column's index. */
-const subjectIndex = (table: string, column: string): string => `${table}_${column}_hash`.slice(0, 63);
+const subjectIndex = (table: string, column: string): string => `${table}_${column}_idx`.slice(0, 63);
