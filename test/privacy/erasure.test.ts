@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
+import { subjectIn } from '../../src/store/subject-key.ts';
 import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
 const KEYS_ENV = 'SLUICE_TEST_ERASURE_KEYS';
@@ -96,6 +97,22 @@ for (const store of STORES) {
       const audit = await s.db.query<{ field: string; dry_run: boolean; pseudonyms: string[] }>('select field, dry_run, pseudonyms from sluice.erasures order by id');
       assert.deepEqual(audit.map((a) => [a.field, a.dry_run]), [['user_id', true], ['user_id', false], ['user_id', false]]);
       assert.ok(!JSON.stringify(audit).includes('alice'));
+    });
+
+    it("finds a subject's rows through the subject indexes, not by scanning", async () => {
+      const plan = async (where: string, table: string) => {
+        const rows = await s.db.transaction(async (tx) => {
+          await tx.query('set local enable_seqscan = off');
+          return tx.query<Record<string, string>>(`explain select 1 from ${table} where ${where}`, ['["k1:x"]']);
+        });
+        return rows.map((r) => Object.values(r)[0]).join('\n');
+      };
+      // The expressions the Eraser writes (erasure.ts) for a subject column and a hashed dimension.
+      const table = await plan(subjectIn('"user_id"::text', '$1'), 'bi.transactions');
+      assert.match(table, /Index Scan (using|on) transactions_user_id_key [^\n]*\n\s+Index Cond: \(hashtextextended\(user_id, '0'::bigint\) = ANY/, table);
+      const points = await plan(subjectIn("(dimensions->>'user_id')", '$1'), 'sluice.metric_points');
+      assert.match(points, /Index Scan (using|on) metric_points\S+ [^\n]*\n\s+Index Cond: \(hashtextextended\(\(dimensions ->> 'user_id'::text\), '0'::bigint\) = ANY/, points);
+      assert.doesNotMatch(`${table}\n${points}`, /Seq Scan on (transactions|metric_points)/);
     });
 
     it('an erased subject stays erased when its events are replayed; others still flow', async () => {

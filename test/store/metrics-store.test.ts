@@ -87,11 +87,12 @@ for (const variant of VARIANTS) {
       assert.deepEqual(await rollupsOf('initech'), PER_PLAN);
     });
 
-    it('indexes subject dimensions with a btree, replacing the hash index of an earlier version', async () => {
+    it("indexes subject dimensions with a btree on the pseudonym's hash, replacing the indexes of earlier versions", async () => {
+      await t.db.query("create index metric_points_subject_user_id on sluice.metric_points ((dimensions->>'user_id'))");
       await t.db.query("create index metric_points_hash_user_id on sluice.metric_points using hash ((dimensions->>'user_id'))");
       await new MetricsStore(t.db, { rollupDimensions: ['plan'], subjectDimensions: ['user_id'] }).prepare();
       const defs = await t.db.query<{ def: string }>("select indexdef as def from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexdef like '%user_id%'");
-      assert.deepEqual(defs.map((r) => r.def), [`CREATE INDEX metric_points_subject_user_id ON ONLY sluice.metric_points USING btree (((dimensions ->> 'user_id'::text)))`]);
+      assert.deepEqual(defs.map((r) => r.def), [`CREATE INDEX metric_points_key_user_id ON ONLY sluice.metric_points USING btree (hashtextextended((dimensions ->> 'user_id'::text), (0)::bigint))`]);
     });
 
     it('keeps points in day partitions and drops whole days past retention', async () => {

@@ -10,6 +10,7 @@
  */
 import { sqlState, type Database, type Queryable } from '../../store/database.ts';
 import type { MetricPoint } from './metric-point.ts';
+import { subjectKey } from '../../store/subject-key.ts';
 
 /** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
 const aggregate = (points: string): string => `
@@ -217,12 +218,12 @@ export class MetricsStore {
    */
   async prepare(): Promise<boolean> {
     for (const d of this.subjectDimensions) {
-      // A btree, not a hash index: a subject has many points, and a hash index keeps all of a
-      // key's entries in one bucket chain that every insert walks to its end, so inserts slow
-      // down as a subject's points grow (docs/benchmarks.md). The hash index that one earlier
-      // version made is dropped.
-      await this.db.query(`create index if not exists metric_points_subject_${d} on sluice.metric_points ((dimensions->>'${d}'))`);
-      await this.db.query(`drop index if exists sluice.metric_points_hash_${d}`);
+      // A btree on the pseudonym's 64-bit hash (subject-key.ts). Not a hash index: a subject has
+      // many points, and a hash index keeps all of a key's entries in one bucket chain that
+      // every insert walks to its end (docs/benchmarks.md). The indexes of earlier versions (a
+      // btree on the pseudonym itself, then a hash index) are dropped.
+      await this.db.query(`create index if not exists metric_points_key_${d} on sluice.metric_points (${subjectKey(`(dimensions->>'${d}')`)})`);
+      for (const old of [`metric_points_subject_${d}`, `metric_points_hash_${d}`]) await this.db.query(`drop index if exists sluice.${old}`);
     }
     const wanted = JSON.stringify(this.rollupDimensions);
     return this.db.transaction(async (tx) => {

@@ -7,6 +7,7 @@
  */
 import type { Queryable } from '../../store/database.ts';
 import { parseColumnType, typeSql, unsafeChange, type ColumnType } from './column-types.ts';
+import { subjectKey } from '../../store/subject-key.ts';
 
 export const BI_SCHEMA = 'bi';
 
@@ -35,9 +36,12 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
     [BI_SCHEMA, spec.table],
   );
   const at = (column: string) => `table ${spec.table}, column ${column}`;
-  // Btree indexes, not hash: a subject has many rows, and a hash index keeps all of a key's
-  // entries in one bucket chain that every insert walks to its end (docs/benchmarks.md).
-  const indexes = (spec.indexed ?? []).map((c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c))} on ${qualified(spec.table)} (${quoteIdent(c)})`);
+  // Btree indexes on the pseudonym's 64-bit hash (subject-key.ts). Not hash indexes: a subject
+  // has many rows, and a hash index keeps all of a key's entries in one bucket chain that every
+  // insert walks to its end (docs/benchmarks.md).
+  const indexes = (spec.indexed ?? []).map(
+    (c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c, 'key'))} on ${qualified(spec.table)} (${subjectKey(`${quoteIdent(c)}::text`)})`,
+  );
   if (existing.length === 0) {
     const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}${spec.primaryKey.includes(c.name) ? ' not null' : ''}`);
     return {
@@ -80,20 +84,20 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
   if (had !== spec.primaryKey.join(', ')) {
     problems.push(`table ${spec.table}: the primary key is (${had || 'none'}) and the config says (${spec.primaryKey.join(', ')}); a primary key cannot change in place`);
   }
-  // The hash subject indexes one earlier version made are replaced by the btrees (looked up only
-  // when the table has subject columns).
-  const oldNames = (spec.indexed ?? []).map((c) => `${spec.table}_${c}_hash`.slice(0, 63));
-  const hashes =
+  // The subject indexes of earlier versions (a btree on the column itself, then a hash index)
+  // are dropped (looked up only when the table has subject columns).
+  const oldNames = (spec.indexed ?? []).flatMap((c) => [subjectIndex(spec.table, c, 'idx'), subjectIndex(spec.table, c, 'hash')]);
+  const old =
     oldNames.length === 0
       ? []
       : await db.query<{ name: string }>(
           `select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class t on t.oid = i.indrelid
-             join pg_namespace n on n.oid = t.relnamespace where n.nspname = $1 and t.relname = $2 and c.relname in (select json_array_elements_text($3::text::json))`,
+             join pg_namespace n on n.oid = t.relnamespace where n.nspname = $1 and t.relname = $2 and c.relname in (select json_array_elements_text($3::text::json)) order by 1`,
           [BI_SCHEMA, spec.table, JSON.stringify(oldNames)],
         );
-  const dropped = hashes.map((r) => `drop index ${BI_SCHEMA}.${quoteIdent(r.name)}`);
+  const dropped = old.map((r) => `drop index ${BI_SCHEMA}.${quoteIdent(r.name)}`);
   return { statements: [...statements, ...indexes, ...dropped], problems };
 }
 
-/** The name of a subject column's index. */
-const subjectIndex = (table: string, column: string): string => `${table}_${column}_idx`.slice(0, 63);
+/** The name of a subject column's index (`key`), or of one that earlier versions made. */
+const subjectIndex = (table: string, column: string, suffix: 'key' | 'idx' | 'hash'): string => `${table}_${column}_${suffix}`.slice(0, 63);
