@@ -22,13 +22,25 @@ const aggregate = (points: string): string => `
          count(*), sum(m.value::float8), min(m.value::float8), max(m.value::float8)
     from ${points} i, jsonb_each_text(i.measures) m group by 1, 2, 3, 4, 5`;
 
+/**
+ * The points of a batch as the statements read them: a JSON array with one array per point,
+ * `[tenant, metric, time, record_id, dimensions, measures]` and, for INSERT, `rolled`. Arrays,
+ * not objects: the database builds its jsonb without sorting each point's keys and reads the
+ * members by position, which took 40% less time than objects (docs/benchmarks.md), and the text
+ * is a quarter shorter.
+ */
+const pointsFrom = (param: string, rolled: boolean): string => `
+  select x->>0 as tenant, x->>1 as metric, (x->>2)::timestamptz as time, x->>3 as record_id, x->4 as dimensions, x->5 as measures${rolled ? ', x->6 as rolled' : ''}
+    from jsonb_array_elements(${param}::text::jsonb) x`;
+
+/** A point as {@link pointsFrom} reads it. */
+const pointRow = (p: MetricPoint): unknown[] => [p.tenant, p.metric, p.time, p.record_id, p.dimensions, p.measures];
+
 // `rolled` is the point's dimensions restricted to the rollup dimensions; the writer computes it
 // and removes duplicate points from the batch, so each inserted point joins one input row. Rows
 // are written in key order, so two batches written at once cannot deadlock on the same keys.
 const INSERT = `
-with input as (
-  select * from jsonb_to_recordset($1::text::jsonb)
-    as x(tenant text, metric text, time timestamptz, record_id text, dimensions jsonb, measures jsonb, rolled jsonb)
+with input as (${pointsFrom('$1', true)}
 ), inserted as (
   insert into sluice.metric_points (tenant, metric, time, record_id, dimensions, measures)
   select tenant, metric, time, record_id, dimensions, measures from input
@@ -55,9 +67,7 @@ select (select count(*) from inserted)::int as inserted, (select count(*) from r
 // writes the batch with INSERT, which skips stored points and aggregates exactly the inserted
 // ones. The database neither joins the inserted points back to the input nor aggregates them.
 const INSERT_NEW = `
-with input as (
-  select * from jsonb_to_recordset($1::text::jsonb)
-    as x(tenant text, metric text, time timestamptz, record_id text, dimensions jsonb, measures jsonb)
+with input as (${pointsFrom('$1', false)}
 ), inserted as (
   insert into sluice.metric_points (tenant, metric, time, record_id, dimensions, measures)
   select tenant, metric, time, record_id, dimensions, measures from input
@@ -294,13 +304,13 @@ export class MetricsStore {
 
   private async writeDeduped(batch: Deduped): Promise<number> {
     try {
-      const [r] = await this.db.query<{ inserted: number }>(INSERT_NEW, [JSON.stringify(batch.points), JSON.stringify(rollupsOf(batch))]);
+      const [r] = await this.db.query<{ inserted: number }>(INSERT_NEW, [JSON.stringify(batch.points.map(pointRow)), JSON.stringify(rollupsOf(batch))]);
       return r.inserted;
     } catch (e) {
       // 23505: a point of the batch is already stored.
       if (sqlState(e) !== '23505') throw e;
     }
-    const withRolled = batch.points.map((p, i) => ({ ...p, rolled: batch.rolled[i] }));
+    const withRolled = batch.points.map((p, i) => [...pointRow(p), batch.rolled[i]]);
     const rows = await this.db.query<{ inserted: number }>(INSERT, [JSON.stringify(withRolled)]);
     return rows[0].inserted;
   }
