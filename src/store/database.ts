@@ -1,7 +1,7 @@
 /**
  * The one small interface Sluice's storage code is written against, so the same SQL runs on the
  * embedded PGlite and on a PostgreSQL server. Parameters are strings, numbers, booleans or null;
- * batches travel as one JSON text parameter (`json_to_recordset($1::text::json)`; the `::text` keeps
+ * batches travel as one JSON text parameter (e.g. `jsonb_array_elements($1::text::jsonb)`; the `::text` keeps
  * the server driver from encoding the text again as JSON), which both drivers pass
  * the same way.
  */

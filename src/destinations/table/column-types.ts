@@ -131,7 +131,7 @@ export class Unfit {
 }
 
 /**
- * The value as the JSON the insert's `json_to_recordset` reads for this type, or why it does
+ * The value as the JSON the insert reads for this type (a row's array element), or why it does
  * not fit. No result object for a value that fits: this runs for every column of every row.
  */
 export function columnValue(t: ColumnType, v: unknown): unknown {
