@@ -102,10 +102,13 @@ const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
 const INTEGER_LIMITS: Record<string, [number, number]> = Object.fromEntries(Object.entries(INTEGER_RANGE).map(([k, [lo, hi]]) => [k, [Number(lo), Number(hi)]]));
 
 /** Whether a number (`v`, as text `s`) has at most `digits` digits before the point. */
-function fitsDigits(v: unknown, s: string, digits: number): boolean {
-  if (typeof v === 'number' && digits <= 15) return Math.trunc(Math.abs(v)) < 10 ** digits;
-  return integerDigits(s) <= digits;
+function fitsDigits(v: number | string, digits: number): boolean {
+  if (typeof v === 'number') return digits <= 15 ? Math.trunc(Math.abs(v)) < 10 ** digits : integerDigits(String(v)) <= digits;
+  return integerDigits(v) <= digits;
 }
+
+/** Why a value of the wrong kind does not fit. A function of its own, not a closure made per call. */
+const expected = (what: string, v: unknown): Unfit => new Unfit(`expected ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
 
 // The rows of a batch often share a time: the last one checked is remembered.
 let lastDate = '';
@@ -132,15 +135,15 @@ export class Unfit {
 
 /**
  * The value as the JSON the insert reads for this type (a row's array element), or why it does
- * not fit. No result object for a value that fits: this runs for every column of every row.
+ * not fit. No result object for a value that fits: this runs for every column of every row. A
+ * number that fits stays a number: its JSON text is its text, which the column's input reads.
  */
 export function columnValue(t: ColumnType, v: unknown): unknown {
   if (v === null || v === undefined) return null;
-  const bad = (expected: string) => new Unfit(`expected ${expected}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
   switch (t.kind) {
     case 'text':
     case 'varchar': {
-      if (typeof v === 'object') return bad('a string');
+      if (typeof v === 'object') return expected('a string', v);
       const s = typeof v === 'string' ? v : String(v);
       // Characters are code points: only a string longer in UTF-16 units can be too long.
       if (t.kind === 'varchar' && s.length > t.length && [...s].length > t.length) return new Unfit(`longer than ${t.length} characters`);
@@ -151,10 +154,10 @@ export function columnValue(t: ColumnType, v: unknown): unknown {
     case 'bigint': {
       if (typeof v === 'number' && Number.isSafeInteger(v)) {
         const [lo, hi] = INTEGER_LIMITS[t.kind];
-        return v < lo || v > hi ? new Unfit(`out of range for ${t.kind}`) : String(v);
+        return v < lo || v > hi ? new Unfit(`out of range for ${t.kind}`) : v;
       }
       const s = typeof v === 'number' ? (Number.isInteger(v) ? BigInt(v).toString() : '') : typeof v === 'string' ? v.trim() : '';
-      if (!/^[+-]?\d+$/.test(s)) return bad(`an integer (${t.kind})`);
+      if (!/^[+-]?\d+$/.test(s)) return expected(`an integer (${t.kind})`, v);
       const n = BigInt(s);
       const [lo, hi] = INTEGER_RANGE[t.kind];
       if (n < lo || n > hi) return new Unfit(`out of range for ${t.kind}`);
@@ -165,25 +168,25 @@ export function columnValue(t: ColumnType, v: unknown): unknown {
     case 'double precision': {
       // A finite number's own text is always a valid numeric literal.
       const finite = typeof v === 'number' && Number.isFinite(v);
-      const s = finite ? String(v) : typeof v === 'string' ? v.trim() : '';
-      if (!finite && !NUMERIC.test(s)) return bad('a number');
-      if (t.kind === 'numeric' && t.precision !== undefined && !fitsDigits(v, s, t.precision - t.scale)) {
+      const n = finite ? v : typeof v === 'string' ? v.trim() : '';
+      if (typeof n === 'string' && !NUMERIC.test(n)) return expected('a number', v);
+      if (t.kind === 'numeric' && t.precision !== undefined && !fitsDigits(n, t.precision - t.scale)) {
         return new Unfit(`too many digits for numeric(${t.precision},${t.scale})`);
       }
-      if (t.kind !== 'numeric' && !finite && !Number.isFinite(Number(s))) return new Unfit(`out of range for ${t.kind}`);
-      return s;
+      if (t.kind !== 'numeric' && typeof n === 'string' && !Number.isFinite(Number(n))) return new Unfit(`out of range for ${t.kind}`);
+      return n;
     }
     case 'boolean':
       if (typeof v === 'boolean') return v;
       if (v === 'true' || v === 'false') return v === 'true';
-      return bad('a boolean');
+      return expected('a boolean', v);
     case 'date':
     case 'timestamptz': {
-      if (typeof v !== 'string' || !isDate(v)) return bad('an ISO 8601 date' + (t.kind === 'date' ? '' : '-time'));
+      if (typeof v !== 'string' || !isDate(v)) return expected(t.kind === 'date' ? 'an ISO 8601 date' : 'an ISO 8601 date-time', v);
       return v;
     }
     case 'uuid':
-      return typeof v === 'string' && UUID.test(v) ? v : bad('a UUID');
+      return typeof v === 'string' && UUID.test(v) ? v : expected('a UUID', v);
     case 'jsonb':
       return v;
   }
