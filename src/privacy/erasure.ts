@@ -11,7 +11,7 @@ import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
 import type { SecretSource, SluiceConfig } from '../config/config.ts';
 import type { Database, Queryable } from '../store/database.ts';
-import { subjectIn } from '../store/subject-key.ts';
+import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
 
@@ -72,14 +72,14 @@ export class Eraser {
           const columns = t.subjects.get(field) ?? [];
           if (columns.length === 0) continue;
           const rows = await tx.query<{ n: number }>(
-            `with d as (delete from ${qualified(t.table)} where ${columns.map((col) => subjectIn(`${quoteIdent(col)}::text`, '$1')).join(' or ')} returning 1) select count(*)::int as n from d`,
+            `with d as (delete from ${qualified(t.table)} where ${columns.map((col) => subjectIn(columnText(quoteIdent(col)), '$1')).join(' or ')} returning 1) select count(*)::int as n from d`,
             [list],
           );
           c[`bi.${t.table}`] = rows[0].n;
         }
         const buckets = await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
           // The field is validated (FIELD) and written literally, so the expression index on it is used.
-          `with d as (delete from sluice.metric_points where ${subjectIn(`(dimensions->>'${field}')`, '$1')} returning tenant, metric, time)
+          `with d as (delete from sluice.metric_points where ${subjectIn(dimensionText(field), '$1')} returning tenant, metric, time)
            select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
              from d group by 1, 2, 3`,
           [list],

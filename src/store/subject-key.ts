@@ -7,6 +7,12 @@
  * hash collision never matches another subject's rows.
  */
 
+/** A metrics store dimension as text: how its index and the erasure's lookup both write it. */
+export const dimensionText = (dimension: string): string => `(dimensions->>'${dimension}')`;
+
+/** A BI table column (`quoted`, a quoted identifier) as text: how its index and the erasure's lookup both write it. */
+export const columnText = (quoted: string): string => `${quoted}::text`;
+
 /** The indexed expression for a text expression `expr` holding a pseudonym. */
 export const subjectKey = (expr: string): string => `hashtextextended(${expr}, 0)`;
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TableDestinationConfig } from '../../src/config/config.ts';
-import { parseColumnType, toColumnValue, unsafeChange } from '../../src/destinations/table/column-types.ts';
+import { columnValue, parseColumnType, Unfit, unsafeChange } from '../../src/destinations/table/column-types.ts';
 import { createTableDestination } from '../../src/destinations/table/index.ts';
 import { VARIANTS, type TestDatabase } from '../support/databases.ts';
 
@@ -54,13 +54,13 @@ describe('column types', () => {
 
   it('checks values without quoting them', () => {
     const t = (s: string) => parseColumnType(s)!;
-    assert.deepEqual(toColumnValue(t('numeric(5,2)'), '123.456'), { ok: true, value: '123.456' });
-    assert.deepEqual(toColumnValue(t('numeric(5,2)'), 1234.5), { ok: false, reason: 'too many digits for numeric(5,2)' });
-    assert.deepEqual(toColumnValue(t('integer'), 'abc'), { ok: false, reason: 'expected an integer (integer), got string' });
-    assert.deepEqual(toColumnValue(t('smallint'), 40000), { ok: false, reason: 'out of range for smallint' });
-    assert.deepEqual(toColumnValue(t('timestamptz'), 'yesterday'), { ok: false, reason: 'expected an ISO 8601 date-time, got string' });
-    assert.deepEqual(toColumnValue(t('boolean'), 'true'), { ok: true, value: true });
-    assert.deepEqual(toColumnValue(t('bigint'), '9223372036854775807'), { ok: true, value: '9223372036854775807' });
+    assert.deepEqual(columnValue(t('numeric(5,2)'), '123.456'), '123.456');
+    assert.deepEqual(columnValue(t('numeric(5,2)'), 1234.5), new Unfit('too many digits for numeric(5,2)'));
+    assert.deepEqual(columnValue(t('integer'), 'abc'), new Unfit('expected an integer (integer), got string'));
+    assert.deepEqual(columnValue(t('smallint'), 40000), new Unfit('out of range for smallint'));
+    assert.deepEqual(columnValue(t('timestamptz'), 'yesterday'), new Unfit('expected an ISO 8601 date-time, got string'));
+    assert.deepEqual(columnValue(t('boolean'), 'true'), true);
+    assert.deepEqual(columnValue(t('bigint'), '9223372036854775807'), '9223372036854775807');
   });
 
   it('judges a number as it judges its text', () => {
@@ -70,17 +70,17 @@ describe('column types', () => {
       // The same verdict and the same text written (a number stays a number, its JSON text its
       // text); a refusal names the type it was given.
       const same = (v: unknown) => {
-        const r = toColumnValue(t(type), v);
-        return r.ok ? { ok: true, text: String(r.value) } : { ok: false, reason: r.reason.replace(/got (number|string)$/, 'got …') };
+        const r = columnValue(t(type), v);
+        return r instanceof Unfit ? { ok: false, reason: r.reason.replace(/got (number|string)$/, 'got …') } : { ok: true, text: String(r) };
       };
       for (const n of numbers) assert.deepEqual(same(n), same(String(n)), `${type} ${n}`);
     }
     const long = 'é'.repeat(3);
-    assert.deepEqual(toColumnValue(t('varchar(3)'), long), { ok: true, value: long });
-    assert.deepEqual(toColumnValue(t('varchar(3)'), '😀😀😀'), { ok: true, value: '😀😀😀' }, 'three code points in six UTF-16 units');
-    assert.equal(toColumnValue(t('varchar(3)'), 'abcd').ok, false);
+    assert.deepEqual(columnValue(t('varchar(3)'), long), long);
+    assert.deepEqual(columnValue(t('varchar(3)'), '😀😀😀'), '😀😀😀', 'three code points in six UTF-16 units');
+    assert.ok(columnValue(t('varchar(3)'), 'abcd') instanceof Unfit);
     for (const when of ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-13-45T00:00:00Z', '2026-01-01T00:00:00Z']) {
-      assert.equal(toColumnValue(t('timestamptz'), when).ok, !when.startsWith('2026-13'), when);
+      assert.equal(!(columnValue(t('timestamptz'), when) instanceof Unfit), !when.startsWith('2026-13'), when);
     }
   });
 });

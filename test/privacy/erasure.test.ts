@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
-import { subjectIn } from '../../src/store/subject-key.ts';
+import { columnText, dimensionText, subjectIn } from '../../src/store/subject-key.ts';
 import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
 const KEYS_ENV = 'SLUICE_TEST_ERASURE_KEYS';
@@ -107,10 +107,10 @@ for (const store of STORES) {
         });
         return rows.map((r) => Object.values(r)[0]).join('\n');
       };
-      // The expressions the Eraser writes (erasure.ts) for a subject column and a hashed dimension.
-      const table = await plan(subjectIn('"user_id"::text', '$1'), 'bi.transactions');
+      // The conditions the Eraser writes (erasure.ts) for a subject column and a hashed dimension.
+      const table = await plan(subjectIn(columnText('"user_id"'), '$1'), 'bi.transactions');
       assert.match(table, /Index Scan (using|on) transactions_user_id_key [^\n]*\n\s+Index Cond: \(hashtextextended\(user_id, '0'::bigint\) = ANY/, table);
-      const points = await plan(subjectIn("(dimensions->>'user_id')", '$1'), 'sluice.metric_points');
+      const points = await plan(subjectIn(dimensionText('user_id'), '$1'), 'sluice.metric_points');
       assert.match(points, /Index Scan (using|on) metric_points\S+ [^\n]*\n\s+Index Cond: \(hashtextextended\(\(dimensions ->> 'user_id'::text\), '0'::bigint\) = ANY/, points);
       assert.doesNotMatch(`${table}\n${points}`, /Seq Scan on (transactions|metric_points)/);
     });

@@ -172,7 +172,14 @@ export class Pseudonymizer {
 
   /** A subject's pseudonym under every key of the ring (for erasure). */
   pseudonymsOf(value: string): string[] {
-    return [...this.ring.keys.keys()].map((id) => this.pseudonym(value, id));
+    const out: string[] = [];
+    this.pushPseudonyms(value, out);
+    return out;
+  }
+
+  /** Appends the value's pseudonym under every key of the ring to `out`. */
+  private pushPseudonyms(value: string, out: string[]): void {
+    for (const id of this.ring.keys.keys()) out.push(this.pseudonym(value, id));
   }
 
   /** The pseudonyms, under every key, of the record's `hash` fields (to check against erasures). */
@@ -184,7 +191,7 @@ export class Pseudonymizer {
       for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
       if (v === null || v === undefined) continue;
       const text = typeof v === 'string' ? v : JSON.stringify(v);
-      for (const id of this.ring.keys.keys()) out.push(this.pseudonym(text, id));
+      this.pushPseudonyms(text, out);
     }
     return out;
   }

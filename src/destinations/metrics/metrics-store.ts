@@ -10,7 +10,7 @@
  */
 import { sqlState, type Database, type Queryable } from '../../store/database.ts';
 import type { MetricPoint } from './metric-point.ts';
-import { subjectKey } from '../../store/subject-key.ts';
+import { dimensionText, subjectKey } from '../../store/subject-key.ts';
 
 /** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
 const aggregate = (points: string): string => `
@@ -142,25 +142,23 @@ function addTo(rows: Map<string, RollupRow>, out: RollupRow[], p: MetricPoint, b
 export function rollupsOf({ points, rolled, rolledKey }: Deduped): RollupRow[] {
   const groups = new Map<string, Map<string, RollupRow>>();
   const out: RollupRow[] = [];
-  let rows: Map<string, RollupRow> | undefined;
+  let rows = new Map<string, RollupRow>();
   let prev: MetricPoint | undefined;
-  let bucket = '';
+  let prevBucket = '';
   for (let i = 0; i < points.length; i++) {
     const p = points[i];
-    const same = prev !== undefined && p.tenant === prev.tenant && p.metric === prev.metric && rolledKey[i] === rolledKey[i - 1];
-    if (prev === undefined || p.time !== prev.time) {
-      const b = hourOf(p.time);
-      if (b !== bucket) rows = undefined;
-      bucket = b;
-    }
-    if (rows === undefined || !same) {
+    const bucket = prev !== undefined && p.time === prev.time ? prevBucket : hourOf(p.time);
+    // The previous point's group, unless one of the group's parts differs.
+    if (prev === undefined || p.tenant !== prev.tenant || p.metric !== prev.metric || bucket !== prevBucket || rolledKey[i] !== rolledKey[i - 1]) {
       const key = `${p.tenant}\u0000${p.metric}\u0000${bucket}\u0000${rolledKey[i]}`;
-      rows = groups.get(key);
-      if (!rows) groups.set(key, (rows = new Map()));
+      const found = groups.get(key);
+      if (found) rows = found;
+      else groups.set(key, (rows = new Map()));
     }
     addTo(rows, out, p, bucket, rolled[i], '', null);
     for (const m in p.measures) addTo(rows, out, p, bucket, rolled[i], m, p.measures[m]);
     prev = p;
+    prevBucket = bucket;
   }
   return out;
 }
@@ -232,7 +230,7 @@ export class MetricsStore {
       // many points, and a hash index keeps all of a key's entries in one bucket chain that
       // every insert walks to its end (docs/benchmarks.md). The indexes of earlier versions (a
       // btree on the pseudonym itself, then a hash index) are dropped.
-      await this.db.query(`create index if not exists metric_points_key_${d} on sluice.metric_points (${subjectKey(`(dimensions->>'${d}')`)})`);
+      await this.db.query(`create index if not exists metric_points_key_${d} on sluice.metric_points (${subjectKey(dimensionText(d))})`);
       for (const old of [`metric_points_subject_${d}`, `metric_points_hash_${d}`]) await this.db.query(`drop index if exists sluice.${old}`);
     }
     const wanted = JSON.stringify(this.rollupDimensions);

@@ -101,7 +101,7 @@ const INTEGER_RANGE: Record<string, [bigint, bigint]> = {
 /** The same ranges as numbers, for the safe integers most values are (exact for all of them). */
 const INTEGER_LIMITS: Record<string, [number, number]> = Object.fromEntries(Object.entries(INTEGER_RANGE).map(([k, [lo, hi]]) => [k, [Number(lo), Number(hi)]]));
 
-/** Whether a number (`v`, as text `s`) has at most `digits` digits before the point. */
+/** Whether a number (a JavaScript number, or its text) has at most `digits` digits before the point. */
 function fitsDigits(v: number | string, digits: number): boolean {
   if (typeof v === 'number') return digits <= 15 ? Math.trunc(Math.abs(v)) < 10 ** digits : integerDigits(String(v)) <= digits;
   return integerDigits(v) <= digits;
@@ -190,10 +190,4 @@ export function columnValue(t: ColumnType, v: unknown): unknown {
     case 'jsonb':
       return v;
   }
-}
-
-/** {@link columnValue} as a result: the value, or why it does not fit. */
-export function toColumnValue(t: ColumnType, v: unknown): { ok: true; value: unknown } | { ok: false; reason: string } {
-  const r = columnValue(t, v);
-  return r instanceof Unfit ? { ok: false, reason: r.reason } : { ok: true, value: r };
 }

@@ -7,7 +7,7 @@
  */
 import type { Queryable } from '../../store/database.ts';
 import { parseColumnType, typeSql, unsafeChange, type ColumnType } from './column-types.ts';
-import { subjectKey } from '../../store/subject-key.ts';
+import { columnText, subjectKey } from '../../store/subject-key.ts';
 
 export const BI_SCHEMA = 'bi';
 
@@ -40,7 +40,7 @@ export async function planTable(db: Queryable, spec: TableSpec): Promise<TablePl
   // has many rows, and a hash index keeps all of a key's entries in one bucket chain that every
   // insert walks to its end (docs/benchmarks.md).
   const indexes = (spec.indexed ?? []).map(
-    (c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c, 'key'))} on ${qualified(spec.table)} (${subjectKey(`${quoteIdent(c)}::text`)})`,
+    (c) => `create index if not exists ${quoteIdent(subjectIndex(spec.table, c, 'key'))} on ${qualified(spec.table)} (${subjectKey(columnText(quoteIdent(c)))})`,
   );
   if (existing.length === 0) {
     const cols = spec.columns.map((c) => `${quoteIdent(c.name)} ${typeSql(c.type)}${spec.primaryKey.includes(c.name) ? ' not null' : ''}`);
