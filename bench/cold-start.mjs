@@ -1,8 +1,8 @@
 // Cold start of the bundled DynamoDB handler, as Lambda pays it: a new node process loads the
 // bundle (no node_modules) and handles its first event of 100 records against PostgreSQL (the
 // store already migrated, as the deploy's migration leaves it). Target: ≤ 300 ms for load plus
-// first invoke; bundle ≤ 1 MiB. Baseline in the same run: a process that imports the `postgres`
-// driver and makes one query (the least any handler does).
+// first invoke; bundle ≤ 1 MiB. Baseline in the same run: a process that imports the driver
+// Sluice uses (`pg`) and makes one query (the least any handler does).
 //   node bench/cold-start.mjs [--runs 7]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -46,9 +46,10 @@ try {
   writeFileSync(
     join(work, 'baseline.mjs'),
     `const t0 = performance.now();
-     const { default: postgres } = await import(${JSON.stringify(join(root, 'node_modules/postgres/src/index.js'))});
-     const sql = postgres(process.env.DATABASE_URL, { max: 1 });
-     await sql\`select 1\`;
+     const { default: pg } = await import(${JSON.stringify(join(root, 'node_modules/pg/lib/index.js'))});
+     const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+     await client.connect();
+     await client.query('select 1');
      process.stdout.write(JSON.stringify({ total: performance.now() - t0 }));
      process.exit(0);`,
   );
@@ -68,7 +69,7 @@ try {
   const m = (k) => median(runs.map((r) => r[k]));
   console.log(`cold start, bundled dynamodb handler (${(size / 1024).toFixed(0)} KiB; budget 1024 KiB), ${RUNS} runs, medians:`);
   console.log(`  load ${m('load').toFixed(0)} ms + first invoke of 100 records ${m('invoke').toFixed(0)} ms = ${m('total').toFixed(0)} ms (target ≤ 300 ms)`);
-  console.log(`  baseline (import postgres + one query): ${median(base).toFixed(0)} ms; ratio ${(m('total') / median(base)).toFixed(1)}×`);
+  console.log(`  baseline (import pg + one query): ${median(base).toFixed(0)} ms; ratio ${(m('total') / median(base)).toFixed(1)}×`);
 } finally {
   await db.drop();
   rmSync(work, { recursive: true, force: true });

@@ -25,18 +25,26 @@ const source = (rel: string): string => fileURLToPath(new URL(`../${rel}`, impor
 
 /**
  * What a function never runs, replaced: the embedded database (opening it says what to
- * configure instead), and the TypeScript loader of config files (the config is compiled in; a
- * config that imports `sluice/config` reaches it through the re-exports).
+ * configure instead), the TypeScript loader of config files (the config is compiled in; a
+ * config that imports `sluice/config` reaches it through the re-exports), node-postgres's
+ * optional native binding (absent, as when `pg-native` is not installed) and its ~/.pgpass
+ * lookup (a function's database URL carries its password), and the browser user-agent parser
+ * the AWS SDK loads only in a browser.
  */
 const STUBS: Record<string, string> = {
   'pglite-driver': `export class PgliteDriver { static async open() { throw new Error('a Lambda function uses PostgreSQL: set the database-url parameter under SLUICE_SSM_PATH, or DATABASE_URL'); } }`,
   tsx: `export async function tsImport() { throw new Error('a Lambda bundle has its config compiled in'); }`,
+  'pg-native': `const e = new Error('pg-native is not bundled'); e.code = 'MODULE_NOT_FOUND'; throw e;`,
+  pgpass: `module.exports = (params, found) => found(undefined);`,
+  bowser: `export default {};`,
 };
 const stubs: Plugin = {
   name: 'sluice-lambda-stubs',
   setup(b) {
     b.onResolve({ filter: /pglite-driver\.ts$/ }, () => ({ path: 'pglite-driver', namespace: 'sluice-stub' }));
     b.onResolve({ filter: /^tsx\/esm\/api$/ }, () => ({ path: 'tsx', namespace: 'sluice-stub' }));
+    b.onResolve({ filter: /^\.\/native$/ }, (a) => (/[\\/]pg[\\/]lib$/.test(a.resolveDir) ? { path: 'pg-native', namespace: 'sluice-stub' } : undefined));
+    b.onResolve({ filter: /^(bowser|pgpass)$/ }, (a) => ({ path: a.path, namespace: 'sluice-stub' }));
     b.onLoad({ filter: /.*/, namespace: 'sluice-stub' }, (a) => ({ contents: STUBS[a.path], loader: 'js' }));
   },
 };

@@ -1,17 +1,22 @@
 /**
  * The one small interface Sluice's storage code is written against, so the same SQL runs on the
- * embedded PGlite and on a PostgreSQL server. Parameters are strings, numbers, booleans or null;
- * batches travel as one JSON text parameter (e.g. `jsonb_array_elements($1::text::jsonb)`; the `::text` keeps
- * the server driver from encoding the text again as JSON), which both drivers pass
- * the same way.
+ * embedded PGlite and on a PostgreSQL server. Parameters are strings, numbers, booleans or null.
+ * Batches of new rows are loaded with COPY (`copy`); other batches travel as one JSON text
+ * parameter (e.g. `jsonb_array_elements($1::text::jsonb)`), which both drivers pass the same way.
  */
 
 export type Row = Record<string, unknown>;
 export type Param = string | number | boolean | null;
 
-/** Something that runs one SQL statement with positional parameters. */
+/** Something that runs one SQL statement with positional parameters, or loads rows with COPY. */
 export interface Queryable {
   query<R extends Row = Row>(sql: string, params?: Param[]): Promise<R[]>;
+  /**
+   * Loads rows with `COPY <into> FROM STDIN` in text format (`into`: a table and its columns),
+   * `rows` holding one line per row (see copy-text.ts); resolves with the rows loaded. Like any
+   * statement it is atomic: a row the database refuses fails it whole, with that row's error.
+   */
+  copy(into: string, rows: string): Promise<number>;
 }
 
 /**

@@ -89,6 +89,10 @@ export class PgliteDriver implements Database {
     return (await this.call({ op: 'query', sql, params })) as R[];
   }
 
+  async copy(into: string, rows: string): Promise<number> {
+    return (await this.call({ op: 'copy', into, rows })) as number;
+  }
+
   async exec(sql: string): Promise<void> {
     await this.call({ op: 'exec', sql });
   }
@@ -97,7 +101,10 @@ export class PgliteDriver implements Database {
     const tx = (await this.call({ op: 'begin' })) as number;
     let result: T;
     try {
-      result = await fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await this.call({ op: 'query', sql, params, tx })) as R[] });
+      result = await fn({
+        query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await this.call({ op: 'query', sql, params, tx })) as R[],
+        copy: async (into: string, rows: string) => (await this.call({ op: 'copy', into, rows, tx })) as number,
+      });
     } catch (e) {
       await this.call({ op: 'end', tx, commit: false }).catch(() => {});
       throw e;

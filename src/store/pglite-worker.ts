@@ -12,6 +12,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 export type WorkerRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
   | { id: number; op: 'exec'; sql: string; tx?: number }
+  | { id: number; op: 'copy'; into: string; rows: string; tx?: number }
   | { id: number; op: 'begin' }
   | { id: number; op: 'end'; tx: number; commit: boolean }
   | { id: number; op: 'serve'; path?: string; host?: string; port?: number }
@@ -160,6 +161,12 @@ async function main(): Promise<void> {
       case 'query': {
         if (m.tx === undefined) return gate.own(async () => (await pg.query(m.sql, m.params, OPTIONS)).rows);
         return (await openTx(m.tx).tx.query(m.sql, m.params, OPTIONS)).rows;
+      }
+      case 'copy': {
+        // PGlite reads COPY's data from the query's blob, named /dev/blob.
+        const copy = (q: Pick<PGlite, 'query'>) => q.query(`copy ${m.into} from '/dev/blob'`, [], { blob: new Blob([m.rows]) });
+        const r = m.tx === undefined ? await gate.own(() => copy(pg)) : await copy(openTx(m.tx).tx);
+        return r.affectedRows ?? 0;
       }
       case 'exec': {
         if (m.tx === undefined) return gate.own(async () => (await pg.exec(m.sql), null));

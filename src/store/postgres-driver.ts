@@ -1,13 +1,21 @@
 /**
- * The server driver: a pool of connections to PostgreSQL (15 or later) through `postgres`
- * (porsager). Timestamps are returned as text and numbers as JavaScript numbers by casting in
- * SQL, so both drivers return the same values.
+ * The server driver: a pool of connections to PostgreSQL (15 or later) through node-postgres
+ * (`pg`), with COPY FROM STDIN through `pg-copy-streams`. Timestamps are returned as text and
+ * numbers as JavaScript numbers by casting in SQL, so both drivers return the same values.
+ *
+ * Why node-postgres: batches are loaded with COPY, and a COPY the server refuses (a key already
+ * stored, a value too long) must fail with the server's error and leave the connection usable.
+ * postgres.js, used before, never settles its COPY stream when the error arrives after the data
+ * is sent, which leaves the transaction open and the connection lost (porsager/postgres#1173),
+ * and holds the end of a COPY behind Nagle's algorithm (it does not set TCP_NODELAY).
  */
-import postgres from 'postgres';
+import { basename, dirname } from 'node:path';
+import pg from 'pg';
+import copyFrom from 'pg-copy-streams/copy-from.js';
 import type { Database, Param, Queryable, Row } from './database.ts';
 
 export interface PostgresOptions {
-  /** A connection URL (`postgres://user@host:5432/db`) or a Unix socket path (`path`). */
+  /** A connection URL (`postgres://user@host:5432/db`) or a Unix socket path (`path`, ending `.s.PGSQL.<port>`). */
   url?: string;
   path?: string;
   /** Pool size. */
@@ -16,60 +24,91 @@ export interface PostgresOptions {
 
 /**
  * Distinct statements a driver prepares on the server. A statement with parameters that is not
- * prepared costs two round trips (the driver asks the server for its parameter types first) and
- * a parse and plan each time; a prepared one is a single Bind and Execute. Sluice's hot
- * statements are a few fixed shapes (the intake log's INSERTs by entry count, a destination's
- * write, the deletes); the query API builds statements from what a query asks, so past this
- * many the rest run unprepared and neither side's statement cache grows without bound.
+ * prepared costs a parse and plan each time; a prepared one is a single Bind and Execute.
+ * Sluice's hot statements are a few fixed shapes (the intake log's INSERTs by entry count, a
+ * destination's write, the deletes); the query API builds statements from what a query asks, so
+ * past this many the rest run unprepared and neither side's statement cache grows without bound.
  */
 export const PREPARED_STATEMENTS = 256;
 
+/** Runs `COPY <into> FROM STDIN` (text format) on one connection with `rows` as its data; resolves with the rows loaded. */
+function copyOn(client: pg.PoolClient, into: string, rows: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(`copy ${into} from stdin`));
+    stream.on('error', reject);
+    stream.on('finish', () => resolve(stream.rowCount));
+    stream.end(rows);
+  });
+}
+
 export class PostgresDriver implements Database {
   readonly kind = 'postgres';
-  private readonly sql: postgres.Sql;
-  /** The statements prepared (on each connection that ran them), up to PREPARED_STATEMENTS. */
-  private readonly prepared = new Set<string>();
+  private readonly pool: pg.Pool;
+  /** Names of the statements prepared (on each connection that ran them), up to PREPARED_STATEMENTS. */
+  private readonly prepared = new Map<string, string>();
+  private readonly prepares: boolean;
 
   /** @example const db = new PostgresDriver({ url: 'postgres://postgres@127.0.0.1:5432/test' }); */
   constructor(opts: PostgresOptions) {
-    const common = {
-      max: opts.max ?? 4,
-      onnotice: () => {},
-      connection: { TimeZone: 'UTC', application_name: 'sluice' },
-      // Allows preparing; which statements are prepared is chosen per query (`options`). Not
-      // through a running Sluice's socket (`path`): every client there shares PGlite's one
-      // session, where a named statement would outlive the command that made it.
-      prepare: !opts.path,
-    };
-    this.sql = opts.path ? postgres({ ...common, path: opts.path, database: 'postgres', username: 'postgres' }) : postgres(opts.url ?? '', common);
+    const common = { max: opts.max ?? 4, application_name: 'sluice' };
+    // Through a running Sluice's socket (`path`) every client shares PGlite's one session, where
+    // a named statement would outlive the command that made it, and its time zone is already UTC.
+    this.pool = opts.path
+      ? new pg.Pool({ ...common, host: dirname(opts.path), port: Number(basename(opts.path).replace(/^\.s\.PGSQL\./, '')), database: 'postgres', user: 'postgres' })
+      : new pg.Pool({ ...common, connectionString: opts.url ?? '', options: '-c TimeZone=UTC' });
+    this.prepares = !opts.path;
+    // A connection that fails while idle (the server restarted) leaves the pool; the next query
+    // opens another. Without a listener the error would end the process.
+    this.pool.on('error', () => {});
   }
 
   async query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
-    // A plain array, as PGlite returns (the driver's result is an Array subclass).
-    return [...(await this.sql.unsafe(sql, params as never[], this.options(sql, params)))] as unknown as R[];
+    return (await this.pool.query<R>(this.config(sql, params))).rows;
   }
 
-  /** Prepares a statement with parameters while fewer than PREPARED_STATEMENTS are. */
-  private options(sql: string, params: Param[]): { prepare: boolean } {
-    if (params.length === 0) return { prepare: false };
-    if (!this.prepared.has(sql)) {
-      if (this.prepared.size >= PREPARED_STATEMENTS) return { prepare: false };
-      this.prepared.add(sql);
+  /** The query with a statement name while fewer than PREPARED_STATEMENTS are prepared. */
+  private config(text: string, values: Param[]): pg.QueryConfig {
+    if (values.length === 0 || !this.prepares) return { text, values };
+    let name = this.prepared.get(text);
+    if (name === undefined && this.prepared.size < PREPARED_STATEMENTS) this.prepared.set(text, (name = `sluice_${this.prepared.size}`));
+    return { text, values, name };
+  }
+
+  async copy(into: string, rows: string): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      return await copyOn(client, into, rows);
+    } finally {
+      client.release();
     }
-    return { prepare: true };
   }
 
   async exec(sql: string): Promise<void> {
-    await this.sql.unsafe(sql).simple();
+    // Without parameters, one simple-protocol Query: it may hold several statements.
+    await this.pool.query(sql);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return (await this.sql.begin((tx) =>
-      fn({ query: async <R extends Row = Row>(q: string, params: Param[] = []) => [...(await tx.unsafe(q, params as never[], this.options(q, params)))] as unknown as R[] }),
-    )) as T;
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const result = await fn({
+        query: async <R extends Row = Row>(q: string, params: Param[] = []) => (await client.query<R>(this.config(q, params))).rows,
+        copy: (into, rows) => copyOn(client, into, rows),
+      });
+      await client.query('commit');
+      return result;
+    } catch (e) {
+      // A connection that cannot roll back is closed rather than returned to the pool.
+      await client.query('rollback').catch((r: Error) => (broken = r));
+      throw e;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    await this.pool.end();
   }
 }

@@ -60,6 +60,32 @@ for (const variant of VARIANTS) {
       ['12', '{"plan": "pro"}', 'n', 1, 2, 2, 2],
     ];
 
+    it('loads awkward text exactly: tabs, newlines, backslashes, quotes and what looks like COPY markers', async () => {
+      const awkward = ['tab\there', 'line\nbreak\r', 'back\\slash', '\\N', '\\.', '"quoted"', 'é😀'];
+      const points = awkward.map((v, i) => ({ ...point(`odd ${v}`, `e:${v}`, '2026-11-20T09:00:00Z', i, { plan: v, [v]: 'key' }), metric: `m ${v}` }));
+      assert.equal(await store.write(points), awkward.length);
+      assert.equal(await store.write(points), 0);
+      const rows = await t.db.query<{ tenant: string; metric: string; record_id: string; dimensions: Record<string, string>; measures: Record<string, number> }>(
+        "select tenant, metric, record_id, dimensions, measures from sluice.metric_points where tenant like 'odd %'",
+      );
+      const stored = new Map(rows.map((r) => [r.record_id, r]));
+      for (const p of points) {
+        const r = stored.get(p.record_id);
+        assert.ok(r, `point ${JSON.stringify(p.record_id)} stored`);
+        assert.deepEqual([r.tenant, r.metric, r.dimensions, r.measures], [p.tenant, p.metric, p.dimensions, p.measures]);
+      }
+    });
+
+    it('two writers of the same points at once, in opposite orders, store each once and count it once', async () => {
+      const points = Array.from({ length: 2500 }, (_, i) => point('massive', `e:${i}`, `2026-11-20T13:${String(i % 60).padStart(2, '0')}:00Z`, 1, { plan: i % 2 ? 'pro' : 'free' }));
+      const [a, b] = await Promise.all([store.write(points), store.write([...points].reverse())]);
+      assert.equal(a + b, points.length);
+      const [r] = await t.db.query<{ n: number; c: number }>(
+        "select (select count(*)::int from sluice.metric_points where tenant = 'massive') as n, (select sum(count)::int from sluice.metric_rollups where tenant = 'massive' and measure = '') as c",
+      );
+      assert.deepEqual(r, { n: points.length, c: points.length });
+    });
+
     it('hourly rollups count exactly the points inserted, per value of the rollup dimensions only', async () => {
       await store.write([
         point('initech', 'a', '2026-11-20T11:05:00Z', 1, { plan: 'pro', user: 'u1' }),

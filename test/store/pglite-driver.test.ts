@@ -1,7 +1,11 @@
 // Both drivers carry long text and json parameters exactly: PGlite's driver sends them to the
-// engine as UTF-8 bytes in binary format (see pglite-driver.ts), short ones as text.
+// engine as UTF-8 bytes in binary format (see pglite-driver.ts), short ones as text. Both load
+// rows with COPY exactly, and a COPY the database refuses fails whole with its error, inside a
+// transaction too, leaving the driver usable.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sqlState } from '../../src/store/database.ts';
+import { copyField } from '../../src/store/copy-text.ts';
 import { VARIANTS, withServedPglite, type TestDatabase } from '../support/databases.ts';
 
 const LONG = `${'é€😀 "quoted" \\ back\nslash\t'.repeat(400)}end`;
@@ -36,6 +40,39 @@ for (const variant of VARIANTS) {
     it('numbers and booleans still bind to text parameters', async () => {
       const [r] = await t.db.query<{ a: string; b: string }>('select $1::text as a, $2::text as b', [12.5, true]);
       assert.deepEqual([r.a, r.b], ['12.5', 'true']);
+    });
+
+    const line = (values: readonly unknown[]): string => `${values.map(copyField).join('\t')}\n`;
+
+    it('COPY loads text, json, numbers, booleans and nulls exactly as sent', async () => {
+      await t.db.exec('create table copied (k text primary key, doc jsonb, n numeric, ok boolean, note varchar(3))');
+      const awkward = ['\\N', '\\.', 'tab\there', 'line\nbreak\r\n', 'back\\slash', LONG, ' "quoted" ', 'é€😀'];
+      const rows = awkward.map((k, i) => [k, { k, i, nested: [k, null] }, i + 0.25, i % 2 === 0, i % 3 === 0 ? null : 'abc']);
+      assert.equal(await t.db.copy('copied (k, doc, n, ok, note)', rows.map(line).join('')), awkward.length);
+      const back = await t.db.query<{ k: string; doc: unknown; n: string; ok: boolean; note: string | null }>('select k, doc, n::text as n, ok, note from copied');
+      const byKey = new Map(back.map((r) => [r.k, r]));
+      for (const [k, doc, n, ok, note] of rows) {
+        const r = byKey.get(k as string);
+        assert.ok(r, `row ${JSON.stringify(k)} was loaded`);
+        assert.deepEqual([r.doc, Number(r.n), r.ok, r.note], [doc, n, ok, note]);
+      }
+    });
+
+    it('a COPY the database refuses fails whole with its error, in a transaction too, and the driver goes on', async () => {
+      const before = await t.db.query<{ n: number }>('select count(*)::int as n from copied');
+      // A key already stored (the error comes after all the data is sent), then a value too long.
+      for (const [rows, code] of [[[['new-1', {}, 1, true, null], ['\\N', {}, 1, true, null]], '23505'], [[['new-2', {}, 1, true, 'abcd']], '22001']] as const) {
+        await assert.rejects(t.db.copy('copied (k, doc, n, ok, note)', rows.map(line).join('')), (e) => sqlState(e) === code);
+        await assert.rejects(
+          t.db.transaction(async (tx) => {
+            await tx.query("insert into copied (k) values ('in-the-transaction')");
+            await tx.copy('copied (k, doc, n, ok, note)', rows.map(line).join(''));
+          }),
+          (e) => sqlState(e) === code,
+        );
+      }
+      assert.deepEqual(await t.db.query('select count(*)::int as n from copied'), before);
+      assert.equal(await t.db.transaction((tx) => tx.copy('copied (k)', 'after\n')), 1);
     });
   });
 }
