@@ -75,11 +75,25 @@ export class PostgresDriver implements Database {
   }
 
   async copy(into: string, rows: string): Promise<number> {
+    return this.withClient((client) => copyOn(client, into, rows));
+  }
+
+  /**
+   * Runs `fn` on a connection of its own. While it is out of the pool, a connection that fails
+   * between statements reports the error on itself, not to a statement: without a listener that
+   * would end the process. A connection that failed, or that `fn` leaves unusable (`broken`),
+   * is closed rather than returned to the pool.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient, fail: (e: Error) => void) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const fail = (e: Error): void => void (broken ??= e);
+    client.on('error', fail);
     try {
-      return await copyOn(client, into, rows);
+      return await fn(client, fail);
     } finally {
-      client.release();
+      client.off('error', fail);
+      client.release(broken);
     }
   }
 
@@ -89,23 +103,21 @@ export class PostgresDriver implements Database {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('begin');
-      const result = await fn({
-        query: async <R extends Row = Row>(q: string, params: Param[] = []) => (await client.query<R>(this.config(q, params))).rows,
-        copy: (into, rows) => copyOn(client, into, rows),
-      });
-      await client.query('commit');
-      return result;
-    } catch (e) {
-      // A connection that cannot roll back is closed rather than returned to the pool.
-      await client.query('rollback').catch((r: Error) => (broken = r));
-      throw e;
-    } finally {
-      client.release(broken);
-    }
+    return this.withClient(async (client, fail) => {
+      try {
+        await client.query('begin');
+        const result = await fn({
+          query: async <R extends Row = Row>(q: string, params: Param[] = []) => (await client.query<R>(this.config(q, params))).rows,
+          copy: (into, rows) => copyOn(client, into, rows),
+        });
+        await client.query('commit');
+        return result;
+      } catch (e) {
+        // A connection that cannot roll back is closed rather than returned to the pool.
+        await client.query('rollback').catch(fail);
+        throw e;
+      }
+    });
   }
 
   async close(): Promise<void> {

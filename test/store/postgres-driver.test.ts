@@ -1,10 +1,12 @@
 // The server driver prepares statements with parameters (one round trip and no parse each time
 // they run again), up to PREPARED_STATEMENTS distinct ones per driver; past that, statements run
-// unprepared and give the same answers.
+// unprepared and give the same answers. A connection lost mid-transaction fails the transaction,
+// not the process.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PREPARED_STATEMENTS, PostgresDriver } from '../../src/store/postgres-driver.ts';
 import { createServerDatabase, withServedPglite } from '../support/databases.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 
 describe('the PostgreSQL server driver', () => {
   let server: { url: string; drop: () => Promise<void> };
@@ -46,6 +48,30 @@ describe('the PostgreSQL server driver', () => {
   it('prepares inside transactions too, with the same answers', async () => {
     const rows = await db.transaction(async (tx) => tx.query<{ n: number }>('select $1::int + 1 as n', [41]));
     assert.deepEqual(rows, [{ n: 42 }]);
+  });
+
+  it('a connection lost between the statements of a transaction fails it, and the next call reconnects', async () => {
+    const proxy = await startTcpProxy(Number(new URL(server.url).port || 5432));
+    const url = new URL(server.url);
+    url.port = String(proxy.port);
+    const cut = new PostgresDriver({ url: url.toString(), max: 1 });
+    try {
+      // Out of the pool and between statements, the connection reports its loss on itself: a
+      // driver that did not listen there would end the process here.
+      await assert.rejects(
+        cut.transaction(async (tx) => {
+          await tx.query('select 1');
+          await proxy.cut();
+          await new Promise((r) => setTimeout(r, 200));
+          await tx.copy('pg_temp.nothing (n)', '1\n');
+        }),
+      );
+      await proxy.restore();
+      assert.deepEqual(await cut.query('select 3 as n'), [{ n: 3 }]);
+    } finally {
+      await cut.close();
+      await proxy.close();
+    }
   });
 });
 
