@@ -19,6 +19,9 @@ export interface Queryable {
   copy(into: string, rows: string): Promise<number>;
 }
 
+/** A step of {@link Database.batch}: a statement, or rows to load with COPY. */
+export type BatchStep = { sql: string; params?: Param[] } | { copy: string; rows: string };
+
 /**
  * A database connection (or pool).
  *
@@ -32,6 +35,12 @@ export interface Database extends Queryable {
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs the steps in order in one transaction, with nothing decided between them: on PGlite one
+   * message to the database thread, so the session is not held while the event loop gets round
+   * to the next step. Resolves with each step's rows (a statement) or rows loaded (COPY).
+   */
+  batch(steps: BatchStep[]): Promise<Array<Row[] | number>>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@
  * `set_config(…, true)`).
  */
 import { Worker } from 'node:worker_threads';
-import type { Database, Param, Queryable, Row } from './database.ts';
+import type { BatchStep, Database, Param, Queryable, Row } from './database.ts';
 import type { WireError, WorkerReply, WorkerRequest } from './pglite-worker.ts';
 
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -91,6 +91,10 @@ export class PgliteDriver implements Database {
 
   async copy(into: string, rows: string): Promise<number> {
     return (await this.call({ op: 'copy', into, rows })) as number;
+  }
+
+  async batch(steps: BatchStep[]): Promise<Array<Row[] | number>> {
+    return (await this.call({ op: 'batch', steps })) as Array<Row[] | number>;
   }
 
   async exec(sql: string): Promise<void> {

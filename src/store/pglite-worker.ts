@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { BatchStep } from './database.ts';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 /** A request from the driver; `id` pairs it with its reply. */
@@ -13,6 +14,7 @@ export type WorkerRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
   | { id: number; op: 'exec'; sql: string; tx?: number }
   | { id: number; op: 'copy'; into: string; rows: string; tx?: number }
+  | { id: number; op: 'batch'; steps: BatchStep[] }
   | { id: number; op: 'begin' }
   | { id: number; op: 'end'; tx: number; commit: boolean }
   | { id: number; op: 'serve'; path?: string; host?: string; port?: number }
@@ -119,6 +121,11 @@ class Gate {
   }
 }
 
+/** COPY FROM STDIN in text format: PGlite reads the data from the query's blob, named /dev/blob. */
+async function copy(q: Pick<PGlite, 'query'>, into: string, rows: string): Promise<number> {
+  return (await q.query(`copy ${into} from '/dev/blob'`, [], { blob: new Blob([rows]) })).affectedRows ?? 0;
+}
+
 /** Thrown inside PGlite's transaction to roll it back. */
 const ROLLBACK = Symbol('rollback');
 
@@ -162,12 +169,16 @@ async function main(): Promise<void> {
         if (m.tx === undefined) return gate.own(async () => (await pg.query(m.sql, m.params, OPTIONS)).rows);
         return (await openTx(m.tx).tx.query(m.sql, m.params, OPTIONS)).rows;
       }
-      case 'copy': {
-        // PGlite reads COPY's data from the query's blob, named /dev/blob.
-        const copy = (q: Pick<PGlite, 'query'>) => q.query(`copy ${m.into} from '/dev/blob'`, [], { blob: new Blob([m.rows]) });
-        const r = m.tx === undefined ? await gate.own(() => copy(pg)) : await copy(openTx(m.tx).tx);
-        return r.affectedRows ?? 0;
-      }
+      case 'copy':
+        return m.tx === undefined ? gate.own(() => copy(pg, m.into, m.rows)) : copy(openTx(m.tx).tx, m.into, m.rows);
+      case 'batch':
+        return gate.own(() =>
+          pg.transaction(async (tx) => {
+            const out: unknown[] = [];
+            for (const step of m.steps) out.push('copy' in step ? await copy(tx, step.copy, step.rows) : (await tx.query(step.sql, step.params ?? [], OPTIONS)).rows);
+            return out;
+          }),
+        );
       case 'exec': {
         if (m.tx === undefined) return gate.own(async () => (await pg.exec(m.sql), null));
         await openTx(m.tx).tx.exec(m.sql);

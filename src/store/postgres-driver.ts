@@ -12,7 +12,7 @@
 import { basename, dirname } from 'node:path';
 import pg from 'pg';
 import copyFrom from 'pg-copy-streams/copy-from.js';
-import type { Database, Param, Queryable, Row } from './database.ts';
+import type { BatchStep, Database, Param, Queryable, Row } from './database.ts';
 
 export interface PostgresOptions {
   /** A connection URL (`postgres://user@host:5432/db`) or a Unix socket path (`path`, ending `.s.PGSQL.<port>`). */
@@ -117,6 +117,14 @@ export class PostgresDriver implements Database {
         await client.query('rollback').catch(fail);
         throw e;
       }
+    });
+  }
+
+  batch(steps: BatchStep[]): Promise<Array<Row[] | number>> {
+    return this.transaction(async (tx) => {
+      const out: Array<Row[] | number> = [];
+      for (const step of steps) out.push('copy' in step ? await tx.copy(step.copy, step.rows) : await tx.query(step.sql, step.params));
+      return out;
     });
   }
 

@@ -1,7 +1,7 @@
 // Both drivers carry long text and json parameters exactly: PGlite's driver sends them to the
 // engine as UTF-8 bytes in binary format (see pglite-driver.ts), short ones as text. Both load
 // rows with COPY exactly, and a COPY the database refuses fails whole with its error, inside a
-// transaction too, leaving the driver usable.
+// transaction or a batch too, leaving the driver usable.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sqlState } from '../../src/store/database.ts';
@@ -73,6 +73,15 @@ for (const variant of VARIANTS) {
       }
       assert.deepEqual(await t.db.query('select count(*)::int as n from copied'), before);
       assert.equal(await t.db.transaction((tx) => tx.copy('copied (k)', 'after\n')), 1);
+    });
+
+    it('a batch runs its steps in one transaction: each answers, and a failing step undoes the others', async () => {
+      assert.deepEqual(await t.db.batch([{ copy: 'copied (k)', rows: 'batch-1\nbatch-2\n' }, { sql: "select count(*)::int as n from copied where k like 'batch-%'" }]), [2, [{ n: 2 }]]);
+      await assert.rejects(
+        t.db.batch([{ copy: 'copied (k)', rows: 'batch-3\n' }, { sql: 'insert into copied (k) values ($1)', params: ['batch-1'] }]),
+        (e) => sqlState(e) === '23505',
+      );
+      assert.deepEqual(await t.db.query("select k from copied where k like 'batch-%' order by k"), [{ k: 'batch-1' }, { k: 'batch-2' }]);
     });
   });
 }

@@ -313,11 +313,11 @@ export class MetricsStore {
     try {
       let lines = '';
       for (const p of batch.points) lines += pointLine(p);
-      return await this.db.transaction(async (tx) => {
-        const copied = await tx.copy(POINTS_COPY, lines);
-        await tx.query(ADD_ROLLUPS, [JSON.stringify(rollupsOf(batch))]);
-        return copied;
-      });
+      const [copied] = await this.db.batch([
+        { copy: POINTS_COPY, rows: lines },
+        { sql: ADD_ROLLUPS, params: [JSON.stringify(rollupsOf(batch))] },
+      ]);
+      return copied as number;
     } catch (e) {
       // 23505: a point of the batch is already stored.
       if (sqlState(e) !== '23505') throw e;
