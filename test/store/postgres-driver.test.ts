@@ -50,6 +50,18 @@ describe('the PostgreSQL server driver', () => {
     assert.deepEqual(rows, [{ n: 42 }]);
   });
 
+  it("works in UTC whatever the database's time zone", async () => {
+    const name = new URL(server.url).pathname.slice(1);
+    await db.exec(`alter database ${name} set timezone = 'America/New_York'`);
+    const other = new PostgresDriver({ url: server.url, max: 1 });
+    try {
+      assert.deepEqual(await other.query('show timezone'), [{ TimeZone: 'UTC' }]);
+      assert.deepEqual(await other.query("select '2026-11-22 10:00'::timestamptz::text as t"), [{ t: '2026-11-22 10:00:00+00' }]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a connection lost between the statements of a transaction fails it, and the next call reconnects', async () => {
     const proxy = await startTcpProxy(Number(new URL(server.url).port || 5432));
     const url = new URL(server.url);
