@@ -8,15 +8,9 @@
 export type Row = Record<string, unknown>;
 export type Param = string | number | boolean | null;
 
-/** Something that runs one SQL statement with positional parameters, or loads rows with COPY. */
+/** Something that runs one SQL statement with positional parameters. */
 export interface Queryable {
   query<R extends Row = Row>(sql: string, params?: Param[]): Promise<R[]>;
-  /**
-   * Loads rows with `COPY <into> FROM STDIN` in text format (`into`: a table and its columns),
-   * `rows` holding one line per row (see copy-text.ts); resolves with the rows loaded. Like any
-   * statement it is atomic: a row the database refuses fails it whole, with that row's error.
-   */
-  copy(into: string, rows: string): Promise<number>;
 }
 
 /** A step of {@link Database.batch}: a statement, or rows to load with COPY. */
@@ -31,6 +25,13 @@ export type BatchStep = { sql: string; params?: Param[] } | { copy: string; rows
  */
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * Loads rows with `COPY <into> FROM STDIN` in text format (`into`: a table and its columns),
+   * `rows` holding one line per row (see copy-text.ts); resolves with the rows loaded. Like any
+   * statement it is atomic: a row the database refuses fails it whole, with that row's error.
+   * With other statements in one transaction: {@link Database.batch}.
+   */
+  copy(into: string, rows: string): Promise<number>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */

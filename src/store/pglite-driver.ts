@@ -105,10 +105,7 @@ export class PgliteDriver implements Database {
     const tx = (await this.call({ op: 'begin' })) as number;
     let result: T;
     try {
-      result = await fn({
-        query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await this.call({ op: 'query', sql, params, tx })) as R[],
-        copy: async (into: string, rows: string) => (await this.call({ op: 'copy', into, rows, tx })) as number,
-      });
+      result = await fn({ query: async <R extends Row = Row>(sql: string, params: Param[] = []) => (await this.call({ op: 'query', sql, params, tx })) as R[] });
     } catch (e) {
       await this.call({ op: 'end', tx, commit: false }).catch(() => {});
       throw e;

@@ -13,7 +13,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 export type WorkerRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number }
   | { id: number; op: 'exec'; sql: string; tx?: number }
-  | { id: number; op: 'copy'; into: string; rows: string; tx?: number }
+  | { id: number; op: 'copy'; into: string; rows: string }
   | { id: number; op: 'batch'; steps: BatchStep[] }
   | { id: number; op: 'begin' }
   | { id: number; op: 'end'; tx: number; commit: boolean }
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
         return (await openTx(m.tx).tx.query(m.sql, m.params, OPTIONS)).rows;
       }
       case 'copy':
-        return m.tx === undefined ? gate.own(() => copy(pg, m.into, m.rows)) : copy(openTx(m.tx).tx, m.into, m.rows);
+        return gate.own(() => copy(pg, m.into, m.rows));
       case 'batch':
         return gate.own(() =>
           pg.transaction(async (tx) => {

@@ -103,13 +103,28 @@ export class PostgresDriver implements Database {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.inTransaction((client) => fn({ query: <R extends Row = Row>(q: string, params: Param[] = []) => this.run<R>(client, q, params) }));
+  }
+
+  batch(steps: BatchStep[]): Promise<Array<Row[] | number>> {
+    return this.inTransaction(async (client) => {
+      const out: Array<Row[] | number> = [];
+      for (const step of steps) out.push('copy' in step ? await copyOn(client, step.copy, step.rows) : await this.run(client, step.sql, step.params ?? []));
+      return out;
+    });
+  }
+
+  /** A statement on a connection taken from the pool. */
+  private async run<R extends Row = Row>(client: pg.PoolClient, sql: string, params: Param[]): Promise<R[]> {
+    return (await client.query<R>(this.config(sql, params))).rows;
+  }
+
+  /** Runs `fn` on one connection inside BEGIN and COMMIT, rolling back when it throws. */
+  private inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.withClient(async (client, fail) => {
       try {
         await client.query('begin');
-        const result = await fn({
-          query: async <R extends Row = Row>(q: string, params: Param[] = []) => (await client.query<R>(this.config(q, params))).rows,
-          copy: (into, rows) => copyOn(client, into, rows),
-        });
+        const result = await fn(client);
         await client.query('commit');
         return result;
       } catch (e) {
@@ -117,14 +132,6 @@ export class PostgresDriver implements Database {
         await client.query('rollback').catch(fail);
         throw e;
       }
-    });
-  }
-
-  batch(steps: BatchStep[]): Promise<Array<Row[] | number>> {
-    return this.transaction(async (tx) => {
-      const out: Array<Row[] | number> = [];
-      for (const step of steps) out.push('copy' in step ? await tx.copy(step.copy, step.rows) : await tx.query(step.sql, step.params));
-      return out;
     });
   }
 
