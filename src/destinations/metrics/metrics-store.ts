@@ -110,7 +110,7 @@ interface Deduped {
 }
 
 /** Points per transaction (see `write`). */
-const WRITE_STATEMENT_POINTS = 1000;
+const WRITE_BATCH_POINTS = 1000;
 
 const NO_DIMENSIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -288,8 +288,8 @@ export class MetricsStore {
 
   /**
    * Writes points; returns how many were new (the rest were already stored). A large batch goes
-   * in transactions of at most WRITE_STATEMENT_POINTS, each atomic with its rollups: on the
-   * embedded database, one session, an intake log commit waits for the statement before it, and
+   * in transactions of at most WRITE_BATCH_POINTS, each atomic with its rollups: on the
+   * embedded database, one session, an intake log commit waits for the batch before it, and
    * a request's acknowledgement with it.
    */
   async write(points: MetricPoint[]): Promise<number> {
@@ -297,8 +297,8 @@ export class MetricsStore {
     await this.ensurePartitions(points);
     const all = this.dedupe([...points].sort(keyOrder));
     let inserted = 0;
-    for (let i = 0; i < all.points.length; i += WRITE_STATEMENT_POINTS) {
-      const end = i + WRITE_STATEMENT_POINTS;
+    for (let i = 0; i < all.points.length; i += WRITE_BATCH_POINTS) {
+      const end = i + WRITE_BATCH_POINTS;
       inserted += await this.writeDeduped({ points: all.points.slice(i, end), rolled: all.rolled.slice(i, end), rolledKey: all.rolledKey.slice(i, end) });
     }
     return inserted;
