@@ -8,6 +8,8 @@ export interface Environment {
   ssmPath?: string;
   /** Parameter Store's endpoint, by the AWS SDKs' convention (AWS_ENDPOINT_URL_SSM, else AWS_ENDPOINT_URL). */
   ssmEndpoint?: string;
+  /** Secrets Manager's endpoint, by the same convention (AWS_ENDPOINT_URL_SECRETS_MANAGER, else AWS_ENDPOINT_URL). */
+  secretsManagerEndpoint?: string;
   /** Lambda: the Sluice stream the Firehose transformation runs. */
   firehoseStream?: string;
   /** Lambda: the deployment's environment (dev, staging, prod), set by the SAM template. */
@@ -21,6 +23,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     dataDir: env.SLUICE_DATA_DIR || undefined,
     ssmPath: env.SLUICE_SSM_PATH || undefined,
     ssmEndpoint: env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL || undefined,
+    secretsManagerEndpoint: env.AWS_ENDPOINT_URL_SECRETS_MANAGER || env.AWS_ENDPOINT_URL || undefined,
     firehoseStream: env.SLUICE_FIREHOSE_STREAM || undefined,
     deployEnv: env.SLUICE_ENV || undefined,
   };

@@ -3,6 +3,8 @@
  * once, at start. With the config loader this is the only place Sluice reads its environment.
  */
 import { readFile } from 'node:fs/promises';
+import { retryAttempts } from '../pipeline/retry.ts';
+import { readEnvironment } from './environment.ts';
 import type { AwsSecretSource, SecretSource } from './config.ts';
 
 export class SecretError extends Error {}
@@ -14,7 +16,7 @@ export class SecretError extends Error {}
  */
 export async function readSecret(source: SecretSource, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   if ('env' in source) return env[source.env] || null;
-  if ('aws_secret' in source) return readAwsSecret(source);
+  if ('aws_secret' in source) return readAwsSecret(source, readEnvironment(env).secretsManagerEndpoint);
   try {
     return await readFile(source.file, 'utf8');
   } catch (e) {
@@ -30,29 +32,38 @@ export function describeSecret(source: SecretSource): string {
   return `file ${source.file}`;
 }
 
+/** The region in a secret's ARN (`arn:aws:secretsmanager:<region>:…`), if it is one. */
+const arnRegion = (id: string): string | undefined => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1];
+
 /**
- * GetSecretValue through the AWS SDK (region, credentials and endpoint from the usual chain
- * unless the source names them). The SDK is loaded only when a config names such a secret.
+ * GetSecretValue, signed with the SDK's default credential chain. The region is the source's,
+ * else the one in the secret's ARN, else AWS_REGION (or AWS_DEFAULT_REGION); the endpoint the
+ * source's, else the AWS SDKs' environment override (`defaultEndpoint`), else AWS's. The signer
+ * and the credential chain are loaded only when a config names such a secret.
  */
-async function readAwsSecret(source: AwsSecretSource): Promise<string> {
+async function readAwsSecret(source: AwsSecretSource, defaultEndpoint: string | undefined): Promise<string> {
   const where = describeSecret(source);
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({
-    ...(source.region ? { region: source.region } : {}),
-    ...(source.endpoint ? { endpoint: source.endpoint } : {}),
-    maxAttempts: 3,
-  });
-  let out;
+  const { AWS_RETRY, awsJsonCall } = await import('./aws-json-call.ts');
+  let out: { SecretString?: string; SecretBinary?: string };
   try {
-    out = await client.send(new GetSecretValueCommand({ SecretId: source.aws_secret, ...(source.version_stage ? { VersionStage: source.version_stage } : {}) }));
+    out = await retryAttempts(
+      () =>
+        awsJsonCall({
+          service: 'secretsmanager',
+          target: 'secretsmanager.GetSecretValue',
+          region: source.region ?? arnRegion(source.aws_secret),
+          endpoint: source.endpoint ?? defaultEndpoint,
+          body: { SecretId: source.aws_secret, ...(source.version_stage ? { VersionStage: source.version_stage } : {}) },
+        }),
+      AWS_RETRY,
+    );
   } catch (e) {
-    const err = e as { name?: string; message?: string };
+    const err = e as { code?: string; name?: string; message?: string };
     // AWS's messages name the secret, never its value.
-    throw new SecretError(`cannot read the ${where}: ${err.name ?? 'Error'}: ${err.message ?? 'failed'}`);
-  } finally {
-    client.destroy();
+    throw new SecretError(`cannot read the ${where}: ${err.code ?? err.name ?? 'Error'}: ${err.message || 'failed'}`);
   }
-  const text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
+  // The JSON protocol carries a binary secret as base64.
+  const text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary, 'base64').toString('utf8') : undefined);
   if (text === undefined) throw new SecretError(`the ${where} has no value`);
   if (!source.json_key) return text;
   let parsed: unknown;

@@ -5,7 +5,7 @@
  * setting; a setting the function's environment also sets keeps the environment's value.
  */
 import { retryAttempts } from '../pipeline/retry.ts';
-import { AwsCallError, awsJsonCall } from './aws-json-call.ts';
+import { AWS_RETRY, awsJsonCall } from '../config/aws-json-call.ts';
 
 /** The settings a deployment can keep in Parameter Store, by parameter name. */
 export const SETTING_NAMES = {
@@ -16,13 +16,6 @@ export const SETTING_NAMES = {
 export type Settings = Partial<Record<(typeof SETTING_NAMES)[keyof typeof SETTING_NAMES], string>>;
 
 export class SettingsError extends Error {}
-
-/** Throttling, 5xx and network errors are retried twice, with backoff and jitter. */
-const RETRY = {
-  attempts: 3,
-  waitMs: (attempt: number) => 100 * 2 ** attempt * (0.5 + Math.random()),
-  retryable: (e: unknown) => !(e instanceof AwsCallError) || e.status >= 500 || e.code === 'ThrottlingException',
-};
 
 /** Parameter Store answers at most 10 parameters per page. */
 const MAX_PAGES = 100;
@@ -39,7 +32,7 @@ export async function loadSettings(path: string, opts: { endpoint?: string; regi
     try {
       out = await retryAttempts(
         () => awsJsonCall({ service: 'ssm', target: 'AmazonSSM.GetParametersByPath', region: opts.region, endpoint: opts.endpoint, body: { Path: path, Recursive: true, WithDecryption: true, ...(token ? { NextToken: token } : {}) } }),
-        RETRY,
+        AWS_RETRY,
       );
     } catch (e) {
       const err = e as { code?: string; name?: string; message?: string };

@@ -1,6 +1,7 @@
-// Key rings from AWS Secrets Manager: fetched with GetSecretValue through the AWS SDK from a
-// local server that speaks its JSON protocol and checks the signature, once per process, and
-// used by a running Sluice; and the failures a deployment can meet, named without the value.
+// Key rings from AWS Secrets Manager: fetched with GetSecretValue (signed with SigV4 and the
+// SDK's credential chain) from a local server that speaks its JSON protocol and checks the
+// signature, once per process, and used by a running Sluice; the region a call is signed for;
+// and the failures a deployment can meet, named without the value.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +21,7 @@ const log = createLogger('text', () => {});
 describe('AWS Secrets Manager key source', () => {
   let sm: FakeSecretsManager;
   before(async () => {
-    sm = await startFakeSecretsManager({ 'sluice/pseudonym-keys': RING, 'sluice/app': JSON.stringify({ db_password: 'x', pseudonym_keys: RING }) });
+    sm = await startFakeSecretsManager({ 'sluice/pseudonym-keys': RING, 'sluice/app': JSON.stringify({ db_password: 'x', pseudonym_keys: RING }), 'sluice/binary-keys': { binary: Buffer.from(RING) } });
   });
   after(async () => {
     assert.deepEqual(sm.violations, []);
@@ -40,6 +41,24 @@ describe('AWS Secrets Manager key source', () => {
 
   it('picks one key of a JSON secret with json_key, and accepts the ARN as the id', async () => {
     const source: SecretSource = { aws_secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sluice/app', json_key: 'pseudonym_keys', endpoint: sm.url, region: 'eu-west-1' };
+    const ring = (await loadKeyRings([source], 'start', '/nonexistent', log))(source);
+    assert.equal(ring.keys.get('k1')!.toString(), 'first-secret-0123456789abcdef');
+  });
+
+  it('signs for the region the source names, else the one in the ARN, else AWS_REGION', async () => {
+    const load = async (source: SecretSource): Promise<string> => {
+      const ring = (await loadKeyRings([source], 'start', '/nonexistent', log))(source);
+      assert.equal(ring.current, 'k2');
+      return sm.regions.at(-1)!;
+    };
+    const arn = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:sluice/pseudonym-keys';
+    assert.equal(await load({ aws_secret: arn, endpoint: sm.url }), 'us-west-2');
+    assert.equal(await load({ aws_secret: arn, endpoint: sm.url, region: 'ap-south-1' }), 'ap-south-1');
+    assert.equal(await load({ aws_secret: 'sluice/pseudonym-keys', endpoint: sm.url }), 'eu-west-1');
+  });
+
+  it('reads a binary secret (base64 in the protocol) as its UTF-8 text', async () => {
+    const source: SecretSource = { aws_secret: 'sluice/binary-keys', endpoint: sm.url };
     const ring = (await loadKeyRings([source], 'start', '/nonexistent', log))(source);
     assert.equal(ring.keys.get('k1')!.toString(), 'first-secret-0123456789abcdef');
   });

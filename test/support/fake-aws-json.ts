@@ -14,6 +14,8 @@ export interface FakeAwsService {
   url: string;
   /** Requests answered with 200. */
   calls: number;
+  /** The region each signed request was signed for (its credential scope), in order. */
+  regions: string[];
   violations: string[];
   close(): Promise<void>;
 }
@@ -28,7 +30,7 @@ async function body(req: IncomingMessage): Promise<Buffer> {
 }
 
 export async function startFakeAwsJson(o: { signingName: string; targetPrefix: string; operations: Record<string, (input: Record<string, unknown>) => Answer> }): Promise<FakeAwsService> {
-  const state = { calls: 0, violations: [] as string[] };
+  const state = { calls: 0, regions: [] as string[], violations: [] as string[] };
   const server: Server = createServer(async (req, res) => {
     const raw = await body(req);
     const fail = (status: number, type: string, message: string) => {
@@ -47,6 +49,7 @@ export async function startFakeAwsJson(o: { signingName: string; targetPrefix: s
     try {
       const auth = parseAuthorization(req.headers.authorization);
       if (auth.service !== o.signingName) return violation(`signed for service ${auth.service}`);
+      state.regions.push(auth.region);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
       await verifySigV4({ method: 'POST', path: '/', query: '', headers, body: raw }, async (id) => (id === TEST_CREDENTIALS.accessKeyId ? { principal: id, secret: TEST_CREDENTIALS.secretAccessKey } : null), Date.now());
     } catch (e) {
@@ -72,6 +75,7 @@ export async function startFakeAwsJson(o: { signingName: string; targetPrefix: s
     get calls() {
       return state.calls;
     },
+    regions: state.regions,
     violations: state.violations,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -8,8 +8,11 @@ import { startFakeAwsJson, type FakeAwsService } from './fake-aws-json.ts';
 export { TEST_CREDENTIALS } from './fake-aws-json.ts';
 export type FakeSecretsManager = FakeAwsService;
 
-/** Serves `secrets` (name → SecretString); a name may also be given as an ARN ending in it. */
-export function startFakeSecretsManager(secrets: Record<string, string>): Promise<FakeSecretsManager> {
+/**
+ * Serves `secrets` (name → SecretString, or `{ binary }` for a SecretBinary, which the JSON
+ * protocol carries as base64); a name may also be given as an ARN ending in it.
+ */
+export function startFakeSecretsManager(secrets: Record<string, string | { binary: Buffer }>): Promise<FakeSecretsManager> {
   return startFakeAwsJson({
     signingName: 'secretsmanager',
     targetPrefix: 'secretsmanager',
@@ -29,7 +32,7 @@ export function startFakeSecretsManager(secrets: Record<string, string>): Promis
             ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`,
             Name: name,
             VersionId: '8f0c3c1e-0000-4000-8000-000000000001',
-            SecretString: secrets[name],
+            ...(typeof secrets[name] === 'string' ? { SecretString: secrets[name] } : { SecretBinary: secrets[name].binary.toString('base64') }),
             VersionStages: ['AWSCURRENT'],
             CreatedDate: 1.7e9,
           },

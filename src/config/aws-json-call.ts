@@ -1,8 +1,8 @@
 /**
  * One call of an AWS JSON 1.1 API (X-Amz-Target), signed with SigV4 using the SDK's default
- * credential chain. For the single Parameter Store call a function makes at start: the full SDK
- * client of a large API (SSM's is ~200 KB minified) would dominate a handler's bundle and its
- * cold start.
+ * credential chain: what Sluice reads its configuration with at start (Parameter Store settings
+ * of a deployment, Secrets Manager secrets). A full SDK client per API (SSM's is ~200 KB
+ * minified) would dominate a Lambda handler's bundle and its cold start for one call.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -35,12 +35,20 @@ export class AwsCallError extends Error {
   }
 }
 
+/** Throttling, 5xx and network errors are retried twice, with backoff and jitter (for `retryAttempts`). */
+export const AWS_RETRY = {
+  attempts: 3,
+  waitMs: (attempt: number): number => 100 * 2 ** attempt * (0.5 + Math.random()),
+  retryable: (e: unknown): boolean => !(e instanceof AwsCallError) || e.status >= 500 || /Throttl/.test(e.code),
+};
+
 export interface AwsJsonCall {
   /** The signing name and endpoint prefix, e.g. `ssm`. */
   service: string;
   /** e.g. `AmazonSSM.GetParametersByPath`. */
   target: string;
   body: unknown;
+  /** Default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. */
   region?: string;
   /** Default `https://<service>.<region>.amazonaws.com`. */
   endpoint?: string;
