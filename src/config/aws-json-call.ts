@@ -42,6 +42,18 @@ export const AWS_RETRY = {
   retryable: (e: unknown): boolean => !(e instanceof AwsCallError) || e.status >= 500 || /Throttl/.test(e.code),
 };
 
+/**
+ * A failed call for a message: AWS's error code and message, or the network error's name and
+ * cause (`TypeError: fetch failed (ECONNREFUSED)`). AWS's messages name resources, never values.
+ */
+export function describeAwsError(e: unknown): string {
+  const err = e as { code?: unknown; name?: string; message?: string; cause?: { code?: unknown; message?: unknown } };
+  const code = typeof err.code === 'string' ? err.code : (err.name ?? 'Error');
+  const why = typeof err.cause?.code === 'string' ? err.cause.code : err.cause?.message;
+  const cause = typeof why === 'string' && why ? ` (${why})` : '';
+  return `${code}: ${err.message || 'failed'}${cause}`;
+}
+
 export interface AwsJsonCall {
   /** The signing name and endpoint prefix, e.g. `ssm`. */
   service: string;

@@ -43,7 +43,7 @@ const arnRegion = (id: string): string | undefined => /^arn:aws[a-z-]*:secretsma
  */
 async function readAwsSecret(source: AwsSecretSource, defaultEndpoint: string | undefined): Promise<string> {
   const where = describeSecret(source);
-  const { AWS_RETRY, awsJsonCall } = await import('./aws-json-call.ts');
+  const { AWS_RETRY, awsJsonCall, describeAwsError } = await import('./aws-json-call.ts');
   let out: { SecretString?: string; SecretBinary?: string };
   try {
     out = await retryAttempts(
@@ -58,9 +58,7 @@ async function readAwsSecret(source: AwsSecretSource, defaultEndpoint: string | 
       AWS_RETRY,
     );
   } catch (e) {
-    const err = e as { code?: string; name?: string; message?: string };
-    // AWS's messages name the secret, never its value.
-    throw new SecretError(`cannot read the ${where}: ${err.code ?? err.name ?? 'Error'}: ${err.message || 'failed'}`);
+    throw new SecretError(`cannot read the ${where}: ${describeAwsError(e)}`);
   }
   // The JSON protocol carries a binary secret as base64.
   const text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary, 'base64').toString('utf8') : undefined);

@@ -5,7 +5,7 @@
  * setting; a setting the function's environment also sets keeps the environment's value.
  */
 import { retryAttempts } from '../pipeline/retry.ts';
-import { AWS_RETRY, awsJsonCall } from '../config/aws-json-call.ts';
+import { AWS_RETRY, awsJsonCall, describeAwsError } from '../config/aws-json-call.ts';
 
 /** The settings a deployment can keep in Parameter Store, by parameter name. */
 export const SETTING_NAMES = {
@@ -35,8 +35,7 @@ export async function loadSettings(path: string, opts: { endpoint?: string; regi
         AWS_RETRY,
       );
     } catch (e) {
-      const err = e as { code?: string; name?: string; message?: string };
-      throw new SettingsError(`cannot read the Parameter Store path ${path}: ${err.code ?? err.name ?? 'Error'}: ${err.message ?? ''}`.trim());
+      throw new SettingsError(`cannot read the Parameter Store path ${path}: ${describeAwsError(e)}`);
     }
     for (const p of out.Parameters ?? []) {
       const name = (p.Name ?? '').split('/').at(-1) as keyof typeof SETTING_NAMES;

@@ -4,6 +4,8 @@
 // and the failures a deployment can meet, named without the value.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { SecretSource, SluiceConfig } from '../../src/config/config.ts';
 import { loadKeyRings } from '../../src/runtime/key-rings.ts';
@@ -74,6 +76,12 @@ describe('AWS Secrets Manager key source', () => {
     await refuse({ aws_secret: 'sluice/pseudonym-keys', endpoint: sm.url, version_stage: 'AWSPREVIOUS' }, /ResourceNotFoundException.*AWSPREVIOUS/);
     await refuse({ aws_secret: 'sluice/app', endpoint: sm.url }, /sluice\/app cannot be used: every member of a JSON key ring must be/);
     await refuse({ aws_secret: 'sluice/app', json_key: 'absent', endpoint: sm.url }, /has no string under key absent/);
+    // Nothing listens there: tried three times, then the network error is named.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((r) => closed.close(r));
+    await refuse({ aws_secret: 'sluice/pseudonym-keys', endpoint: `http://127.0.0.1:${port}` }, /sluice\/pseudonym-keys: TypeError: fetch failed \(ECONNREFUSED\)/);
     const saved = process.env.AWS_SECRET_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = 'a-wrong-secret-access-key-00000000000';
     try {
