@@ -12,6 +12,8 @@ export interface JsonPath {
   source: string;
   steps: PathStep[];
   single: boolean;
+  /** For a single path: its compiled reader, made on first use ({@link compileSingle}). */
+  read?: (v: Loose) => Loose | undefined;
 }
 
 const NAME = /^[^.[\]\s*]+/;
@@ -47,7 +49,7 @@ export function parseJsonPath(source: string): JsonPath | string {
       return `"${source}" is not a valid JSON path: unexpected "${c}" at position ${i}`;
     }
   }
-  return { source, steps, single: !steps.some((s) => 'wildcard' in s) };
+  return { source, steps, single: !steps.some((s) => 'wildcard' in s), read: undefined };
 }
 
 /** The member `key` of an object value (the last one when the text repeats it), else undefined. */
@@ -71,11 +73,41 @@ function singleValue(steps: PathStep[], event: Loose): Loose | undefined {
   return v;
 }
 
+/**
+ * The reader of a path without wildcards, as generated code: each step reads a constant name
+ * (or index), so V8 caches the read per object shape, where `singleValue`'s reads by a variable
+ * name go through the generic lookup (about 80 ns a step; a table reads 20 columns a row). It
+ * takes plain objects (what JSON.parse makes) and arrays; anything else, and a name objects
+ * inherit (`toString`, `__proto__`…), goes to `singleValue`, which gives the same answers.
+ */
+function compileSingle(steps: PathStep[]): (v: Loose) => Loose | undefined {
+  const generic = (v: Loose): Loose | undefined => singleValue(steps, v);
+  if (steps.some((s) => 'key' in s && s.key in Object.prototype)) return generic;
+  let body = 'let x = v;\n';
+  for (const s of steps) {
+    if ('key' in s) {
+      body += `if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;\n`;
+      body += `if (Object.getPrototypeOf(x) !== OP) return G(v);\n`;
+      body += `x = x[${JSON.stringify(s.key)}];\n`;
+    } else {
+      body += `if (!Array.isArray(x)) return undefined;\nx = x[${(s as { index: number }).index}];\n`;
+    }
+    body += 'if (x === undefined) return undefined;\n';
+  }
+  const make = new Function('G', 'OP', `return function read(v) {\n${body}return x;\n}`) as (g: typeof generic, op: object) => (v: Loose) => Loose | undefined;
+  return make(generic, Object.prototype);
+}
+
+/** The value a single path (no wildcards) selects, or undefined. */
+function readSingle(path: JsonPath, event: Loose): Loose | undefined {
+  return (path.read ??= compileSingle(path.steps))(event);
+}
+
 /** The values a path selects; `found` is false when the path leads nowhere in this event. */
 export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean; value: Loose } {
   // The common case, names and indices only: one value at each step, no arrays built.
   if (path.single) {
-    const v = singleValue(path.steps, event);
+    const v = readSingle(path, event);
     return v === undefined ? { found: false, value: null } : { found: true, value: v };
   }
   let current: Loose[] = [event];
@@ -109,7 +141,7 @@ export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean
 export function pathReader(source: string): (value: unknown) => unknown {
   const path = parseJsonPath(source);
   if (typeof path === 'string') throw new Error(path);
-  if (path.single) return (value) => singleValue(path.steps, value as Loose);
+  if (path.single) return (path.read ??= compileSingle(path.steps)) as (value: unknown) => unknown;
   return (value) => {
     const hit = evaluateJsonPath(path, value as Loose);
     return hit.found ? hit.value : undefined;
