@@ -14,6 +14,15 @@ export function copyText(s: string): string {
 }
 
 /**
+ * JSON text (from `JSON.stringify`, which writes no whitespace and escapes tabs, newlines and
+ * carriage returns inside strings) as a field: only its backslashes need escaping, found with a
+ * search cheaper than `copyText`'s pattern.
+ */
+export function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/**
  * A value as a field: null and undefined as `\N`, strings escaped, numbers and booleans as their
  * text (a finite number's JavaScript text is a valid numeric literal), anything else as its JSON
  * (a jsonb column).

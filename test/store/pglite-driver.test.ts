@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sqlState } from '../../src/store/database.ts';
-import { copyField } from '../../src/store/copy-text.ts';
+import { copyField, copyJson, copyText } from '../../src/store/copy-text.ts';
 import { VARIANTS, withServedPglite, type TestDatabase } from '../support/databases.ts';
 
 const LONG = `${'é€😀 "quoted" \\ back\nslash\t'.repeat(400)}end`;
@@ -56,6 +56,15 @@ for (const variant of VARIANTS) {
         assert.ok(r, `row ${JSON.stringify(k)} was loaded`);
         assert.deepEqual([r.doc, Number(r.n), r.ok, r.note], [doc, n, ok, note]);
       }
+    });
+
+    it('COPY loads JSON text escaped by copyJson (backslashes only) as it was', async () => {
+      await t.db.exec('create table copied_json (k text primary key, doc jsonb)');
+      const awkward = ['\\N', 'tab\there', 'line\nbreak\r\n', 'back\\slash\\', '\\\\t', ' "quoted" ', 'é€😀', 'sep\u2028arator', LONG];
+      const docs = awkward.map((v, i) => ({ [v]: v, i, list: [v, null, { v }] }));
+      assert.equal(await t.db.copy('copied_json (k, doc)', docs.map((d, i) => `${copyText(awkward[i])}\t${copyJson(JSON.stringify(d))}\n`).join('')), awkward.length);
+      const back = new Map((await t.db.query<{ k: string; doc: unknown }>('select k, doc from copied_json')).map((r) => [r.k, r.doc]));
+      docs.forEach((d, i) => assert.deepEqual(back.get(awkward[i]), d, JSON.stringify(awkward[i])));
     });
 
     it('a COPY the database refuses fails whole with its error, in a batch too, and the driver goes on', async () => {

@@ -11,7 +11,7 @@
  */
 import { sqlState, type Database, type Queryable } from '../../store/database.ts';
 import type { MetricPoint } from './metric-point.ts';
-import { copyText } from '../../store/copy-text.ts';
+import { copyJson, copyText } from '../../store/copy-text.ts';
 import { dimensionText, subjectKey } from '../../store/subject-key.ts';
 
 /** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
@@ -37,9 +37,15 @@ const POINTS_FROM = `
 /** The columns COPY loads a point into, in the order of {@link pointLine}'s fields. */
 const POINTS_COPY = 'sluice.metric_points (tenant, metric, time, record_id, dimensions, measures)';
 
+// The tenant and metric escaped last: consecutive points mostly share them.
+const escaped = { tenant: '', tenantField: '', metric: '', metricField: '' };
+
 /** A point as a line of COPY's text format (times are normalized ISO 8601: nothing to escape). */
-const pointLine = (p: MetricPoint): string =>
-  `${copyText(p.tenant)}\t${copyText(p.metric)}\t${p.time}\t${copyText(p.record_id)}\t${copyText(JSON.stringify(p.dimensions))}\t${copyText(JSON.stringify(p.measures))}\n`;
+function pointLine(p: MetricPoint): string {
+  if (p.tenant !== escaped.tenant) escaped.tenantField = copyText((escaped.tenant = p.tenant));
+  if (p.metric !== escaped.metric) escaped.metricField = copyText((escaped.metric = p.metric));
+  return `${escaped.tenantField}\t${escaped.metricField}\t${p.time}\t${copyText(p.record_id)}\t${copyJson(JSON.stringify(p.dimensions))}\t${copyJson(JSON.stringify(p.measures))}\n`;
+}
 
 /** Adds pre-aggregated rollups (`$1`, rows as {@link RollupRow}) to the stored ones. */
 const ADD_ROLLUPS = `
