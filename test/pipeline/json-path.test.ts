@@ -2,6 +2,8 @@
 // tests hold it to the path's meaning, written out here as a reference: own members only, the
 // last of repeated names in text parsed with its duplicates kept, array indices, nothing else.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { JsonEntries, JsonNumber, parseJsonText, type Loose } from '../../src/core/json/json-text.ts';
 import { evaluateJsonPath, parseJsonPath, pathReader, type JsonPath } from '../../src/core/transform/json-path.ts';
@@ -93,4 +95,15 @@ test('agrees with the definition on random values and paths', () => {
     const steps = Array.from({ length: 1 + rand(4) }, () => (rand(3) === 0 ? `[${rand(3)}]` : `.${keys[rand(keys.length)]}`));
     check(`$${steps.join('')}`, value(4));
   }
+});
+
+test('where Node disallows generating code, paths and rules are read by the generic walk, with the same answers', () => {
+  const src = (rel: string): string => JSON.stringify(fileURLToPath(new URL(`../../src/${rel}`, import.meta.url)));
+  const script = `
+    import { pathReader } from ${src('core/transform/json-path.ts')};
+    import { Router } from ${src('pipeline/router.ts')};
+    const router = new Router({ rules: [{ name: 'r', pattern: { source: ['s'], detail: { n: [{ numeric: ['>', 1] }] } }, targets: [{ stream: 'x', input_path: '$.detail.n' }] }] });
+    console.log(JSON.stringify([pathReader('$.a[1].b')({ a: [0, { b: 3 }] }), pathReader('$.toString')({}), router.route({ source: 's', detail: { n: 5 } }, 't'), router.route({ source: 's', detail: { n: 0 } }, 't')]));`;
+  const out = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), [3, null, [{ rule: 'r', stream: 'x', ok: true, value: 5 }], []]);
 });

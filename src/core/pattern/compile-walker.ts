@@ -22,7 +22,8 @@ export type Walker = (event: object, target: WalkTarget) => void;
 const MAX_READS = 4000;
 
 /**
- * Compiles the walker for a path trie, or returns null when the trie is too large for it.
+ * Compiles the walker for a path trie, or returns null when the trie is too large for it or Node
+ * disallows generating code.
  *
  * @example const walk = compileWalker(machine.root); walk?.(event, machine);
  */
@@ -75,6 +76,11 @@ export function compileWalker(root: PathNode): Walker | null {
 
   const body = objectCode(root, 'o');
   if (reads > MAX_READS) return null;
-  const make = new Function('N', 'I', 'ck', 'OP', `return function walk(o, t) {\n${body}}`);
-  return make(nodes, indexes, comparableKey, Object.prototype) as Walker;
+  let make: (...refs: unknown[]) => Walker;
+  try {
+    make = new Function('N', 'I', 'ck', 'OP', `return function walk(o, t) {\n${body}}`) as typeof make;
+  } catch {
+    return null; // code generation disallowed (node --disallow-code-generation-from-strings): the generic walk
+  }
+  return make(nodes, indexes, comparableKey, Object.prototype);
 }

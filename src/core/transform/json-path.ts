@@ -78,7 +78,8 @@ function singleValue(steps: PathStep[], event: Loose): Loose | undefined {
  * (or index), so V8 caches the read per object shape, where `singleValue`'s reads by a variable
  * name go through the generic lookup (about 80 ns a step; a table reads 20 columns a row). It
  * takes plain objects (what JSON.parse makes) and arrays; anything else, and a name objects
- * inherit (`toString`, `__proto__`…), goes to `singleValue`, which gives the same answers.
+ * inherit (`toString`, `__proto__`…), goes to `singleValue`, which gives the same answers; so
+ * does every read where Node disallows generating code.
  */
 function compileSingle(steps: PathStep[]): (v: Loose) => Loose | undefined {
   const generic = (v: Loose): Loose | undefined => singleValue(steps, v);
@@ -94,8 +95,12 @@ function compileSingle(steps: PathStep[]): (v: Loose) => Loose | undefined {
     }
     body += 'if (x === undefined) return undefined;\n';
   }
-  const make = new Function('G', 'OP', `return function read(v) {\n${body}return x;\n}`) as (g: typeof generic, op: object) => (v: Loose) => Loose | undefined;
-  return make(generic, Object.prototype);
+  try {
+    const make = new Function('G', 'OP', `return function read(v) {\n${body}return x;\n}`) as (g: typeof generic, op: object) => (v: Loose) => Loose | undefined;
+    return make(generic, Object.prototype);
+  } catch {
+    return generic; // code generation disallowed (node --disallow-code-generation-from-strings)
+  }
 }
 
 /** The value a single path (no wildcards) selects, or undefined. */
