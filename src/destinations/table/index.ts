@@ -179,8 +179,7 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
         byKey.set(k, { index, row });
       });
       // Written in key order, the same in every writer, so two batches written at once cannot
-      // deadlock on the same keys.
-      // The default sort compares strings by UTF-16 code units, as `<` does, without a call per comparison.
+      // deadlock on the same keys (the default sort: UTF-16 code units, as `<` compares strings).
       const rows = [...byKey.keys()].sort().map((k) => byKey.get(k)!);
       if (!(await insertNew(rows))) await insertRows(rows, failures);
       return failures;
