@@ -8,7 +8,9 @@
 // Then the BI pipeline on the PostgreSQL server: transactions of about 20 fields, two of them
 // pseudonymized, into a 20-column table (target 40,000 rows/s).
 //
-//   npm run build && node bench/e2e.mjs [--seconds 8] [--clients 8]
+//   npm run build && node bench/e2e.mjs [--seconds 8] [--clients 8] [--rounds 1]
+//
+// With --rounds N the sequence runs N times and ends with each run's median ratio.
 //
 // Load comes from a worker thread (its own event loop), so the server's main thread is Sluice's.
 //
@@ -30,11 +32,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { startSluice } from '../dist/runtime/sluice-node.js';
 import { createLogger } from '../dist/runtime/logger.js';
 import config, { BENCH_KEYS, tableConfig } from './findings.mjs';
-import { arg, freshDatabase, load } from './support.mjs';
+import { arg, freshDatabase, load, median } from './support.mjs';
 
 const SECONDS = arg('seconds', 8);
 const CLIENTS = arg('clients', 8);
 const WARMUP = arg('warmup', 2);
+const ROUNDS = arg('rounds', 1);
 const TARGETS = { PostgreSQL: 60_000, PGlite: 25_000 };
 process.env.SLUICE_BENCH_KEYS = BENCH_KEYS;
 
@@ -123,15 +126,25 @@ async function bracketed(run) {
   before = after;
   return { ...r, baseline, ratio: r.rate / baseline, after };
 }
-for (const store of ['PostgreSQL', 'PGlite']) {
-  const r = await bracketed(() => sluice(store));
+const ratios = { PostgreSQL: [], PGlite: [], table: [] };
+for (let round = 1; round <= ROUNDS; round++) {
+  if (ROUNDS > 1) console.log(`\nround ${round} of ${ROUNDS}`);
+  for (const store of ['PostgreSQL', 'PGlite']) {
+    const r = await bracketed(() => sluice(store));
+    ratios[store].push(r.ratio);
+    console.log(
+      `Sluice on ${store.padEnd(10)}  ${fmt(r.rate)} events/s sustained · ${r.ratio.toFixed(2)}× baseline · target ${TARGETS[store].toLocaleString('en')} (${(TARGETS[store] / 105_000).toFixed(2)}× of the 105k reference) · refused requests ${r.failed} · RSS ${Math.round(r.rss / 2 ** 20)} MiB\n    (${detail(r)})`,
+    );
+    console.log(`bare parse-and-COPY loop (PostgreSQL):  ${fmt(r.after)} events/s (baseline; ${store}'s ratio is to ${fmt(r.baseline)}, the mean of this and the one before)`);
+  }
+  const t = await bracketed(() => sluice('PostgreSQL', 'transactions'));
+  ratios.table.push(t.ratio);
   console.log(
-    `Sluice on ${store.padEnd(10)}  ${fmt(r.rate)} events/s sustained · ${r.ratio.toFixed(2)}× baseline · target ${TARGETS[store].toLocaleString('en')} (${(TARGETS[store] / 105_000).toFixed(2)}× of the 105k reference) · refused requests ${r.failed} · RSS ${Math.round(r.rss / 2 ** 20)} MiB\n    (${detail(r)})`,
+    `Sluice table on PostgreSQL: ${fmt(t.rate)} rows/s sustained (20 columns, 2 pseudonymized) · ${t.ratio.toFixed(2)}× baseline · target 40,000 (0.38× of the 105k reference) · refused requests ${t.failed}\n    (${detail(t)})`,
   );
-  console.log(`bare parse-and-COPY loop (PostgreSQL):  ${fmt(r.after)} events/s (baseline; ${store}'s ratio is to ${fmt(r.baseline)}, the mean of this and the one before)`);
+  console.log(`bare parse-and-COPY loop (PostgreSQL):  ${fmt(t.after)} events/s (baseline; the table's ratio is to ${fmt(t.baseline)})`);
 }
-const t = await bracketed(() => sluice('PostgreSQL', 'transactions'));
-console.log(
-  `Sluice table on PostgreSQL: ${fmt(t.rate)} rows/s sustained (20 columns, 2 pseudonymized) · ${t.ratio.toFixed(2)}× baseline · target 40,000 (0.38× of the 105k reference) · refused requests ${t.failed}\n    (${detail(t)})`,
-);
-console.log(`bare parse-and-COPY loop (PostgreSQL):  ${fmt(t.after)} events/s (baseline; the table's ratio is to ${fmt(t.baseline)})`);
+if (ROUNDS > 1) {
+  const line = (name, xs, target) => `  ${name.padEnd(11)} median ${median(xs).toFixed(2)}× (${xs.map((x) => x.toFixed(2)).join(', ')}) · target ${target}×`;
+  console.log(`\nratios to the baseline over ${ROUNDS} rounds:\n${line('PostgreSQL', ratios.PostgreSQL, 0.57)}\n${line('PGlite', ratios.PGlite, 0.24)}\n${line('BI table', ratios.table, 0.38)}`);
+}
