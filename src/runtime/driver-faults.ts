@@ -2,10 +2,9 @@
  * A long-running process's guard against a database or NATS driver that rejects an internal
  * promise nobody can await when a connection drops (postgres.js, the server driver before
  * node-postgres, did so for a connection refused during a transaction's BEGIN). Sluice's own
- * calls retry on those errors; an orphaned
- * rejection of the same network error is logged and the process goes on. Any other unhandled
- * rejection is a bug: logged, and the process exits 1 (its supervisor restarts it; nothing
- * acknowledged is lost, the intake log still holds it).
+ * calls retry on those errors; an orphaned rejection of the same network error is logged and the
+ * process goes on. Any other unhandled rejection is a bug: logged, and the process exits 1 (its
+ * supervisor restarts it; nothing acknowledged is lost, the intake log still holds it).
  */
 import type { Logger } from './logger.ts';
 

@@ -62,8 +62,8 @@ export class PostgresDriver implements Database {
     this.pool.on('error', () => {});
   }
 
-  async query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
-    return (await this.pool.query<R>(this.config(sql, params))).rows;
+  query<R extends Row = Row>(sql: string, params: Param[] = []): Promise<R[]> {
+    return this.run<R>(this.pool, sql, params);
   }
 
   /** The query with a statement name while fewer than PREPARED_STATEMENTS are prepared. */
@@ -114,9 +114,9 @@ export class PostgresDriver implements Database {
     });
   }
 
-  /** A statement on a connection taken from the pool. */
-  private async run<R extends Row = Row>(client: pg.PoolClient, sql: string, params: Param[]): Promise<R[]> {
-    return (await client.query<R>(this.config(sql, params))).rows;
+  /** A statement on the pool (any connection) or on a connection taken from it. */
+  private async run<R extends Row = Row>(on: pg.Pool | pg.PoolClient, sql: string, params: Param[]): Promise<R[]> {
+    return (await on.query<R>(this.config(sql, params))).rows;
   }
 
   /** Runs `fn` on one connection inside BEGIN and COMMIT, rolling back when it throws. */

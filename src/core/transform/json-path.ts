@@ -103,16 +103,14 @@ function compileSingle(steps: PathStep[]): (v: Loose) => Loose | undefined {
   }
 }
 
-/** The value a single path (no wildcards) selects, or undefined. */
-function readSingle(path: JsonPath, event: Loose): Loose | undefined {
-  return (path.read ??= compileSingle(path.steps))(event);
-}
+/** The reader of a single path (no wildcards), compiled on first use and kept on the path. */
+const readerOf = (path: JsonPath): ((v: Loose) => Loose | undefined) => (path.read ??= compileSingle(path.steps));
 
 /** The values a path selects; `found` is false when the path leads nowhere in this event. */
 export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean; value: Loose } {
   // The common case, names and indices only: one value at each step, no arrays built.
   if (path.single) {
-    const v = readSingle(path, event);
+    const v = readerOf(path)(event);
     return v === undefined ? { found: false, value: null } : { found: true, value: v };
   }
   let current: Loose[] = [event];
@@ -146,7 +144,7 @@ export function evaluateJsonPath(path: JsonPath, event: Loose): { found: boolean
 export function pathReader(source: string): (value: unknown) => unknown {
   const path = parseJsonPath(source);
   if (typeof path === 'string') throw new Error(path);
-  if (path.single) return (path.read ??= compileSingle(path.steps)) as (value: unknown) => unknown;
+  if (path.single) return readerOf(path) as (value: unknown) => unknown;
   return (value) => {
     const hit = evaluateJsonPath(path, value as Loose);
     return hit.found ? hit.value : undefined;
