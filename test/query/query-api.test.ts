@@ -96,6 +96,32 @@ for (const store of STORES) {
       }
     });
 
+    it('snaps a relative range to whole steps, so the rollups answer it, and takes instants as given', async () => {
+      const asked = Date.now();
+      const res = await query(keys.acme.read, { metric: 'findings_upload_completed', from: 'now-30h', step: '1h', aggregations: ['count', 'sum:new_findings_count'] });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const [result] = res.body.results;
+      const from = Date.parse(result.from);
+      const to = Date.parse(result.to);
+      assert.equal(from % HOUR, 0, `from ${result.from} is on the hour`);
+      assert.equal(to % HOUR, 0, `to ${result.to} is on the hour`);
+      // The hour holding now-30h is the first bucket; the hour holding now is the last.
+      assert.ok(from <= asked - 30 * HOUR && from > asked - 31 * HOUR - 60_000, result.from);
+      assert.ok(to > asked && to <= Date.now() + HOUR, result.to);
+      assert.equal(result.source, 'rollups');
+      assert.ok(result.series[0].time.every((t: string) => Date.parse(t) % HOUR === 0));
+      const exp = expected('acme', from, to, HOUR);
+      assert.deepEqual(result.series[0].values.count, exp.map((b) => b.length));
+      assert.deepEqual(result.series[0].values['sum:new_findings_count'], exp.map((b) => (b.length ? b.reduce((a, x) => a + x, 0) : null)));
+      // A day step starts at midnight UTC; an instant stays where it was put.
+      const days = await query(keys.acme.read, { metric: 'findings_upload_completed', from: 'now-2d', step: '1d' });
+      assert.equal(Date.parse(days.body.results[0].from) % (24 * HOUR), 0);
+      const exact = new Date(asked - 30 * HOUR).toISOString();
+      const given = await query(keys.acme.read, { metric: 'findings_upload_completed', from: exact, step: '1h' });
+      assert.equal(given.body.results[0].from, exact);
+      assert.equal(given.body.results[0].source, 'points');
+    });
+
     it('groups by and filters on dimensions', async () => {
       const from = start;
       const to = start + 48 * HOUR;
