@@ -160,14 +160,26 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     },
     stopping: () => stopping });
 
-  // Entries of a process that died (or of this data dir's last run) are claimed and delivered.
+  // Entries of a process that died (or of this data dir's last run), and records a full stream
+  // parked, are claimed and delivered, 200 at a time while there is room. A recovery is logged
+  // when it starts and when nothing is left to claim, not at every round.
+  const recovery = { entries: 0, since: 0 };
+  const entries = (n: number): string => `${n} intake log entr${n === 1 ? 'y' : 'ies'}`;
   const recover = async (): Promise<void> => {
     // An API node in front of JetStream delivers nothing: workers claim what the SQL log holds (redrives).
     if (!js) pipeline.setParked(await intakeLog.parkedBytes());
     while (!stopping && !js && pipeline.pendingBytes < maxPending / 2) {
       const rows = await intakeLog.claimOrphans(200, pipeline.streamsWithoutRoom());
-      if (rows.length === 0) return;
-      log.info(`recovering ${rows.length} intake log entr${rows.length === 1 ? 'y' : 'ies'} not yet delivered`);
+      if (rows.length === 0) {
+        if (recovery.entries > 0) log.info(`recovery done: claimed ${entries(recovery.entries)} in ${((Date.now() - recovery.since) / 1000).toFixed(1)} s`);
+        recovery.entries = 0;
+        return;
+      }
+      if (recovery.entries === 0) {
+        recovery.since = Date.now();
+        log.info(`recovering intake log entries not yet delivered (a stopped process's, or records parked by a full stream): ${entries(rows.length)} claimed first`);
+      }
+      recovery.entries += rows.length;
       for (const r of rows) pipeline.accept(toLogEntry(r));
     }
   };

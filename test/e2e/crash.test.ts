@@ -85,6 +85,16 @@ describe('crash safety', () => {
         await db.close();
       }
     });
+    // The recovery is logged twice, when it starts and when nothing is left to claim, however
+    // many rounds of 200 entries it took.
+    await waitFor('the end of the recovery in the log', async () => (second.err().includes('recovery done') ? true : undefined));
+    const messages = second
+      .err()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    assert.equal(messages.filter((m) => m.startsWith('recovering intake log entries')).length, 1, second.err());
+    assert.match(messages.find((m) => m.startsWith('recovery done'))!, /^recovery done: claimed \d+ intake log entr(y|ies) in \d+\.\d s$/);
     const code = new Promise((r) => second.child.once('exit', r));
     second.child.kill('SIGTERM');
     assert.equal(await code, 0, second.err());
