@@ -70,10 +70,26 @@ for (const store of STORES) {
       assert.equal((await res.json()).__type, 'MissingAuthenticationTokenException');
     });
 
-    it('PutEvents limits: more than 10 entries is a ValidationException', async () => {
+    it('PutEvents limits: more than 10 entries, or more than 256 KiB of entries together, is a ValidationException', async () => {
       const { eb } = clients(s, acme);
       const entries = Array.from({ length: 11 }, () => ({ Source: 'a', DetailType: 'b', Detail: '{}' }));
       await assert.rejects(eb.send(new PutEventsCommand({ Entries: entries })), (e: Error) => e.name === 'ValidationException');
+      // EventBridge's entry size: Source, DetailType and Detail in UTF-8 bytes, 14 for Time.
+      // Four entries of 64 KiB each are the limit exactly; one byte more refuses the request.
+      const entry = (bytes: number, time?: Date) => {
+        const pad = bytes - 2 - (time ? 14 : 0) - '{"pad":""}'.length; // 'é' is 2 bytes in UTF-8
+        assert.equal(pad % 2, 0);
+        return { Source: 's', DetailType: 't', Detail: JSON.stringify({ pad: 'é'.repeat(pad / 2) }), ...(time ? { Time: time } : {}) };
+      };
+      const exact = [entry(64 * 1024), entry(64 * 1024), entry(64 * 1024), entry(64 * 1024, new Date())];
+      const ok = await eb.send(new PutEventsCommand({ Entries: exact }));
+      assert.equal(ok.FailedEntryCount, 0);
+      const over = [...exact.slice(0, 3), { ...exact[3], Source: 'ss' }];
+      await assert.rejects(eb.send(new PutEventsCommand({ Entries: over })), (e: Error) => {
+        assert.equal(e.name, 'ValidationException');
+        assert.match(e.message, /Total size of the entries in the request is over the limit/);
+        return true;
+      });
     });
 
     it('Firehose PutRecord and PutRecordBatch with the AWS SDK into a named stream', async () => {

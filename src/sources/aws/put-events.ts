@@ -1,14 +1,16 @@
 /**
  * EventBridge `PutEvents` (`X-Amz-Target: AWSEvents.PutEvents`): 1 to 10 entries of at most
- * 256 KiB each, per-entry results in order with `FailedEntryCount`, entry errors as EventBridge
- * reports them (`InvalidArgument`, `MalformedDetail`).
+ * 256 KiB together (EventBridge's entry size, summed over the request: more is a
+ * ValidationException for the whole request, as AWS answers), per-entry results in order with
+ * `FailedEntryCount`, entry errors as EventBridge reports them (`InvalidArgument`,
+ * `MalformedDetail`).
  */
 import { toEnvelope } from '../event-envelope.ts';
 import type { Submission } from '../../pipeline/intake.ts';
 import { awsError } from './aws-error.ts';
 import { isRecord } from '../../core/is-record.ts';
 
-export const PUT_EVENTS_LIMITS = { entries: 10, entryBytes: 256 * 1024 } as const;
+export const PUT_EVENTS_LIMITS = { entries: 10, requestBytes: 256 * 1024 } as const;
 
 type ResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
 
@@ -27,10 +29,12 @@ export function putEvents(body: unknown, tenant: string, now: Date): { submissio
   if (!Array.isArray(entries) || entries.length < 1 || entries.length > PUT_EVENTS_LIMITS.entries) {
     return awsError(400, 'ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and ${PUT_EVENTS_LIMITS.entries}`);
   }
+  let total = 0;
+  for (const e of entries) if (isRecord(e)) total += entrySize(e);
+  if (total > PUT_EVENTS_LIMITS.requestBytes) return awsError(400, 'ValidationException', 'Total size of the entries in the request is over the limit.');
   const submission: Submission = { tenant, kind: 'events', stream: null, items: [], lines: [] };
   const results: ResultEntry[] = entries.map((e): ResultEntry => {
     if (!isRecord(e)) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Entry must be an object.' };
-    if (entrySize(e) > PUT_EVENTS_LIMITS.entryBytes) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Event entry is too large: the maximum is 256 KiB.' };
     for (const k of ['Source', 'DetailType', 'Detail']) {
       if (typeof e[k] !== 'string' || (e[k] as string).length === 0) {
         return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${k} is not valid. Reason: ${k} is a required argument.` };
