@@ -110,6 +110,30 @@ for (const store of STORES) {
       assert.deepEqual(errors, [{ code: 'invalid_json', step: 'decode' }]);
     });
 
+    it('Firehose limits: 1,000 KiB a record and 4 MiB a batch of record data, exactly; a byte more is refused as Firehose refuses it', async () => {
+      const { fh } = clients(s, acme);
+      // Record data, not JSON (it reaches the error output): the sizes are what this test is about.
+      const data = (bytes: number, fill: string) => ({ Data: Buffer.alloc(bytes, fill) });
+      const KiB = 1024;
+      assert.ok((await fh.send(new PutRecordCommand({ DeliveryStreamName: 'metrics', Record: data(1000 * KiB, 'a') }))).RecordId);
+      await assert.rejects(fh.send(new PutRecordCommand({ DeliveryStreamName: 'metrics', Record: data(1000 * KiB + 1, 'a') })), (e: Error) => {
+        assert.equal(e.name, 'ValidationException');
+        assert.match(e.message, /less than or equal to 1024000/);
+        return true;
+      });
+      // Four records of 1,000 KiB and one of 96 KiB: 4 MiB, a body of about 5.6 MB in base64.
+      const full = [data(1000 * KiB, 'b'), data(1000 * KiB, 'c'), data(1000 * KiB, 'd'), data(1000 * KiB, 'e'), data(96 * KiB, 'f')];
+      const batch = await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'metrics', Records: full }));
+      assert.equal(batch.FailedPutCount, 0);
+      assert.equal(batch.RequestResponses!.length, 5);
+      await assert.rejects(fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'metrics', Records: [...full.slice(0, 4), data(96 * KiB + 1, 'f')] })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(e.name, 'InvalidArgumentException');
+        assert.equal(e.$metadata?.httpStatusCode, 400);
+        return true;
+      });
+      await s.pipeline.whenIdle();
+    });
+
     it('/v1/events takes a JSON array or NDJSON, answers per entry, and a bad entry never fails its neighbours', async () => {
       const at = new Date().toISOString();
       const arr = await postJson(`${s.url}/v1/events`, acme.key, [findings('acme', 'h-1', at, 1), { source: 'findings' }, findings('acme', 'h-2', at, 2)]);

@@ -9,9 +9,14 @@ import { BodyTooLarge, readBody } from '../../api/read-body.ts';
 import { SignatureError, verifySigV4 } from '../../auth/sigv4.ts';
 import { awsError, awsJson } from './aws-error.ts';
 import { putEvents } from './put-events.ts';
-import { putRecords } from './put-record.ts';
+import { FIREHOSE_LIMITS, putRecords } from './put-record.ts';
 
-const MAX_BODY = 5 * 1024 * 1024;
+/**
+ * The largest body a valid request makes: a PutRecordBatch of 4 MiB of record data, which is a
+ * third more in base64, with its JSON around (`{"Data":""}` and a comma for each of 500 records,
+ * the stream's name). Anything larger is refused before it is read.
+ */
+const MAX_BODY = Math.ceil(FIREHOSE_LIMITS.requestBytes / 3) * 4 + 64 * 1024;
 const OPERATIONS = ['AWSEvents.PutEvents', 'Firehose_20150804.PutRecord', 'Firehose_20150804.PutRecordBatch'];
 
 export async function postAwsJson(c: Context, app: AppContext): Promise<Response> {

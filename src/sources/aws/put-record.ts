@@ -37,7 +37,8 @@ export function putRecords(
     if (typeof data !== 'string' || !BASE64.test(data)) {
       return awsError(400, 'ValidationException', "1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must be base64-encoded bytes");
     }
-    const size = Math.floor((data.length * 3) / 4);
+    // Bytes the base64 text decodes to: three for every four characters, less its padding.
+    const size = Math.floor(((data.length - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0)) * 3) / 4);
     total += size;
     if (size > FIREHOSE_LIMITS.recordBytes) {
       return awsError(400, 'ValidationException', `1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to ${FIREHOSE_LIMITS.recordBytes}`);
@@ -48,6 +49,7 @@ export function putRecords(
     submission.lines.push(JSON.stringify(item));
     results.push({ RecordId: id });
   }
-  if (total > FIREHOSE_LIMITS.requestBytes) return awsError(413, 'ValidationException', `The request is larger than ${FIREHOSE_LIMITS.requestBytes} bytes of record data.`);
+  // As Firehose answers a batch over its limit (an InvalidArgumentException, HTTP 400).
+  if (total > FIREHOSE_LIMITS.requestBytes) return awsError(400, 'InvalidArgumentException', 'Records size exceeds 4 MB limit');
   return { submission, results };
 }
