@@ -42,6 +42,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const STEP_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const RELATIVE = /^now(?:-(\d{1,6})([smhd]))?$/;
+const isRelative = (v: unknown): boolean => typeof v === 'string' && RELATIVE.test(v);
 
 /** A time: ISO 8601, epoch milliseconds, `now`, or `now-7d` / `now-90m` style. */
 export function parseTime(v: unknown, now: number, path: string): number {
@@ -63,8 +64,9 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
   if (q.tenant !== undefined && (typeof q.tenant !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(q.tenant))) {
     throw new QueryError(`${at}.tenant`, 'expected a tenant name');
   }
+  const toText = q.to ?? 'now';
   let from = parseTime(q.from, now, `${at}.from`);
-  let to = parseTime(q.to ?? 'now', now, `${at}.to`);
+  let to = parseTime(toText, now, `${at}.to`);
   if (!(to > from)) throw new QueryError(`${at}.to`, 'must be after from');
   const stepText = q.step ?? '1h';
   const sm = typeof stepText === 'string' ? /^(\d{1,5})([smhd])$/.exec(stepText) : null;
@@ -75,8 +77,8 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
   // minute, hour or day whenever the query runs, the hourly rollups can answer an hourly or
   // longer step, and the same query gives the same (cached) answer for a whole step. Times given
   // as instants are taken as they are.
-  if (typeof q.from === 'string' && RELATIVE.test(q.from)) from = Math.floor(from / step) * step;
-  if (q.to === undefined || (typeof q.to === 'string' && RELATIVE.test(q.to))) to = from + Math.ceil((to - from) / step) * step;
+  if (isRelative(q.from)) from = Math.floor(from / step) * step;
+  if (isRelative(toText)) to = from + Math.ceil((to - from) / step) * step;
   if ((to - from) / step > LIMITS.buckets) throw new QueryError(`${at}.step`, `the range holds more than ${LIMITS.buckets} steps; use a longer step`);
   const aggs = q.aggregations ?? ['count'];
   if (!Array.isArray(aggs) || aggs.length === 0 || aggs.length > LIMITS.aggregations) {

@@ -37,8 +37,8 @@ export function putRecords(
     if (typeof data !== 'string' || !BASE64.test(data)) {
       return awsError(400, 'ValidationException', "1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must be base64-encoded bytes");
     }
-    // Bytes the base64 text decodes to: three for every four characters, less its padding.
-    const size = Math.floor(((data.length - (data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0)) * 3) / 4);
+    // Bytes the base64 text decodes to (its padding not counted).
+    const size = Buffer.byteLength(data, 'base64');
     total += size;
     if (size > FIREHOSE_LIMITS.recordBytes) {
       return awsError(400, 'ValidationException', `1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to ${FIREHOSE_LIMITS.recordBytes}`);
