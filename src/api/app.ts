@@ -41,6 +41,20 @@ function requestLevel(status: number): 'debug' | 'info' | 'error' {
 }
 
 /**
+ * The methods the app's routes take on a path (for 405 and its `Allow` header), from the routes
+ * registered so far. Route paths are literal segments and `:name` parameters (`*` any rest).
+ */
+function allowedMethods(app: Hono): (path: string) => string[] {
+  const routes = app.routes
+    .filter((r) => r.method !== 'ALL' && r.method !== 'OPTIONS')
+    .map((r) => ({
+      method: r.method,
+      pattern: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\*/g, '.*')}$`),
+    }));
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+}
+
+/**
  * @example serve({ fetch: createApp(ctx).fetch, port: 8787 });
  */
 export function createApp(ctx: AppContext): Hono {
@@ -67,7 +81,15 @@ export function createApp(ctx: AppContext): Hono {
   overviewRoutes(app, ctx);
   if (ctx.web) webRoutes(app, ctx.web);
   opsRoutes(app, ctx);
-  app.notFound((c) => httpError(c, 404, 'not_found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see docs/api.md`));
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const methods = allowed(path);
+    if (methods.length > 0) {
+      return httpError(c, 405, 'method_not_allowed', `${path} takes ${methods.join(', ')}, not ${c.req.method}; see docs/api.md`, { allow: methods.join(', ') });
+    }
+    return httpError(c, 404, 'not_found', `no route ${c.req.method} ${path}; see docs/api.md`);
+  });
   app.onError((e, c) => {
     if (e instanceof LogUnavailable) {
       return httpError(c, 503, 'log_unavailable', 'Sluice cannot store events right now; nothing was acknowledged, retry after the given seconds', { 'retry-after': '1' });

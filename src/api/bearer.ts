@@ -3,13 +3,16 @@ import type { Context } from 'hono';
 import { TENANT_NAME, type KeyKind, type KeyStore, type Principal } from '../auth/api-keys.ts';
 import { httpError } from './http-error.ts';
 
+/** The allowed kinds as a phrase with its article: "an ingest or admin key". */
+const keyKinds = (kinds: KeyKind[]): string => `${/^[aeiou]/.test(kinds[0]) ? 'an' : 'a'} ${kinds.join(' or ')} key`;
+
 export async function bearer(c: Context, keys: KeyStore, kinds: KeyKind[]): Promise<Principal | Response> {
   const h = c.req.header('authorization');
   const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
-  if (!m) return httpError(c, 401, 'missing_key', `send an API key as "Authorization: Bearer <key>" (a ${kinds.join(' or ')} key)`);
+  if (!m) return httpError(c, 401, 'missing_key', `send an API key as "Authorization: Bearer <key>" (${keyKinds(kinds)})`);
   const who = await keys.verifyBearer(m[1]);
   if (!who) return httpError(c, 401, 'invalid_key', 'the API key is unknown, revoked or malformed');
-  if (!kinds.includes(who.kind)) return httpError(c, 403, 'wrong_key_kind', `this endpoint takes a ${kinds.join(' or ')} key, not a ${who.kind} key`);
+  if (!kinds.includes(who.kind)) return httpError(c, 403, 'wrong_key_kind', `this endpoint takes ${keyKinds(kinds)}, not ${keyKinds([who.kind])}`);
   return who;
 }
 

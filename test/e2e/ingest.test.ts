@@ -170,8 +170,28 @@ for (const store of STORES) {
       assert.equal(stream.status, 400);
       assert.equal(stream.body.error.code, 'unknown_stream');
       assert.equal((await postJson(`${s.url}/v1/events`, 'nonsense', [])).status, 401);
+      const none = await fetch(`${s.url}/v1/events`, { method: 'POST', body: '[]' });
+      assert.equal(none.status, 401);
+      assert.match(((await none.json()) as { error: { message: string } }).error.message, /\(an ingest or admin key\)$/);
       const read = await s.keys.create('acme', 'read');
-      assert.equal((await postJson(`${s.url}/v1/events`, read.key, [])).status, 403);
+      const wrongKind = await postJson(`${s.url}/v1/events`, read.key, []);
+      assert.equal(wrongKind.status, 403);
+      assert.equal(wrongKind.body.error.message, 'this endpoint takes an ingest or admin key, not a read key');
+    });
+
+    it('a served path asked with another method is 405 with Allow; an unknown path is 404', async () => {
+      const get = await fetch(`${s.url}/v1/events`, { headers: { authorization: `Bearer ${acme.key}` } });
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST');
+      assert.equal(((await get.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
+      // A path with a parameter, served with several methods.
+      const patch = await fetch(`${s.url}/v1/dashboards/d-1`, { method: 'PATCH' });
+      assert.equal(patch.status, 405);
+      assert.equal(patch.headers.get('allow'), 'DELETE, GET, PUT');
+      await patch.body?.cancel();
+      const unknown = await fetch(`${s.url}/v1/nothing`, { method: 'POST' });
+      assert.equal(unknown.status, 404);
+      assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'not_found');
     });
 
     it('a producer retrying the same events is counted once', async () => {
