@@ -203,7 +203,12 @@ for (const store of STORES) {
         const res = await query(admin, { queries: [{ metric: 'findings_upload_completed', tenant: 'globex', ...range() }, { metric: 'findings_upload_completed', tenant: 'acme', ...range() }] });
         assert.equal(res.status, 200);
         assert.deepEqual(res.body.results.map(total), [1200, 600]);
-        assert.equal((await query(admin, { metric: 'findings_upload_completed', ...range() })).status, 400);
+        const unnamed = await query(admin, { metric: 'findings_upload_completed', ...range() });
+        assert.equal(unnamed.status, 400);
+        assert.match(unnamed.body.error.message, /^query\.tenant: /);
+        const inBatch = await query(admin, { queries: [{ metric: 'findings_upload_completed', tenant: 'acme', ...range() }, { metric: 'findings_upload_completed', ...range() }] });
+        assert.equal(inBatch.status, 400);
+        assert.match(inBatch.body.error.message, /^queries\[1\]\.tenant: /);
       });
 
       it('ingest keys and unknown keys cannot query', async () => {
