@@ -139,6 +139,9 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
     const r = keys('create', '--tenant', 'acme', '--kind', 'superuser');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--kind: expected one of ingest, read, admin/);
+    const missing = keys('create', '--tenant', 'acme');
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--kind is required: one of ingest, read, admin/);
     const t = keys('create', '--tenant', 'Not A Tenant', '--kind', 'read');
     assert.equal(t.status, 2);
     assert.match(t.stderr, /--tenant: expected a tenant name/);

@@ -26,7 +26,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (action === 'create') {
     if (!values.tenant) throw new UsageError('--tenant is required');
-    if (!KEY_KINDS.includes(values.kind as KeyKind)) throw new UsageError(`--kind: expected one of ${KEY_KINDS.join(', ')}, got ${JSON.stringify(values.kind ?? '')}`);
+    if (values.kind === undefined) throw new UsageError(`--kind is required: one of ${KEY_KINDS.join(', ')}`);
+    if (!KEY_KINDS.includes(values.kind as KeyKind)) throw new UsageError(`--kind: expected one of ${KEY_KINDS.join(', ')}, got ${JSON.stringify(values.kind)}`);
     if (values.tenant === ANY_TENANT && values.kind !== 'admin') throw new UsageError('--tenant "*" is only for admin keys');
   }
   if (action === 'revoke' && positionals.length !== 1) throw new UsageError('revoke takes one key, key id or access key id');
