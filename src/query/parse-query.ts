@@ -18,6 +18,8 @@ export interface Aggregation {
 }
 
 export interface MetricQuery {
+  /** Where the query is in the request, as errors name it: `query`, or `queries[i]` in a batch. */
+  at: string;
   tenant: string | null;
   metric: string;
   from: number;
@@ -108,7 +110,7 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
       filters.push({ dimension, values: values as string[] });
     }
   }
-  return { tenant: (q.tenant as string | undefined) ?? null, metric: q.metric, from, to, step, stepText: stepText as string, aggregations, groupBy: groupBy as string[], filters };
+  return { at, tenant: (q.tenant as string | undefined) ?? null, metric: q.metric, from, to, step, stepText: stepText as string, aggregations, groupBy: groupBy as string[], filters };
 }
 
 /**

@@ -7,7 +7,6 @@ import type { AppContext } from '../api/app-context.ts';
 import { bearer } from '../api/bearer.ts';
 import { httpError } from '../api/http-error.ts';
 import { readJsonBody } from '../api/read-body.ts';
-import { isRecord } from '../core/is-record.ts';
 import { parseQueries, QueryError, type MetricQuery } from './parse-query.ts';
 import type { QueryResult } from './query-service.ts';
 
@@ -30,9 +29,7 @@ export async function postQuery(c: Context, app: AppContext): Promise<Response> 
   for (const [i, q] of queries.entries()) {
     let tenant: string;
     if (who.kind === 'admin') {
-      // Named as the parser names a query's fields: `query` alone, `queries[i]` in a batch.
-      const at = isRecord(body) && 'queries' in body ? `queries[${i}]` : 'query';
-      if (!q.tenant) return httpError(c, 400, 'invalid_query', `${at}.tenant: an admin key must name the tenant of each query`);
+      if (!q.tenant) return httpError(c, 400, 'invalid_query', `${q.at}.tenant: an admin key must name the tenant of each query`);
       tenant = q.tenant;
     } else {
       if (q.tenant !== null && q.tenant !== who.tenant) {
