@@ -4,6 +4,7 @@
  * group by and filter on dimensions. Every problem names its path and what is allowed.
  */
 import { isRecord } from '../core/is-record.ts';
+import { RESERVED_METADATA } from '../destinations/metrics/metric-point.ts';
 
 export const AGGREGATE_FUNCTIONS = ['count', 'sum', 'avg', 'min', 'max', 'p50', 'p90', 'p99'] as const;
 export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
@@ -41,6 +42,16 @@ export class QueryError extends Error {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+
+/**
+ * A record's tenant_id, event_id and event_time become its point's tenant, id and time, never
+ * dimensions: grouping or filtering on them would quietly answer one empty group.
+ */
+function checkDimension(name: string, path: string): void {
+  if ((RESERVED_METADATA as readonly string[]).includes(name)) {
+    throw new QueryError(path, `"${name}" is not a dimension: a record's ${RESERVED_METADATA.join(', ')} are its point's tenant, id and time (a query reads one tenant; use from and to for time)`);
+  }
+}
 const STEP_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const RELATIVE = /^now(?:-(\d{1,6})([smhd]))?$/;
@@ -97,6 +108,7 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
   if (!Array.isArray(groupBy) || groupBy.length > LIMITS.groupBy || !groupBy.every((g) => typeof g === 'string' && NAME.test(g))) {
     throw new QueryError(`${at}.group_by`, `expected at most ${LIMITS.groupBy} dimension names`);
   }
+  groupBy.forEach((g: string, i) => checkDimension(g, `${at}.group_by[${i}]`));
   const filters: MetricQuery['filters'] = [];
   if (q.filters !== undefined) {
     if (!isRecord(q.filters) || Object.keys(q.filters).length > LIMITS.filters) {
@@ -107,6 +119,7 @@ function parseOne(q: unknown, at: string, now: number): MetricQuery {
       if (!NAME.test(dimension) || values.length === 0 || values.length > LIMITS.filterValues || !values.every((x) => typeof x === 'string')) {
         throw new QueryError(`${at}.filters.${dimension}`, `expected a string or a list of 1 to ${LIMITS.filterValues} strings`);
       }
+      checkDimension(dimension, `${at}.filters.${dimension}`);
       filters.push({ dimension, values: values as string[] });
     }
   }

@@ -179,8 +179,16 @@ for (const store of STORES) {
       });
 
       it('filters and group by on tenant-like dimensions only ever see the own tenant', async () => {
-        const byName = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), group_by: ['tenant_name', 'tenant_id', 'tenant'] });
-        assert.deepEqual(byName.body.results[0].series.map((x: { group: Record<string, string | null> }) => x.group), [{ tenant_name: 'ACME', tenant_id: null, tenant: null }]);
+        const byName = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), group_by: ['tenant_name', 'tenant'] });
+        assert.deepEqual(byName.body.results[0].series.map((x: { group: Record<string, string | null> }) => x.group), [{ tenant_name: 'ACME', tenant: null }]);
+        // The record's tenant_id is the point's tenant, not a dimension: naming it is refused.
+        const byTenantId = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), group_by: ['tenant_name', 'tenant_id'] });
+        assert.equal(byTenantId.status, 400);
+        assert.equal(byTenantId.body.error.code, 'invalid_query');
+        assert.match(byTenantId.body.error.message, /^query\.group_by\[1\]: "tenant_id" is not a dimension/);
+        const filteredById = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), filters: { tenant_id: 'globex' } });
+        assert.equal(filteredById.status, 400);
+        assert.match(filteredById.body.error.message, /^query\.filters\.tenant_id: "tenant_id" is not a dimension/);
         const filtered = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), filters: { tenant_name: 'GLOBEX' } });
         assert.deepEqual(filtered.body.results[0].series, []);
         const injected = await query(keys.acme.read, { metric: 'findings_upload_completed', ...range(), filters: { "plan' or '1'='1": 'x' } });

@@ -15,7 +15,9 @@ export interface MetricPoint {
   measures: Record<string, number>;
 }
 
-const RESERVED = new Set(['tenant_id', 'event_id', 'event_time']);
+/** Metadata a point holds as its tenant, id and time: never among its dimensions. */
+export const RESERVED_METADATA = ['tenant_id', 'event_id', 'event_time'] as const;
+const RESERVED = new Set<string>(RESERVED_METADATA);
 const DAY_MS = 86_400_000;
 
 // Records of one batch often share their time: the last one is parsed and normalized once.
