@@ -132,9 +132,11 @@ export function untilSignal(log: { info(m: string): void; error(m: string): void
         process.exit(1);
       }, timeoutSeconds * 1000);
       deadline.unref();
+      const t0 = Date.now();
       stop().then(
         () => {
           clearTimeout(deadline);
+          log.info(`stopped after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what} is done; exiting 0`);
           done(0);
         },
         (e: Error) => {

@@ -110,6 +110,9 @@ describe('sluice start: JSON logs with request ids, bounded shutdown', () => {
     await waitFor('every record at the webhook', async () => (hook.unique.size === 20 ? true : undefined), 90_000);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.out.stderr);
+    const last = JSON.parse(second.out.stderr.trim().split('\n').at(-1)!) as { level: string; msg: string };
+    assert.equal(last.level, 'info');
+    assert.match(last.msg, /^stopped after \d+\.\d s: delivering what was accepted is done; exiting 0$/);
     assert.equal(hook.accepted, 20, 'nothing delivered twice');
     assert.deepEqual(hook.violations, []);
   });
