@@ -42,16 +42,6 @@ export class QueryError extends Error {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-
-/**
- * A record's tenant_id, event_id and event_time become its point's tenant, id and time, never
- * dimensions: grouping or filtering on them would quietly answer one empty group.
- */
-function checkDimension(name: string, path: string): void {
-  if ((RESERVED_METADATA as readonly string[]).includes(name)) {
-    throw new QueryError(path, `"${name}" is not a dimension: a record's ${RESERVED_METADATA.join(', ')} are its point's tenant, id and time (a query reads one tenant; use from and to for time)`);
-  }
-}
 const STEP_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const RELATIVE = /^now(?:-(\d{1,6})([smhd]))?$/;
@@ -67,6 +57,16 @@ export function parseTime(v: unknown, now: number, path: string): number {
     if (Number.isFinite(t) && /^\d{4}-\d{2}-\d{2}/.test(v)) return t;
   }
   throw new QueryError(path, 'expected an ISO 8601 time, epoch milliseconds, "now" or "now-<n><s|m|h|d>"');
+}
+
+/**
+ * A record's tenant_id, event_id and event_time become its point's tenant, id and time, never
+ * dimensions: grouping or filtering on them would quietly answer a single group without a value.
+ */
+function checkDimension(name: string, path: string): void {
+  if ((RESERVED_METADATA as readonly string[]).includes(name)) {
+    throw new QueryError(path, `"${name}" is not a dimension: a record's tenant_id, event_id and event_time become its point's tenant, id and time (a query reads one tenant; from and to select the time)`);
+  }
 }
 
 function parseOne(q: unknown, at: string, now: number): MetricQuery {

@@ -120,6 +120,8 @@ for (const store of STORES) {
           [chart({ type: 'pie' }), /charts\[0\]\.type: expected one of line, area, bar/],
           [chart({ metric: 'bad metric' }), /charts\[0\]\.metric: expected a metric name/],
           [chart({ group_by: ['a', 'b', 'c'] }), /charts\[0\]\.group_by: a chart groups by at most 2/],
+          [chart({ group_by: ['event_time'] }), /charts\[0\]\.group_by\[0\]: "event_time" is not a dimension/],
+          [chart({ filters: { tenant_id: 'globex' } }), /charts\[0\]\.filters\.tenant_id: "tenant_id" is not a dimension/],
           [chart({ colour: 'red' }), /charts\[0\]\.colour: unknown field/],
         ];
         for (const [c, message] of cases) {
