@@ -241,12 +241,19 @@ const root = object({
 export function validateConfig(config: unknown): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   root(config, '', issues);
-  if (issues.length > 0) return issues;
+  // With problems of shape, the rules whose own shape is right are still compiled, so that one
+  // run reports a bad buffer size and a bad pattern together; checks across parts wait.
+  const shapeIssues = issues.slice();
+  const sound = (at: string): boolean => !shapeIssues.some((x) => x.path === at || x.path.startsWith(`${at}.`) || x.path.startsWith(`${at}[`));
+  if (!isRecord(config)) return issues;
   const c = config as SluiceConfig;
-  const streams = new Set(Object.keys(c.streams ?? {}));
+  // Stream names can be checked against whenever `streams` is an object, whatever is inside.
+  const streamsKnown = c.streams === undefined || (isRecord(c.streams) && !shapeIssues.some((x) => x.path === 'streams'));
+  const streams = new Set(streamsKnown ? Object.keys(c.streams ?? {}) : []);
   const seen = new Set<string>();
-  (c.rules ?? []).forEach((r, i) => {
+  (Array.isArray(c.rules) ? c.rules : []).forEach((r, i) => {
     const at = join('rules', i);
+    if (!sound(at)) return;
     if (seen.has(r.name)) issues.push({ path: join(at, 'name'), message: `duplicate rule name "${r.name}"` });
     seen.add(r.name);
     try {
@@ -257,7 +264,7 @@ export function validateConfig(config: unknown): ConfigIssue[] {
     }
     r.targets.forEach((t, j) => {
       const tat = join(join(at, 'targets'), j);
-      if (!streams.has(t.stream)) {
+      if (streamsKnown && !streams.has(t.stream)) {
         const known = [...streams].map((s) => JSON.stringify(s)).join(', ') || 'none are defined';
         issues.push({ path: join(tat, 'stream'), message: `no stream named "${t.stream}"; streams: ${known}` });
       }
@@ -272,6 +279,7 @@ export function validateConfig(config: unknown): ConfigIssue[] {
       }
     });
   });
+  if (shapeIssues.length > 0) return issues;
   const s3Stream = c.sources?.s3?.stream;
   if (s3Stream !== undefined && !streams.has(s3Stream)) {
     issues.push({ path: 'sources.s3.stream', message: `no stream named "${s3Stream}"; streams: ${[...streams].map((s) => JSON.stringify(s)).join(', ') || 'none are defined'}` });

@@ -29,6 +29,26 @@ describe('config validation', () => {
     assert.ok(lines.includes('extra: unknown key; allowed keys are: rules, streams, ingest, jetstream, embed, sources'), lines.join('\n'));
   });
 
+  it('compiles the rules whose shape is right even when other parts are wrong: one run names them all', () => {
+    const lines = validateConfig({
+      streams: { metrics: { buffer: { max_bytes: '5MB' }, destination: { type: 'stdout' } } },
+      rules: [
+        { name: 'range', pattern: { detail: { n: [{ numeric: ['>', 5, '<', 1] }] } }, targets: [{ stream: 'metrics' }] },
+        { name: 'nowhere', pattern: { source: ['x'] }, targets: [{ stream: 'metrix', input_path: '$.detail[' }] },
+        { name: 'shapeless', pattern: { source: ['x'] }, targets: [{ stream: 'metrics', colour: 'red' }] },
+      ],
+    }).map((i) => `${i.path}: ${i.message}`);
+    assert.deepEqual(
+      lines.map((l) => l.slice(0, l.indexOf(':'))),
+      ['rules[2].targets[0].colour', 'streams.metrics.buffer.max_bytes', 'rules[0].pattern.detail.n[0].numeric', 'rules[1].targets[0].stream', 'rules[1].targets[0].input_path'],
+      lines.join('\n'),
+    );
+    assert.ok(lines.includes('rules[1].targets[0].stream: no stream named "metrix"; streams: "metrics"'), lines.join('\n'));
+    // With `streams` not an object, rules are still compiled but their streams are not looked up.
+    const noStreams = validateConfig({ streams: 'metrics', rules: [{ name: 'r', pattern: { source: [{ prefix: 1 }] }, targets: [{ stream: 'metrics' }] }] });
+    assert.deepEqual(noStreams.map((i) => i.path), ['streams', 'rules[0].pattern.source[0].prefix']);
+  });
+
   it('checks the jetstream section and a stream\'s own pending limit', () => {
     const lines = validateConfig({
       streams: { s: { buffer: { max_pending_bytes: 10 }, destination: { type: 'stdout' } } },
