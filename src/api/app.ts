@@ -42,11 +42,18 @@ function requestLevel(status: number): 'debug' | 'info' | 'error' {
 
 /**
  * The methods the app's routes take on a path (for 405 and its `Allow` header), from the routes
- * registered so far. Route paths are literal segments and `:name` parameters (`*` any rest).
+ * registered so far. Route paths are literal segments and `:name` parameters (`*` any rest); any
+ * other form throws.
  */
-function allowedMethods(app: Hono): (path: string) => string[] {
+export function allowedMethods(app: Hono): (path: string) => string[] {
   const routes = app.routes
     .filter((r) => r.method !== 'ALL' && r.method !== 'OPTIONS')
+    .map((r) => {
+      // Hono's regex and optional parameters (`:id{[0-9]+}`, `:id?`) would need more than this
+      // reading: a route using one fails every start (and so every test) instead of a 405 going wrong.
+      if (/[{}?]/.test(r.path)) throw new Error(`allowedMethods reads only literal segments, :name and *; extend it for ${r.path}`);
+      return r;
+    })
     .map((r) => ({
       method: r.method,
       pattern: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+').replace(/\*/g, '.*')}$`),
