@@ -17,6 +17,20 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * The word a command takes first (`keys create`, `dlq list`, `invoke s3`): `word` when it is one
+ * of `choices`, else a usage error that says what is missing or wrong and lists the choices.
+ *
+ * @example choice(argv[0], 'action', ['create', 'list', 'revoke'])
+ */
+export function choice<T extends string>(word: string | undefined, what: string, choices: readonly T[]): T {
+  if (choices.includes(word as T)) return word as T;
+  const list = choices.length === 1 ? choices[0] : `one of ${choices.join(', ')}`;
+  if (word === undefined || word === '') throw new UsageError(`the ${what} is required: ${list}`);
+  if (word.startsWith('-')) throw new UsageError(`the ${what} comes before the options: ${list} (got ${word} first)`);
+  throw new UsageError(`the ${what} must be ${list}, got ${JSON.stringify(word)}`);
+}
+
 /** The text of an argument given inline or as `@file`. */
 export function argText(value: string, name: string): string {
   if (!value.startsWith('@')) return value;

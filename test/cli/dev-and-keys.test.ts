@@ -145,5 +145,11 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
     const t = keys('create', '--tenant', 'Not A Tenant', '--kind', 'read');
     assert.equal(t.status, 2);
     assert.match(t.stderr, /--tenant: expected a tenant name/);
+    const first = keys('--tenant', 'acme', 'create');
+    assert.equal(first.status, 2);
+    assert.match(first.stderr, /the action comes before the options: one of create, list, revoke \(got --tenant first\)/);
+    const unknown = keys('make', '--tenant', 'acme');
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /the action must be one of create, list, revoke, got "make"/);
   });
 });

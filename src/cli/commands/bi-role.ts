@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { BI_SCHEMA } from '../../destinations/table/table-schema.ts';
 import { openDatabase } from '../../store/open-database.ts';
-import { UsageError } from '../cli-io.ts';
+import { UsageError, choice } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const usage = `usage: sluice bi-role create --name NAME [--json] ${STORE_USAGE}`;
@@ -16,9 +16,10 @@ const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function run(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  if (action !== 'create') throw new UsageError(`expected create, got ${JSON.stringify(action ?? '')}`);
+  choice(action, 'action', ['create']);
   const { values } = parseArgs({ args: rest, options: { ...STORE_OPTIONS, name: { type: 'string' }, json: { type: 'boolean' } } });
-  if (!values.name || !ROLE_NAME.test(values.name)) throw new UsageError(`--name: expected a role name (lower-case letters, digits and _, 1 to 63), got ${JSON.stringify(values.name ?? '')}`);
+  if (!values.name) throw new UsageError('--name is required: the role to create (lower-case letters, digits and _, 1 to 63)');
+  if (!ROLE_NAME.test(values.name)) throw new UsageError(`--name: expected a role name (lower-case letters, digits and _, 1 to 63), got ${JSON.stringify(values.name)}`);
   if (['postgres', 'sluice_tenant'].includes(values.name) || values.name.startsWith('pg_')) throw new UsageError(`--name: ${values.name} is reserved`);
   const name = values.name;
   // base64url: safe inside a quoted literal (utility statements take no parameters).

@@ -9,14 +9,15 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { bundleHandlers, LAMBDA_HANDLERS, MAX_BUNDLE_BYTES, type HandlerName } from '../../build/bundle.ts';
 import { buildDigest, DEPLOY_ENVS, samTemplate, type DeployEnv } from '../../build/sam-template.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, UsageError, choice } from '../cli-io.ts';
 
 export const usage = `usage: sluice build aws [--env ${DEPLOY_ENVS.join('|')}] [--config FILE] [--out DIR]
   writes DIR (default dist/aws): one bundle per handler (<handler>/index.mjs) and template.yaml`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { env: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' } } });
-  if (positionals[0] !== 'aws' || positionals.length > 1) throw new UsageError(`the target must be aws, got ${JSON.stringify(positionals.join(' '))}`);
+  choice(positionals[0], 'target', ['aws']);
+  if (positionals.length > 1) throw new UsageError(`the target is aws alone, got ${JSON.stringify(positionals.join(' '))}`);
   const env = (values.env ?? 'dev') as DeployEnv;
   if (!DEPLOY_ENVS.includes(env)) throw new UsageError(`--env must be one of ${DEPLOY_ENVS.join(', ')}, got ${JSON.stringify(values.env)}`);
   const loaded = await loadConfigOrReport(values.config);

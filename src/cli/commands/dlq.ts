@@ -10,7 +10,7 @@ import { LambdaRuntime } from '../../lambda/runtime.ts';
 import { DeadLetterError, DeadLetters, filterFrom, MAX_LIST, narrows, type DeadLetterRow } from '../../pipeline/dead-letters.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { openDatabase } from '../../store/open-database.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, UsageError, choice } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const usage = `usage: sluice dlq list [FILTERS] [--all] [--limit N] [--json]
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   const [action, arg] = positionals;
-  if (!ACTIONS.includes(action)) throw new UsageError(`the action must be one of ${ACTIONS.join(', ')}, got ${JSON.stringify(action ?? '')}`);
+  choice(action, 'action', ACTIONS);
   let filter;
   try {
     filter = filterFrom({ stream: values.stream, destination: values.destination, code: values.code, since: values.since, until: values.until, ids: values.ids, all: values.all });

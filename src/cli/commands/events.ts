@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { NumberValueImpl as NumberValue } from '@aws-sdk/util-dynamodb';
 import { JsonEntries, JsonNumber, parseJsonText, type Loose } from '../../core/json/json-text.ts';
 import { apiGatewayEvent, dynamodbStreamEvent, EventBuilderError, firehoseTransformationEvent, s3Event } from '../../testing/events.ts';
-import { readFileOrStdin, UsageError } from '../cli-io.ts';
+import { readFileOrStdin, UsageError, choice } from '../cli-io.ts';
 import { exactNumber } from '../../sources/dynamodb/stream-record.ts';
 
 export const usage = `usage:
@@ -45,6 +45,7 @@ function readList(file: string, what: string): unknown[] {
 
 export async function run(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
+  choice(kind, 'event kind', ['dynamodb', 'firehose', 's3', 'api']);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -97,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
         return { key, size: data.length, eTag: createHash('md5').update(data).digest('hex') };
       });
       event = s3Event({ bucket: values.bucket, objects, region: values.region });
-    } else if (kind === 'api') {
+    } else {
+      // 'api', the last kind choice() lets through
       if (!values.method || !values.path) throw new UsageError('api needs --method and --path');
       if (values.version && !['v1', 'v2'].includes(values.version)) throw new UsageError(`--version must be v1 or v2, got ${values.version}`);
       const headers: Record<string, string> = {};
@@ -107,8 +109,6 @@ export async function run(argv: string[]): Promise<number> {
         headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
       }
       event = apiGatewayEvent({ method: values.method, path: values.path, headers, body: values.body ? readFileOrStdin(values.body, '--body') : undefined, version: (values.version ?? 'v2') as 'v2' });
-    } else {
-      throw new UsageError(`unknown event kind ${JSON.stringify(kind ?? '')}; kinds: dynamodb, firehose, s3, api`);
     }
   } catch (e) {
     if (e instanceof EventBuilderError) throw new UsageError(e.message);

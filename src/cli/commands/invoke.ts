@@ -8,7 +8,7 @@ import { invokeHttp } from '../../lambda/http-handler.ts';
 import { LambdaRuntime } from '../../lambda/runtime.ts';
 import { loadS3Objects } from '../../lambda/s3-handler.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { loadConfigOrReport, readFileOrStdin, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, readFileOrStdin, UsageError, choice } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const HANDLERS = ['dynamodb', 'firehose-transform', 's3', 'http', 'drain', 'migrate'] as const;
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     options: { ...STORE_OPTIONS, event: { type: 'string' }, stream: { type: 'string' }, 'timeout-ms': { type: 'string' } },
   });
   const handler = positionals[0];
-  if (!HANDLERS.includes(handler as never)) throw new UsageError(`the handler must be one of ${HANDLERS.join(', ')}, got ${JSON.stringify(handler ?? '')}`);
+  choice(handler, 'handler', HANDLERS);
   const needsEvent = handler !== 'drain' && handler !== 'migrate';
   if (needsEvent && !values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
   let event: unknown = {};

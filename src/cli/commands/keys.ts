@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { KEY_KINDS, TENANT_NAME, ANY_TENANT, KeyStore, type KeyKind } from '../../auth/api-keys.ts';
 import { openDatabase } from '../../store/open-database.ts';
-import { loadConfigOrReport, UsageError } from '../cli-io.ts';
+import { loadConfigOrReport, UsageError, choice } from '../cli-io.ts';
 import { STORE_OPTIONS, STORE_USAGE, storeLocation } from '../store-args.ts';
 
 export const usage = `usage: sluice keys create --tenant TENANT --kind ingest|read|admin [--json] ${STORE_USAGE}
@@ -14,7 +14,7 @@ export const usage = `usage: sluice keys create --tenant TENANT --kind ingest|re
 
 export async function run(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  if (!['create', 'list', 'revoke'].includes(action ?? '')) throw new UsageError(`expected create, list or revoke, got ${JSON.stringify(action ?? '')}`);
+  choice(action, 'action', ['create', 'list', 'revoke']);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: action === 'revoke',
