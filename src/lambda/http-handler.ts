@@ -11,7 +11,7 @@ import { onceUntilFailed, type Once } from '../core/once.ts';
 import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { Intake } from '../pipeline/intake.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
-import { Eraser, pseudonymKeySources, tableSubjects } from '../privacy/erasure.ts';
+import { Eraser, pseudonymKeySources, erasureTargets } from '../privacy/erasure.ts';
 import { DEFAULT_MAX_PENDING_BYTES, DEFAULT_RATE } from '../runtime/limits.ts';
 import type { OpenContainer } from './container.ts';
 import type { LambdaContext, LambdaRuntime } from './runtime.ts';
@@ -33,7 +33,7 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
       const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
       const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate, config.ingest?.tenants), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
-      const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
+      const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
       const embed = await EmbedKeys.open(db, config.embed);
       return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), dashboards: new Dashboards(db), embed, log: rt.log, stopping: () => false }));
     });

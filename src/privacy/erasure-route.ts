@@ -27,7 +27,7 @@ export async function postErasure(c: Context, app: AppContext): Promise<Response
     const result = await app.eraser.erase(body.subject, (body.field as string | undefined) ?? 'user_id', { dryRun: body.dry_run === true });
     return c.json(result, 200);
   } catch (e) {
-    if (e instanceof ErasureError) return httpError(c, 400, 'invalid_request', e.message);
+    if (e instanceof ErasureError) return httpError(c, 400, e.code, e.message);
     throw e;
   }
 }

@@ -9,7 +9,7 @@
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
-import type { SecretSource, SluiceConfig } from '../config/config.ts';
+import type { SecretSource, SluiceConfig, StreamConfig } from '../config/config.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
@@ -19,6 +19,8 @@ export interface ErasureTargets {
   rings: KeyRing[];
   /** Per table, the columns holding pseudonyms of each subject field. */
   tables: Array<{ table: string; subjects: Map<string, string[]> }>;
+  /** The metrics store's dimensions that hold pseudonyms (fields a metrics stream hashes). */
+  metricFields: string[];
 }
 
 export interface ErasureResult {
@@ -29,7 +31,15 @@ export interface ErasureResult {
   counts: Record<string, number>;
 }
 
-export class ErasureError extends Error {}
+export class ErasureError extends Error {
+  constructor(
+    message: string,
+    /** The API's error code. */
+    readonly code: 'invalid_request' | 'unknown_field' = 'invalid_request',
+  ) {
+    super(message);
+  }
+}
 
 const FIELD = /^[a-z_][a-z0-9_]{0,62}$/;
 class DryRun extends Error {
@@ -62,6 +72,12 @@ export class Eraser {
     if (subject.length === 0 || subject.length > 1024) throw new ErasureError('subject must be 1 to 1024 characters');
     if (!FIELD.test(field)) throw new ErasureError(`field must match ${FIELD.source}`);
     if (this.targets.rings.length === 0) throw new ErasureError('the config has no pseudonymize step, so there are no pseudonyms to erase');
+    // A field nothing holds pseudonyms in (a typo) would erase no row of a table or the metrics
+    // store and still be audited as done: refused, naming the fields there are.
+    const fields = await this.subjectFields();
+    if (!fields.includes(field)) {
+      throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a metrics stream hashes)`, 'unknown_field');
+    }
     const pseudonyms = [...new Set(this.targets.rings.flatMap((ring) => new Pseudonymizer(ring, {}).pseudonymsOf(subject)))].sort();
     const list = JSON.stringify(pseudonyms);
     let counts: Record<string, number>;
@@ -107,6 +123,29 @@ export class Eraser {
     }
     return { field, pseudonyms, dry_run: opts.dryRun, counts };
   }
+
+  /**
+   * The fields an erasure can name: the config's table subjects and hashed metrics dimensions,
+   * and the dimensions an earlier config indexed (their points are still stored).
+   */
+  async subjectFields(): Promise<string[]> {
+    const indexed = await this.db.query<{ name: string }>(
+      "select substr(indexname, length('metric_points_key_') + 1) as name from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexname like 'metric\\_points\\_key\\_%'",
+    );
+    const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.metricFields, ...indexed.map((r) => r.name)]);
+    return [...fields].sort();
+  }
+}
+
+/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions in the metrics store. */
+export function hashedFields(stream: StreamConfig): string[] {
+  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
+}
+
+/** Where an erasure looks, for a config and its key rings. */
+export function erasureTargets(config: SluiceConfig, rings: KeyRing[]): ErasureTargets {
+  const metricFields = Object.values(config.streams ?? {}).flatMap((s) => (s.destination.type === 'metrics' ? hashedFields(s) : []));
+  return { rings, tables: tableSubjects(config), metricFields: [...new Set(metricFields)] };
 }
 
 /** The BI tables of a config and their subject columns. */

@@ -23,7 +23,7 @@ import type { BufferLimits } from '../pipeline/stream.ts';
 import { createProcessors } from '../processors/registry.ts';
 import type { Processor } from '../processors/processor.ts';
 import { QueryService } from '../query/query-service.ts';
-import { pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
+import { hashedFields, pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
 import type { Database } from '../store/database.ts';
 import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
@@ -40,11 +40,6 @@ export interface Assembled {
   /** Builds a stream's processors as its pipeline stream has them (Firehose transformation runs them alone). */
   processors: (stream: string) => Processor[];
   keyRing: (source: Parameters<typeof loadKeyRings>[0][number]) => KeyRing;
-}
-
-/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions. */
-function hashedFields(stream: StreamConfig): string[] {
-  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
 }
 
 export async function assemblePipeline(

@@ -17,7 +17,7 @@ import type { Pipeline } from '../pipeline/pipeline.ts';
 import { RateLimiter } from '../pipeline/rate-limiter.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
-import { Eraser, pseudonymKeySources, tableSubjects } from '../privacy/erasure.ts';
+import { Eraser, pseudonymKeySources, erasureTargets } from '../privacy/erasure.ts';
 import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
@@ -140,7 +140,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   pipeline.gauges(counters);
   if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet acknowledged by a worker (waiting or being delivered).', () => lagMessages);
   let stopping = false;
-  const eraser = new Eraser(db, { rings: pseudonymKeySources(config).map(keyRing), tables: tableSubjects(config) }, new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
+  const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
   const app = createApp({ config, keys, intake, queries, counters, eraser, log,
     deadLetters: new DeadLetters(db),
     dashboards: new Dashboards(db),

@@ -80,11 +80,29 @@ for (const store of STORES) {
       const bad = await erase({ subject: 'alice@example.com', field: 'user id' });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.code, 'invalid_request');
+      // A field that holds no pseudonyms (a typo) would erase nothing and be audited as done.
+      const typo = await erase({ subject: 'alice@example.com', field: 'userid', dry_run: true });
+      assert.equal(typo.status, 400);
+      assert.equal(typo.body.error.code, 'unknown_field');
+      assert.match(typo.body.error.message, /^field "userid" holds no pseudonyms here; subject fields: user_id \(/);
+      assert.ok(!JSON.stringify(typo.body).includes('alice'), 'the raw subject is not echoed');
       const dry = await erase({ subject: 'alice@example.com', dry_run: true });
       assert.equal(dry.status, 200, JSON.stringify(dry.body));
       assert.deepEqual(dry.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0, dead_letters: 0 });
       assert.equal(dry.body.pseudonyms.length, 2, 'one pseudonym per key of the ring');
       assert.deepEqual(await counts(), { points: 3, rows: 2, rolled: 3 });
+    });
+
+    it('a dimension an earlier config indexed stays erasable after the config stopped hashing it', async () => {
+      await s.db.query('create index if not exists metric_points_key_email on sluice.metric_points (hashtextextended(dimensions->>\'email\', 0))');
+      try {
+        const res = await erase({ subject: 'carol@example.com', field: 'email', dry_run: true });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.equal(res.body.counts.metric_points, 0);
+      } finally {
+        await s.db.query('drop index sluice.metric_points_key_email');
+        await s.db.query("delete from sluice.erasures where field = 'email'"); // the next test counts the audit rows
+      }
     });
 
     it('erases the subject everywhere, recomputes the rollups, audits without the raw id, and is idempotent', async () => {

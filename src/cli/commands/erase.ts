@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MetricsStore } from '../../destinations/metrics/metrics-store.ts';
-import { Eraser, ErasureError, pseudonymKeySources, tableSubjects } from '../../privacy/erasure.ts';
+import { Eraser, ErasureError, pseudonymKeySources, erasureTargets } from '../../privacy/erasure.ts';
 import { loadKeyRings } from '../../runtime/key-rings.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { openDatabase } from '../../store/open-database.ts';
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const metrics = Object.values(loaded.config.streams ?? {}).find((s) => s.destination.type === 'metrics')?.destination as MetricsDestinationConfig | undefined;
   const db = await openDatabase(where, { exclusive: false });
   try {
-    const eraser = new Eraser(db, { rings, tables: tableSubjects(loaded.config) }, new MetricsStore(db, { rollupDimensions: metrics?.rollup_dimensions }));
+    const eraser = new Eraser(db, erasureTargets(loaded.config, rings), new MetricsStore(db, { rollupDimensions: metrics?.rollup_dimensions }));
     const result = await eraser.erase(values.subject, values.field ?? 'user_id', { dryRun: values['dry-run'] === true });
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {
