@@ -11,6 +11,7 @@ import type { SluiceConfig } from '../config/config.ts';
 import { deployedKeySource } from '../lambda/deploy-config.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { pseudonymKeySources } from '../privacy/erasure.ts';
+import { parseLocation } from '../destinations/archive/index.ts';
 import type { HandlerName } from './bundle.ts';
 
 export const DEPLOY_ENVS = ['dev', 'staging', 'prod'] as const;
@@ -86,7 +87,25 @@ export function samTemplate(o: TemplateOptions): Record<string, Json> {
   };
   resources.HttpApi = { Type: 'AWS::Serverless::HttpApi', Properties: { StageName: '$default' } };
 
+  // Archive destinations in S3: the functions that deliver write objects under the archive's
+  // prefix; the HTTP function's erasure also lists, reads, rewrites and deletes them.
+  const archives = Object.values(config.streams ?? {}).flatMap((st) => {
+    if (st.destination.type !== 'archive') return [];
+    const where = parseLocation(st.destination.location);
+    return 'bucket' in where ? [where] : [];
+  });
+  const objects = archives.map((a) => sub(`arn:\${AWS::Partition}:s3:::${a.bucket}/${a.prefix}*`));
+  const archiveStatements = (name: HandlerName): Json[] => {
+    if (archives.length === 0 || name === 'migrate' || name === 'firehose-transform') return [];
+    if (name !== 'http') return [statement(['s3:PutObject'], objects)];
+    return [
+      statement(['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], objects),
+      ...archives.map((a) => ({ ...(statement(['s3:ListBucket'], [sub(`arn:\${AWS::Partition}:s3:::${a.bucket}`)]) as object), Condition: { StringLike: { 's3:prefix': [`${a.prefix}*`] } } })),
+    ];
+  };
+
   const common = (name: HandlerName): Json[] => [
+    ...archiveStatements(name),
     // Its own log group only (created below, so no logs:CreateLogGroup).
     statement(['logs:CreateLogStream', 'logs:PutLogEvents'], [sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/sluice-\${Env}-${name}:*`)]),
     // The environment's settings, nothing else in Parameter Store.

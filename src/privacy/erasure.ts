@@ -2,10 +2,12 @@
  * GDPR erasure. The subject's raw id is turned into its pseudonyms under every key of every key
  * ring in the config (so rows written before a key rotation are found too); rows holding one of
  * them are deleted from every BI table column marked with that subject field, from the metrics
- * store (the dimension of that name; the hourly rollups of the touched hours are recomputed) and
- * from the error output. The pseudonyms join the suppression list, so a replay or backfill of
- * the subject's events is dropped. An audit row records when, which pseudonyms and the counts,
- * never the raw id. All of it is one transaction; a dry run counts the same way and rolls back.
+ * store (the dimension of that name; the hourly rollups of the touched hours are recomputed),
+ * from the error output and the dead letters. The pseudonyms join the suppression list, so a
+ * replay or backfill of the subject's events is dropped. An audit row records when, which
+ * pseudonyms and the counts, never the raw id. All of that is one transaction; a dry run counts
+ * the same way and rolls back. Then the archives are rewritten without the lines holding a
+ * pseudonym (an object left empty is deleted).
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
@@ -14,20 +16,23 @@ import type { Database, Queryable } from '../store/database.ts';
 import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
+import { archiveStore, removeLines, type ArchiveStore } from '../destinations/archive/index.ts';
 
 export interface ErasureTargets {
   rings: KeyRing[];
   /** Per table, the columns holding pseudonyms of each subject field. */
   tables: Array<{ table: string; subjects: Map<string, string[]> }>;
-  /** The metrics store's dimensions that hold pseudonyms (fields a metrics stream hashes). */
-  metricFields: string[];
+  /** The fields some stream hashes, by their last name (`metadata.user_id` → `user_id`). */
+  hashedFields: string[];
+  /** The archives of archive destinations, by stream: their lines holding a pseudonym are removed. */
+  archives: Array<{ stream: string; store: ArchiveStore }>;
 }
 
 export interface ErasureResult {
   field: string;
   pseudonyms: string[];
   dry_run: boolean;
-  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`, `dead_letters`. */
+  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`, `dead_letters`, `archive.<stream>` (lines). */
   counts: Record<string, number>;
 }
 
@@ -49,11 +54,12 @@ class DryRun extends Error {
 }
 
 /** The audit row of an erasure (the pseudonyms as a JSON list; never the raw subject). */
-async function audit(db: Queryable, field: string, pseudonyms: string, counts: Record<string, number>, dryRun: boolean): Promise<void> {
-  await db.query(
-    'insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, $4)',
+async function audit(db: Queryable, field: string, pseudonyms: string, counts: Record<string, number>, dryRun: boolean): Promise<number> {
+  const [row] = await db.query<{ id: number }>(
+    'insert into sluice.erasures (field, pseudonyms, counts, dry_run) values ($1, (select array_agg(p) from json_array_elements_text($2::text::json) p), $3::text::jsonb, $4) returning id::float8 as id',
     [field, pseudonyms, JSON.stringify(counts), dryRun],
   );
+  return row.id;
 }
 
 /**
@@ -76,11 +82,12 @@ export class Eraser {
     // store and still be audited as done: refused, naming the fields there are.
     const fields = await this.subjectFields();
     if (!fields.includes(field)) {
-      throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a metrics stream hashes)`, 'unknown_field');
+      throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a stream hashes)`, 'unknown_field');
     }
     const pseudonyms = [...new Set(this.targets.rings.flatMap((ring) => new Pseudonymizer(ring, {}).pseudonymsOf(subject)))].sort();
     const list = JSON.stringify(pseudonyms);
     let counts: Record<string, number>;
+    let auditId = 0;
     try {
       counts = await this.db.transaction(async (tx) => {
         const c: Record<string, number> = {};
@@ -113,26 +120,31 @@ export class Eraser {
         }
         if (opts.dryRun) throw new DryRun(c);
         await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
-        await audit(tx, field, list, c, false);
+        auditId = await audit(tx, field, list, c, false);
         return c;
       });
     } catch (e) {
       if (!(e instanceof DryRun)) throw e;
       counts = e.counts;
-      await audit(this.db, field, list, counts, true);
     }
+    // Archives after the database: the subject's pseudonyms are suppressed by then, so no new
+    // record of theirs is archived behind this pass (bar a batch already being delivered). A
+    // failure here leaves the database erased; erasing again (idempotent) finishes the archives.
+    for (const a of this.targets.archives) counts[`archive.${a.stream}`] = await removeLines(a.store, pseudonyms, opts.dryRun);
+    if (opts.dryRun) await audit(this.db, field, list, counts, true);
+    else if (this.targets.archives.length > 0) await this.db.query('update sluice.erasures set counts = $2::text::jsonb where id = $1', [auditId, JSON.stringify(counts)]);
     return { field, pseudonyms, dry_run: opts.dryRun, counts };
   }
 
   /**
-   * The fields an erasure can name: the config's table subjects and hashed metrics dimensions,
-   * and the dimensions an earlier config indexed (their points are still stored).
+   * The fields an erasure can name: the config's table subjects and hashed fields, and the
+   * metrics dimensions an earlier config indexed (their points are still stored).
    */
   async subjectFields(): Promise<string[]> {
     const indexed = await this.db.query<{ name: string }>(
       "select substr(indexname, length('metric_points_key_') + 1) as name from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexname like 'metric\\_points\\_key\\_%'",
     );
-    const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.metricFields, ...indexed.map((r) => r.name)]);
+    const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.hashedFields, ...indexed.map((r) => r.name)]);
     return [...fields].sort();
   }
 }
@@ -144,8 +156,9 @@ export function hashedFields(stream: StreamConfig): string[] {
 
 /** Where an erasure looks, for a config and its key rings. */
 export function erasureTargets(config: SluiceConfig, rings: KeyRing[]): ErasureTargets {
-  const metricFields = Object.values(config.streams ?? {}).flatMap((s) => (s.destination.type === 'metrics' ? hashedFields(s) : []));
-  return { rings, tables: tableSubjects(config), metricFields: [...new Set(metricFields)] };
+  const hashed = Object.values(config.streams ?? {}).flatMap((s) => hashedFields(s));
+  const archives = Object.entries(config.streams ?? {}).flatMap(([stream, s]) => (s.destination.type === 'archive' ? [{ stream, store: archiveStore(s.destination) }] : []));
+  return { rings, tables: tableSubjects(config), hashedFields: [...new Set(hashed)], archives };
 }
 
 /** The BI tables of a config and their subject columns. */

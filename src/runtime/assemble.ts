@@ -3,7 +3,7 @@
  * then opened), the error output and counters. The long-running process (sluice-node.ts) and
  * the Lambda handlers (lambda/) assemble the same pipeline; only its input and buffering differ.
  */
-import type { DestinationConfig, MetricsDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import type { DestinationConfig, MetricsDestinationConfig, SluiceConfig } from '../config/config.ts';
 import { createArchiveDestination } from '../destinations/archive/index.ts';
 import { createMixpanelDestination } from '../destinations/mixpanel/index.ts';
 import { createSegmentDestination } from '../destinations/segment/index.ts';

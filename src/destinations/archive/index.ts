@@ -6,16 +6,17 @@
  * the records, so a retried upload overwrites its own object instead of adding one. Each line is
  * `{ "id", "at", "record" }`: `sluice backfill --format archive` replays it with the same ids.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gunzip, gzip } from 'node:zlib';
 import type { ArchiveDestinationConfig } from '../../config/config.ts';
 import { parseS3Url, s3Client } from '../../sources/s3/object-source.ts';
 import type { BatchInfo, Destination } from '../destination.ts';
 
 const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 /** The object key of a batch under `Data/` or `Error/<code>/`. */
 export function archiveKey(prefix: string, kind: 'Data' | { error: string }, batch: BatchInfo): string {
@@ -34,25 +35,110 @@ export function parseLocation(location: string): { bucket: string; prefix: strin
   return { folder: location.startsWith('file:') ? fileURLToPath(location) : resolve(location) };
 }
 
-export function createArchiveDestination(config: ArchiveDestinationConfig): Destination {
-  const where = parseLocation(config.location);
-  const client = 'bucket' in where ? s3Client({ endpoint: config.endpoint, forcePathStyle: config.force_path_style, region: config.region }) : null;
+/** The objects of an archive, in a folder or a bucket: what the destination writes and erasure rewrites. */
+export interface ArchiveStore {
+  /** Keys of every object under `Data/` and `Error/` (the archive's prefix included). */
+  keys(): AsyncIterable<string>;
+  get(key: string): Promise<Buffer>;
+  put(key: string, body: Buffer): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** The archive's prefix in its bucket ('' for a folder). */
+  readonly prefix: string;
+}
 
-  async function put(key: string, lines: string[]): Promise<void> {
-    const body = await gzipAsync(lines.join('\n') + '\n', { level: 6 });
-    if ('folder' in where) {
-      const path = join(where.folder, key);
-      await mkdir(dirname(path), { recursive: true });
-      // Written aside and renamed: a reader never sees half an object, a retry replaces it whole.
-      const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, body);
-      await rename(tmp, path);
-      return;
-    }
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-    await (await client!()).send(new PutObjectCommand({ Bucket: where.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }));
+type ArchiveWhere = Pick<ArchiveDestinationConfig, 'location' | 'endpoint' | 'force_path_style' | 'region'>;
+
+/** The store of an archive destination's config. */
+export function archiveStore(config: ArchiveWhere): ArchiveStore {
+  const where = parseLocation(config.location);
+  if ('folder' in where) {
+    const path = (key: string) => join(where.folder, ...key.split('/'));
+    return {
+      prefix: '',
+      async *keys() {
+        for (const top of ['Data', 'Error']) {
+          let entries;
+          try {
+            entries = await readdir(join(where.folder, top), { recursive: true, withFileTypes: true });
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+            throw e;
+          }
+          for (const e of entries) {
+            if (e.isFile() && e.name.endsWith('.ndjson.gz')) yield relative(where.folder, join(e.parentPath, e.name)).split(sep).join('/');
+          }
+        }
+      },
+      get: (key) => readFile(path(key)),
+      async put(key, body) {
+        const file = path(key);
+        await mkdir(dirname(file), { recursive: true });
+        // Written aside and renamed: a reader never sees half an object, a retry replaces it whole.
+        const tmp = `${file}.${process.pid}.tmp`;
+        await writeFile(tmp, body);
+        await rename(tmp, file);
+      },
+      delete: (key) => rm(path(key), { force: true }),
+    };
   }
-  const prefix = 'prefix' in where ? where.prefix : '';
+  const client = s3Client({ endpoint: config.endpoint, forcePathStyle: config.force_path_style, region: config.region });
+  const s3 = async () => ({ sdk: await import('@aws-sdk/client-s3'), c: await client() });
+  return {
+    prefix: where.prefix,
+    async *keys() {
+      const { sdk, c } = await s3();
+      for (const top of ['Data/', 'Error/']) {
+        let token: string | undefined;
+        do {
+          const page = await c.send(new sdk.ListObjectsV2Command({ Bucket: where.bucket, Prefix: `${where.prefix}${top}`, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) if (o.Key?.endsWith('.ndjson.gz')) yield o.Key;
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+      }
+    },
+    async get(key) {
+      const { sdk, c } = await s3();
+      const out = await c.send(new sdk.GetObjectCommand({ Bucket: where.bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    },
+    async put(key, body) {
+      const { sdk, c } = await s3();
+      await c.send(new sdk.PutObjectCommand({ Bucket: where.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }));
+    },
+    async delete(key) {
+      const { sdk, c } = await s3();
+      await c.send(new sdk.DeleteObjectCommand({ Bucket: where.bucket, Key: key }));
+    },
+  };
+}
+
+const gzipLines = (lines: string[]): Promise<Buffer> => gzipAsync(lines.join('\n') + '\n', { level: 6 });
+
+/**
+ * Removes from every object of an archive the lines that contain one of `needles` (a subject's
+ * pseudonyms): an object keeps its key with the other lines, or is deleted when none is left.
+ * With `dryRun` it only counts. Resolves with the lines removed (or that would be). Objects are
+ * read one at a time, so memory holds one object; the whole archive is read.
+ */
+export async function removeLines(store: ArchiveStore, needles: string[], dryRun: boolean): Promise<number> {
+  let removed = 0;
+  for await (const key of store.keys()) {
+    const text = (await gunzipAsync(await store.get(key))).toString('utf8');
+    if (!needles.some((n) => text.includes(n))) continue;
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    const kept = lines.filter((l) => !needles.some((n) => l.includes(n)));
+    removed += lines.length - kept.length;
+    if (dryRun) continue;
+    if (kept.length === 0) await store.delete(key);
+    else await store.put(key, await gzipLines(kept));
+  }
+  return removed;
+}
+
+export function createArchiveDestination(config: ArchiveDestinationConfig): Destination {
+  const store = archiveStore(config);
+  const put = async (key: string, lines: string[]): Promise<void> => store.put(key, await gzipLines(lines));
+  const prefix = store.prefix;
 
   return {
     kind: 'archive',

@@ -1,0 +1,133 @@
+// Erasure reaches the archives: every object under Data/ and Error/ loses the lines that hold one
+// of the subject's pseudonyms (an object left empty is deleted), in a folder and in an
+// S3-compatible bucket (s3rver, SigV4 checked); a dry run only counts. Then end to end: events
+// pseudonymized into an archive, erased through the API, audited with the archive's count.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { archiveKey, archiveStore, createArchiveDestination, removeLines, type ArchiveStore } from '../../src/destinations/archive/index.ts';
+import type { DeliveryRecord } from '../../src/destinations/destination.ts';
+import { batchInfo } from '../../src/pipeline/stream.ts';
+import { TEST_CREDENTIALS } from '../support/fake-aws-json.ts';
+import { startS3Server } from '../support/s3-server.ts';
+import { postJson, startTestSluice } from '../support/test-sluice.ts';
+
+const AT = '2026-11-20T13:45:07.123Z';
+const ALICE = 'k1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+const BOB = 'k1:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+const recs = (users: Array<[string, string]>): DeliveryRecord[] => users.map(([id, user]) => ({ id, source_tenant: 'acme', at: AT, value: { metric_name: 'm', metadata: { user_id: user } } }));
+
+/** Every object of a store with the ids of its lines. */
+async function contents(store: ArchiveStore): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for await (const key of store.keys()) {
+    out[key.slice(store.prefix.length)] = gunzipSync(await store.get(key)).toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+  }
+  return out;
+}
+
+/** Three objects: Alice and Bob together, Alice alone, and an Error/ object of Bob's. */
+async function fill(location: string, endpoint?: string): Promise<Record<string, string>> {
+  const d = createArchiveDestination({ type: 'archive', location, endpoint });
+  const both = recs([['a1', ALICE], ['b1', BOB]]);
+  const alone = recs([['a2', ALICE], ['a3', ALICE]]);
+  const both2 = batchInfo('raw', both);
+  const alone2 = batchInfo('raw', alone);
+  await d.write(both, both2);
+  await d.write(alone, alone2);
+  await d.writeFailures!([{ record_id: 'b2', code: 'schema_invalid', reason: 'r', record: { user_id: BOB } } as never], both2);
+  return { both: archiveKey('', 'Data', both2), alone: archiveKey('', 'Data', alone2), error: archiveKey('', { error: 'schema_invalid' }, both2) };
+}
+
+async function erasesLines(store: ArchiveStore, keys: Record<string, string>): Promise<void> {
+  const before = await contents(store);
+  assert.deepEqual(before, { [keys.both]: ['a1', 'b1'], [keys.alone]: ['a2', 'a3'], [keys.error]: ['b2'] });
+  assert.equal(await removeLines(store, [ALICE, 'k2:not-in-any-line'], true), 3, 'a dry run counts');
+  assert.deepEqual(await contents(store), before, 'a dry run changes nothing');
+  assert.equal(await removeLines(store, [ALICE, 'k2:not-in-any-line'], false), 3);
+  assert.deepEqual(await contents(store), { [keys.both]: ['b1'], [keys.error]: ['b2'] }, 'the object of Alice alone is deleted');
+  assert.equal(await removeLines(store, [ALICE], false), 0, 'idempotent');
+  assert.equal(await removeLines(store, [BOB], false), 2);
+  assert.deepEqual(await contents(store), {});
+}
+
+describe('erasure in archives', () => {
+  it('a folder archive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-erase-archive-'));
+    try {
+      const keys = await fill(dir);
+      await erasesLines(archiveStore({ location: dir }), keys);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('an S3 archive', () => {
+    let s3: Awaited<ReturnType<typeof startS3Server>>;
+    before(async () => {
+      s3 = await startS3Server(['archive']);
+      process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
+    });
+    after(() => s3.close());
+
+    it('lists, rewrites and deletes objects under the prefix only', async () => {
+      const keys = await fill('s3://archive/firehose', s3.url);
+      // An object of another prefix in the same bucket is not the archive's.
+      const other = createArchiveDestination({ type: 'archive', location: 's3://archive/other', endpoint: s3.url });
+      const elsewhere = recs([['x1', ALICE]]);
+      await other.write(elsewhere, batchInfo('raw', elsewhere));
+      await erasesLines(archiveStore({ location: 's3://archive/firehose', endpoint: s3.url }), keys);
+      assert.deepEqual(Object.values(await contents(archiveStore({ location: 's3://archive/other', endpoint: s3.url }))), [['x1']]);
+    });
+  });
+
+  it('through a running Sluice: the erasure answer and audit count the archive lines removed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-erase-archive-'));
+    process.env.SLUICE_TEST_ARCHIVE_KEYS = 'k1:archive-secret-0123456789';
+    const s = await startTestSluice('PGlite', {
+      rules: [{ name: 'all', pattern: { source: ['shop'] }, targets: [{ stream: 'raw', input_path: '$.detail' }] }],
+      streams: {
+        raw: {
+          buffer: { max_records: 100, interval_seconds: 0 },
+          processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_TEST_ARCHIVE_KEYS' }, fields: { user_id: 'hash' } }],
+          destination: { type: 'archive', location: dir },
+        },
+      },
+    });
+    try {
+      const ingest = (await s.keys.create('acme', 'ingest')).key;
+      const admin = (await s.keys.create('*', 'admin')).key;
+      const sale = (id: string, user: string) => ({ source: 'shop', 'detail-type': 'sale', detail: { id, user_id: user, amount: 3 } });
+      const sent = await postJson(`${s.url}/v1/events`, ingest, [sale('s1', 'alice@example.com'), sale('s2', 'bob@example.com'), sale('s3', 'alice@example.com')]);
+      assert.equal(sent.status, 200);
+      await s.pipeline.whenIdle();
+      const files = () => {
+        const out: string[] = [];
+        const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : out.push(relative(dir, join(d, e.name)))));
+        walk(dir);
+        return out;
+      };
+      const archived = () => files().flatMap((f) => gunzipSync(readFileSync(join(dir, f))).toString('utf8').trim().split('\n')).map((l) => (JSON.parse(l) as { record: { id: string } }).record.id).sort();
+      assert.deepEqual(archived(), ['s1', 's2', 's3']);
+      assert.ok(!files().some((f) => readFileSync(join(dir, f)).length === 0));
+
+      const dry = await postJson(`${s.url}/v1/admin/erasures`, admin, { subject: 'alice@example.com', dry_run: true });
+      assert.equal(dry.status, 200, JSON.stringify(dry.body));
+      assert.equal(dry.body.counts['archive.raw'], 2);
+      assert.deepEqual(archived(), ['s1', 's2', 's3']);
+      const res = await postJson(`${s.url}/v1/admin/erasures`, admin, { subject: 'alice@example.com' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.counts['archive.raw'], 2);
+      assert.deepEqual(archived(), ['s2']);
+      const audit = await s.db.query<{ dry_run: boolean; counts: Record<string, number> }>('select dry_run, counts from sluice.erasures order by id');
+      assert.deepEqual(audit.map((a) => [a.dry_run, a.counts['archive.raw']]), [[true, 2], [false, 2]]);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
