@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { parseKeyRing, Pseudonymizer } from '../dist/core/privacy/pseudonymizer.js';
 import { MetricsStore } from '../dist/destinations/metrics/metrics-store.js';
-import { Eraser, tableSubjects } from '../dist/privacy/erasure.js';
+import { Eraser, erasureTargets } from '../dist/privacy/erasure.js';
 import { createLogger } from '../dist/runtime/logger.js';
 import { startSluice } from '../dist/runtime/sluice-node.js';
 import { PostgresDriver } from '../dist/store/postgres-driver.js';
@@ -61,7 +61,7 @@ try {
   }
 
   const store = new PostgresDriver({ url: db.url, max: 2 });
-  const eraser = new Eraser(store, { rings: [parseKeyRing(BENCH_KEYS)], tables: tableSubjects(tableConfig) }, new MetricsStore(store));
+  const eraser = new Eraser(store, erasureTargets(tableConfig, [parseKeyRing(BENCH_KEYS)]), new MetricsStore(store));
   await eraser.erase(subjects[RUNS], 'user_id', { dryRun: false }); // warm
   const times = [];
   for (let i = 0; i < RUNS; i++) {
