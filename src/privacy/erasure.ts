@@ -80,7 +80,7 @@ export class Eraser {
     if (this.targets.rings.length === 0) throw new ErasureError('the config has no pseudonymize step, so there are no pseudonyms to erase');
     // A field nothing holds pseudonyms in (a typo) would erase no row of a table or the metrics
     // store and still be audited as done: refused, naming the fields there are.
-    const fields = await this.subjectFields();
+    const { fields, indexed } = await this.subjectFields();
     if (!fields.includes(field)) {
       throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a stream hashes)`, 'unknown_field');
     }
@@ -100,7 +100,9 @@ export class Eraser {
           );
           c[`bi.${t.table}`] = rows[0].n;
         }
-        const buckets = await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
+        // Points hold pseudonyms in the dimensions a metrics stream hashes, and those have a
+        // subject index (MetricsStore.prepare); another field would only scan every point.
+        const buckets = !indexed.includes(field) ? [] : await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
           // The field is validated (FIELD) and written literally, so the expression index on it is used.
           `with d as (delete from sluice.metric_points where ${subjectIn(dimensionText(field), '$1')} returning tenant, metric, time)
            select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
@@ -138,14 +140,15 @@ export class Eraser {
 
   /**
    * The fields an erasure can name: the config's table subjects and hashed fields, and the
-   * metrics dimensions an earlier config indexed (their points are still stored).
+   * metrics dimensions with a subject index (`indexed`), this config's or an earlier one's.
    */
-  async subjectFields(): Promise<string[]> {
-    const indexed = await this.db.query<{ name: string }>(
+  async subjectFields(): Promise<{ fields: string[]; indexed: string[] }> {
+    const rows = await this.db.query<{ name: string }>(
       "select substr(indexname, length('metric_points_key_') + 1) as name from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexname like 'metric\\_points\\_key\\_%'",
     );
-    const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.hashedFields, ...indexed.map((r) => r.name)]);
-    return [...fields].sort();
+    const indexed = rows.map((r) => r.name);
+    const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.hashedFields, ...indexed]);
+    return { fields: [...fields].sort(), indexed };
   }
 }
 
