@@ -143,10 +143,7 @@ export class Eraser {
    * metrics dimensions with a subject index (`indexed`), this config's or an earlier one's.
    */
   async subjectFields(): Promise<{ fields: string[]; indexed: string[] }> {
-    const rows = await this.db.query<{ name: string }>(
-      "select substr(indexname, length('metric_points_key_') + 1) as name from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and indexname like 'metric\\_points\\_key\\_%'",
-    );
-    const indexed = rows.map((r) => r.name);
+    const indexed = await this.metrics.indexedSubjectDimensions();
     const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.hashedFields, ...indexed]);
     return { fields: [...fields].sort(), indexed };
   }

@@ -15,8 +15,8 @@ export const usage = `usage: sluice bi-role create --name NAME [--json] ${STORE_
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  choice(action, 'action', ['create']);
+  choice(argv[0], 'action', ['create']);
+  const rest = argv.slice(1);
   const { values } = parseArgs({ args: rest, options: { ...STORE_OPTIONS, name: { type: 'string' }, json: { type: 'boolean' } } });
   if (!values.name) throw new UsageError('--name is required: the role to create (lower-case letters, digits and _, 1 to 63)');
   if (!ROLE_NAME.test(values.name)) throw new UsageError(`--name: expected a role name (lower-case letters, digits and _, 1 to 63), got ${JSON.stringify(values.name)}`);

@@ -21,7 +21,7 @@ export const usage = `usage: sluice dlq list [FILTERS] [--all] [--limit N] [--js
   --all: also dead letters already redriven; --everything: purge with no filter
   ${STORE_USAGE}`;
 
-const ACTIONS = ['list', 'show', 'redrive', 'purge'];
+const ACTIONS = ['list', 'show', 'redrive', 'purge'] as const;
 
 function line(r: DeadLetterRow): string {
   const state = r.redriven_at ? `redriven ${r.redriven_at}` : 'pending';
@@ -46,8 +46,8 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  const [action, arg] = positionals;
-  choice(action, 'action', ACTIONS);
+  const action = choice(positionals[0], 'action', ACTIONS);
+  const arg = positionals[1];
   let filter;
   try {
     filter = filterFrom({ stream: values.stream, destination: values.destination, code: values.code, since: values.since, until: values.until, ids: values.ids, all: values.all });

@@ -44,8 +44,8 @@ function readList(file: string, what: string): unknown[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const [kind, ...rest] = argv;
-  choice(kind, 'event kind', ['dynamodb', 'firehose', 's3', 'api']);
+  const kind = choice(argv[0], 'event kind', ['dynamodb', 'firehose', 's3', 'api']);
+  const rest = argv.slice(1);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -99,7 +99,6 @@ export async function run(argv: string[]): Promise<number> {
       });
       event = s3Event({ bucket: values.bucket, objects, region: values.region });
     } else {
-      // 'api', the last kind choice() lets through
       if (!values.method || !values.path) throw new UsageError('api needs --method and --path');
       if (values.version && !['v1', 'v2'].includes(values.version)) throw new UsageError(`--version must be v1 or v2, got ${values.version}`);
       const headers: Record<string, string> = {};

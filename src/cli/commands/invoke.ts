@@ -23,8 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: { ...STORE_OPTIONS, event: { type: 'string' }, stream: { type: 'string' }, 'timeout-ms': { type: 'string' } },
   });
-  const handler = positionals[0];
-  choice(handler, 'handler', HANDLERS);
+  const handler = choice(positionals[0], 'handler', HANDLERS);
   const needsEvent = handler !== 'drain' && handler !== 'migrate';
   if (needsEvent && !values.event) throw new UsageError('--event is required: a file with the Lambda event (sluice events … writes one), or - for stdin');
   let event: unknown = {};

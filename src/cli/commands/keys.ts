@@ -13,8 +13,8 @@ export const usage = `usage: sluice keys create --tenant TENANT --kind ingest|re
        sluice keys revoke KEY|KEY_ID|ACCESS_KEY_ID ${STORE_USAGE}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [action, ...rest] = argv;
-  choice(action, 'action', ['create', 'list', 'revoke']);
+  const action = choice(argv[0], 'action', ['create', 'list', 'revoke']);
+  const rest = argv.slice(1);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: action === 'revoke',

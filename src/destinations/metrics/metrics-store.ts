@@ -118,6 +118,9 @@ interface Deduped {
 /** Points per transaction (see `write`). */
 const WRITE_BATCH_POINTS = 1000;
 
+/** A subject index's name is this and the dimension's. */
+const SUBJECT_INDEX = 'metric_points_key_';
+
 const NO_DIMENSIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The start of a point's hour, ISO 8601 (points' times are normalized: `YYYY-MM-DDTHH:MM:SS.sssZ`). */
@@ -230,6 +233,18 @@ export class MetricsStore {
   }
 
   /**
+   * The dimensions that have a subject index, made by this config or an earlier one: those
+   * whose points erasure can find (and the only ones it searches).
+   */
+  async indexedSubjectDimensions(): Promise<string[]> {
+    const rows = await this.db.query<{ name: string }>(
+      "select substr(indexname, length($1) + 1) as name from pg_indexes where schemaname = 'sluice' and tablename = 'metric_points' and starts_with(indexname, $1)",
+      [SUBJECT_INDEX],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /**
    * Makes the rollups match `rollupDimensions`: when the store was rolled up with another set
    * (or by a version that kept every dimension), rebuilds them from the points. Returns whether
    * it rebuilt.
@@ -240,7 +255,7 @@ export class MetricsStore {
       // many points, and a hash index keeps all of a key's entries in one bucket chain that
       // every insert walks to its end (docs/benchmarks.md). The indexes of earlier versions (a
       // btree on the pseudonym itself, then a hash index) are dropped.
-      await this.db.query(`create index if not exists metric_points_key_${d} on sluice.metric_points (${subjectKey(dimensionText(d))})`);
+      await this.db.query(`create index if not exists ${SUBJECT_INDEX}${d} on sluice.metric_points (${subjectKey(dimensionText(d))})`);
       for (const old of [`metric_points_subject_${d}`, `metric_points_hash_${d}`]) await this.db.query(`drop index if exists sluice.${old}`);
     }
     const wanted = JSON.stringify(this.rollupDimensions);
