@@ -35,6 +35,13 @@ export interface BatchInfo {
    * a class of failure (`http_503`, `timeout`, `network_ECONNREFUSED`; no content) and the wait.
    */
   retrying?(cls: string, waitMs: number): void;
+  /**
+   * The erasure epoch the batch was checked against the suppression list at, when a record of
+   * it holds a pseudonym: a database destination starts each transaction with
+   * `fenceStep(erasureEpoch)` (privacy/fence.ts), and the stream checks the batch again when
+   * that fails.
+   */
+  erasureEpoch?: number;
 }
 
 /** A record that failed a processor or was refused, as a destination's error sink receives it. */

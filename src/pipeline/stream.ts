@@ -7,9 +7,10 @@
  * dropped; records are acknowledged (`done`) only after their outcome is durable.
  */
 import { createHash } from 'node:crypto';
-import { protect, runSteps } from '../processors/run-steps.ts';
+import { protect, runSteps, type StepResult } from '../processors/run-steps.ts';
 import type { BatchInfo, Destination } from '../destinations/destination.ts';
-import type { Processor } from '../processors/processor.ts';
+import type { BatchContext, Processor } from '../processors/processor.ts';
+import { erasedSince } from '../privacy/fence.ts';
 import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import type { ErrorOutput, FailedRecord } from './error-output.ts';
 import { retryForever } from './retry.ts';
@@ -230,27 +231,30 @@ export class Stream {
     const failures: FailedRecord[] = [];
     const failedFrom: string[] = [];
     const refused: DeadLetter[] = [];
-    const live: StreamRecord[] = [];
-    const values: unknown[] = [];
+    let live: StreamRecord[] = [];
+    let values: unknown[] = [];
+    const context: BatchContext = {};
+    /** Adds the records that steps kept to `live` (with their values); the others leave, counted. */
+    const sort = (records: StreamRecord[], results: StepResult[]): void =>
+      results.forEach(({ outcome: o, step }, i) => {
+        if (o.kind === 'ok') {
+          live.push(records[i]);
+          values.push(o.value);
+        } else if (o.kind === 'drop') this.left('dropped', step, records[i].source_tenant);
+        else {
+          failures.push(this.failed(records[i], step, o.code, o.reason));
+          failedFrom.push(records[i].source_tenant);
+        }
+      });
     const fresh = batch.filter((r) => !r.processed);
-    (await runSteps(processors, fresh.map((r) => r.value))).forEach(({ outcome: o, step }, i) => {
-      if (o.kind === 'ok') {
-        live.push(fresh[i]);
-        values.push(o.value);
-      } else if (o.kind === 'drop') this.left('dropped', step, fresh[i].source_tenant);
-      else {
-        failures.push(this.failed(fresh[i], step, o.code, o.reason));
-        failedFrom.push(fresh[i].source_tenant);
-      }
-    });
-    for (const r of batch) {
-      if (!r.processed) continue;
-      live.push(r);
-      values.push(r.value);
-    }
+    sort(fresh, await runSteps(processors, fresh.map((r) => r.value), context));
+    // Records processed before (a redriven dead letter, an archived line) go only through what
+    // still applies to them: the suppression list.
+    const processed = batch.filter((r) => r.processed);
+    if (processed.length > 0) sort(processed, await runSteps(processors, processed.map((r) => r.value), context, 'recheck'));
     const info = batchInfo(this.name, batch);
+    info.erasureEpoch = context.erasureEpoch;
     if (live.length > 0) {
-      const delivered = live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i], at: r.at }));
       const labels = { stream: this.name, destination: destination.kind };
       const retried = (cls: string, wait: number): void => {
         counters.count('sluice_destination_batches_total', { ...labels, outcome: 'retried' });
@@ -259,7 +263,25 @@ export class Stream {
       };
       // A forwarder retries its requests itself: it says so through the batch.
       info.retrying = retried;
-      const answer = await retryForever(() => destination.write(delivered, info), retried);
+      const answer = await retryForever(async () => {
+        for (;;) {
+          try {
+            return await destination.write(
+              live.map((r, i) => ({ id: r.id, source_tenant: r.source_tenant, value: values[i], at: r.at })),
+              info,
+            );
+          } catch (e) {
+            if (!erasedSince(e)) throw e;
+          }
+          // A subject was erased after the batch was checked: what is left is checked again.
+          const [before, kept] = [live, values];
+          [live, values] = [[], []];
+          const again: BatchContext = {};
+          sort(before, await runSteps(processors, kept, again, 'recheck'));
+          info.erasureEpoch = again.erasureEpoch;
+          if (live.length === 0) return [];
+        }
+      }, retried);
       counters.count('sluice_destination_batches_total', { ...labels, outcome: 'delivered' });
       counters.observe('sluice_batch_records', { stream: this.name }, live.length);
       // Latency per record; the records of one intake entry share their acceptance time.

@@ -5,8 +5,8 @@
  * store (the dimension of that name; the hourly rollups of the touched hours are recomputed),
  * from the error output and the dead letters. The pseudonyms join the suppression list, so a
  * replay or backfill of the subject's events is dropped. An audit row records when, which
- * pseudonyms and the counts, never the raw id. All of that is one transaction; a dry run counts
- * the same way and rolls back. Then the archives are rewritten without the lines holding a
+ * pseudonyms and the counts, never the raw id. All of that is one transaction, which bumps the
+ * erasure epoch under the fence's lock (fence.ts); a dry run counts the same way and rolls back. Then the archives are rewritten without the lines holding a
  * pseudonym (an object left empty is deleted).
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
@@ -17,6 +17,8 @@ import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
 import { archiveStore, removeLines, type ArchiveStore } from '../destinations/archive/index.ts';
+import type { Suppression } from '../processors/pseudonymize.ts';
+import { ERASURE_LOCK } from './fence.ts';
 
 export interface ErasureTargets {
   rings: KeyRing[];
@@ -90,6 +92,12 @@ export class Eraser {
     let auditId = 0;
     try {
       counts = await this.db.transaction(async (tx) => {
+        // Waits for the fenced writes in flight (their rows are then visible here) and holds new
+        // ones until this commits; the epoch tells batches checked before it to check again.
+        if (!opts.dryRun) {
+          await tx.query(`select pg_advisory_xact_lock(${ERASURE_LOCK})`);
+          await tx.query('update sluice.erasure_epoch set n = n + 1');
+        }
         const c: Record<string, number> = {};
         for (const t of this.targets.tables) {
           const columns = t.subjects.get(field) ?? [];
@@ -130,8 +138,9 @@ export class Eraser {
       counts = e.counts;
     }
     // Archives after the database: the subject's pseudonyms are suppressed by then, so no new
-    // record of theirs is archived behind this pass (bar a batch already being delivered). A
-    // failure here leaves the database erased; erasing again (idempotent) finishes the archives.
+    // record of theirs is archived behind this pass (bar a batch already being delivered: the
+    // fence covers only the database's destinations). A failure here leaves the database
+    // erased; erasing again (idempotent) finishes the archives.
     for (const a of this.targets.archives) counts[`archive.${a.stream}`] = await removeLines(a.store, pseudonyms, opts.dryRun);
     if (opts.dryRun) await audit(this.db, field, list, counts, true);
     else if (this.targets.archives.length > 0) await this.db.query('update sluice.erasures set counts = $2::text::jsonb where id = $1', [auditId, JSON.stringify(counts)]);
@@ -185,9 +194,15 @@ export function pseudonymKeySources(config: SluiceConfig): SecretSource[] {
   return [...seen.values()];
 }
 
-/** Which of these pseudonyms are on the suppression list (one query). */
-export async function suppressedAmong(db: Queryable, pseudonyms: string[]): Promise<Set<string>> {
-  if (pseudonyms.length === 0) return new Set();
-  const rows = await db.query<{ pseudonym: string }>('select pseudonym from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))', [JSON.stringify(pseudonyms)]);
-  return new Set(rows.map((r) => r.pseudonym));
+/**
+ * Which of these pseudonyms are on the suppression list, and the erasure epoch the list was read
+ * at (one statement, so one snapshot: the list holds every erasure up to that epoch).
+ */
+export async function suppressedAmong(db: Queryable, pseudonyms: string[]): Promise<Suppression> {
+  const [row] = await db.query<{ epoch: number; erased: string[] | null }>(
+    `select (select n from sluice.erasure_epoch)::float8 as epoch,
+            (select array_agg(pseudonym) from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))) as erased`,
+    [JSON.stringify(pseudonyms)],
+  );
+  return { erased: new Set(row.erased ?? []), epoch: row.epoch };
 }

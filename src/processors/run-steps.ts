@@ -4,7 +4,7 @@
  * Firehose data-transformation handler, which answers per record.
  */
 import type { Outcome } from '../core/outcome.ts';
-import type { Processor } from './processor.ts';
+import type { BatchContext, Processor } from './processor.ts';
 
 /** The final outcome of each input record (in input order), and the step that decided it. */
 export interface StepResult {
@@ -19,14 +19,19 @@ export function protect(processors: Processor[], value: unknown): unknown {
   return record;
 }
 
-export async function runSteps(processors: Processor[], values: unknown[]): Promise<StepResult[]> {
+/**
+ * Runs the records through the steps (`process`), or, for records already processed (`recheck`),
+ * through what still applies to them: only the steps that have a `recheck`.
+ */
+export async function runSteps(processors: Processor[], values: unknown[], batch?: BatchContext, mode: 'process' | 'recheck' = 'process'): Promise<StepResult[]> {
   const results: StepResult[] = values.map((value) => ({ outcome: { kind: 'ok', value }, step: '' }));
   let live = values.map((_, i) => i);
   let current = values;
   for (const p of processors) {
+    if (mode === 'recheck' && !p.recheck) continue;
     let outcomes: Outcome[];
     try {
-      outcomes = await p.process(current);
+      outcomes = await (mode === 'recheck' ? p.recheck!(current, batch) : p.process(current, batch));
     } catch (e) {
       outcomes = current.map(() => ({ kind: 'fail', code: 'processor_error', reason: `${p.step} threw ${(e as Error)?.name ?? 'an error'}` }));
     }

@@ -22,6 +22,7 @@ import { Activity } from '../pipeline/activity.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
 import { createProcessors } from '../processors/registry.ts';
 import type { Processor } from '../processors/processor.ts';
+import type { SuppressionCheck } from '../processors/pseudonymize.ts';
 import { QueryService } from '../query/query-service.ts';
 import { hashedFields, pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
 import type { Database } from '../store/database.ts';
@@ -68,7 +69,7 @@ export async function assemblePipeline(
 
   // The suppression list is read once per batch; while the store is down the batch waits (a
   // failed lookup must not fail records that are fine).
-  const suppressed = (pseudonyms: string[]): Promise<Set<string>> =>
+  const suppressed: SuppressionCheck = (pseudonyms) =>
     retryForever(
       () => suppressedAmong(db, pseudonyms),
       (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),

@@ -228,6 +228,29 @@ export const MIGRATIONS: string[] = [
   `
   drop function if exists sluice.abort_unless(boolean, text);
   `,
+  // 12: the erasure fence (privacy/fence.ts): erasures bump the epoch under advisory lock 727114
+  // held exclusive; a fenced write takes it shared and fails with SL002 when an erasure committed
+  // after its batch was checked against the suppression list. The function is VOLATILE, so the
+  // epoch is read with a snapshot taken after the lock is granted.
+  `
+  create table sluice.erasure_epoch (
+    one boolean primary key default true check (one),
+    n bigint not null
+  );
+  insert into sluice.erasure_epoch (n) values (0);
+
+  create function sluice.erasure_fence(checked bigint) returns bigint language plpgsql volatile as $$
+  declare
+    current_epoch bigint;
+  begin
+    perform pg_advisory_xact_lock_shared(727114);
+    select n into current_epoch from sluice.erasure_epoch;
+    if current_epoch > checked then
+      raise exception using errcode = 'SL002', message = 'subjects were erased after this batch was checked against the suppression list';
+    end if;
+    return current_epoch;
+  end $$;
+  `,
 ];
 
 /**

@@ -185,15 +185,28 @@ export class Pseudonymizer {
   /** The pseudonyms, under every key, of the record's `hash` fields (to check against erasures). */
   subjectsOf(record: unknown): string[] {
     const out: string[] = [];
+    this.eachHashed(record, (v) => this.pushPseudonyms(typeof v === 'string' ? v : JSON.stringify(v), out));
+    return out;
+  }
+
+  /**
+   * The pseudonyms an already pseudonymized record holds in its `hash` fields (a redriven dead
+   * letter, an archived line), to check against erasures again.
+   */
+  pseudonymsIn(record: unknown): string[] {
+    const out: string[] = [];
+    this.eachHashed(record, (v) => typeof v === 'string' && out.push(v));
+    return out;
+  }
+
+  /** Calls `fn` with the value of each `hash` field the record has. */
+  private eachHashed(record: unknown, fn: (value: unknown) => void): void {
     for (const { path, policy } of this.paths) {
       if (policy !== 'hash') continue;
       let v: unknown = record;
       for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
-      if (v === null || v === undefined) continue;
-      const text = typeof v === 'string' ? v : JSON.stringify(v);
-      this.pushPseudonyms(text, out);
+      if (v !== null && v !== undefined) fn(v);
     }
-    return out;
   }
 
   /** A copy of the record with every policy applied (the input is not changed). */

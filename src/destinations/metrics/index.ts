@@ -30,7 +30,7 @@ export function createMetricsDestination(config: MetricsDestinationConfig, ctx: 
     async open() {
       await store.prepare();
     },
-    async write(records) {
+    async write(records, batch) {
       const failures: DeliveryFailure[] = [];
       const points: MetricPoint[] = [];
       const t = now();
@@ -39,7 +39,7 @@ export function createMetricsDestination(config: MetricsDestinationConfig, ctx: 
         if (p.ok) points.push(p.point);
         else failures.push({ index, code: p.code, reason: p.reason });
       });
-      await store.write(points);
+      await store.write(points, batch.erasureEpoch);
       if (ctx.onWritten && points.length > 0) {
         const seen = new Map<string, { tenant: string; metric: string }>();
         for (const p of points) seen.set(p.tenant + '\u0000' + p.metric, { tenant: p.tenant, metric: p.metric });

@@ -13,6 +13,7 @@ import { sqlState, type Database, type Queryable } from '../../store/database.ts
 import type { MetricPoint } from './metric-point.ts';
 import { copyJson, copyText } from '../../store/copy-text.ts';
 import { dimensionText, subjectKey } from '../../store/subject-key.ts';
+import { fenceStep } from '../../privacy/fence.ts';
 
 /** Hourly aggregates of a set of points `p(tenant, metric, time, rolled, measures)`. */
 const aggregate = (points: string): string => `
@@ -311,16 +312,17 @@ export class MetricsStore {
    * Writes points; returns how many were new (the rest were already stored). A large batch goes
    * in transactions of at most WRITE_BATCH_POINTS, each atomic with its rollups: on the
    * embedded database, one session, an intake log commit waits for the batch before it, and
-   * a request's acknowledgement with it.
+   * a request's acknowledgement with it. With the erasure epoch its points were checked at, each
+   * transaction is fenced (privacy/fence.ts).
    */
-  async write(points: MetricPoint[]): Promise<number> {
+  async write(points: MetricPoint[], erasureEpoch?: number): Promise<number> {
     if (points.length === 0) return 0;
     await this.ensurePartitions(points);
     const all = this.dedupe([...points].sort(keyOrder));
     let inserted = 0;
     for (let i = 0; i < all.points.length; i += WRITE_BATCH_POINTS) {
       const end = i + WRITE_BATCH_POINTS;
-      inserted += await this.writeDeduped({ points: all.points.slice(i, end), rolled: all.rolled.slice(i, end), rolledKey: all.rolledKey.slice(i, end) });
+      inserted += await this.writeDeduped({ points: all.points.slice(i, end), rolled: all.rolled.slice(i, end), rolledKey: all.rolledKey.slice(i, end) }, erasureEpoch);
     }
     return inserted;
   }
@@ -330,22 +332,20 @@ export class MetricsStore {
    * added in the same transaction. When a point is already stored the COPY fails on the primary
    * key, nothing of the batch stays, and the INSERT that skips stored points writes it.
    */
-  private async writeDeduped(batch: Deduped): Promise<number> {
+  private async writeDeduped(batch: Deduped, erasureEpoch: number | undefined): Promise<number> {
+    const fence = erasureEpoch === undefined ? [] : [fenceStep(erasureEpoch)];
     try {
       let lines = '';
       for (const p of batch.points) lines += pointLine(p);
-      const [copied] = await this.db.batch([
-        { copy: POINTS_COPY, rows: lines },
-        { sql: ADD_ROLLUPS, params: [JSON.stringify(rollupsOf(batch))] },
-      ]);
-      return copied as number;
+      const done = await this.db.batch([...fence, { copy: POINTS_COPY, rows: lines }, { sql: ADD_ROLLUPS, params: [JSON.stringify(rollupsOf(batch))] }]);
+      return done[fence.length] as number;
     } catch (e) {
       // 23505: a point of the batch is already stored.
       if (sqlState(e) !== '23505') throw e;
     }
     const rows = batch.points.map((p, i) => [p.tenant, p.metric, p.time, p.record_id, p.dimensions, p.measures, batch.rolled[i]]);
-    const [r] = await this.db.query<{ inserted: number }>(INSERT, [JSON.stringify(rows)]);
-    return r.inserted;
+    const done = await this.db.batch([...fence, { sql: INSERT, params: [JSON.stringify(rows)] }]);
+    return (done[fence.length] as Array<{ inserted: number }>)[0].inserted;
   }
 
   /** The batch without repeated points (first one wins, as the insert would), with their rollup dimensions. */

@@ -10,6 +10,7 @@ import type { TableColumnConfig, TableDestinationConfig } from '../../config/con
 import { pathReader } from '../../core/transform/json-path.ts';
 import { copyField, copyText } from '../../store/copy-text.ts';
 import { sqlState, type Database } from '../../store/database.ts';
+import { erasedSince, fenceStep } from '../../privacy/fence.ts';
 import type { DeliveryFailure, Destination } from '../destination.ts';
 import { columnValue, parseColumnType, typeSql, Unfit, type ColumnType } from './column-types.ts';
 import { planTable, qualified, quoteIdent, type TablePlan, type TableSpec } from './table-schema.ts';
@@ -99,7 +100,7 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
    * already stored (a redelivery) or a bad row, which the ON CONFLICT statement then sorts out
    * row by row.
    */
-  async function insertNew(rows: Array<{ index: number; row: unknown[] }>): Promise<boolean> {
+  async function insertNew(rows: Array<{ index: number; row: unknown[] }>, erasureEpoch: number | undefined): Promise<boolean> {
     if (update || rows.length === 0) return false;
     let lines = '';
     for (const { row } of rows) {
@@ -107,18 +108,22 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
       lines += '\n';
     }
     try {
-      await ctx.db.copy(copyInto, lines);
+      if (erasureEpoch === undefined) await ctx.db.copy(copyInto, lines);
+      else await ctx.db.batch([fenceStep(erasureEpoch), { copy: copyInto, rows: lines }]);
       return true;
-    } catch {
+    } catch (e) {
+      if (erasedSince(e)) throw e;
       return false;
     }
   }
 
   /** Writes rows; rows the database refuses are found by halving and reported. */
-  async function insertRows(rows: Array<{ index: number; row: unknown[] }>, failures: DeliveryFailure[]): Promise<void> {
+  async function insertRows(rows: Array<{ index: number; row: unknown[] }>, failures: DeliveryFailure[], erasureEpoch: number | undefined): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await ctx.db.query(insert, [JSON.stringify(rows.map((r) => r.row))]);
+      const params = [JSON.stringify(rows.map((r) => r.row))];
+      if (erasureEpoch === undefined) await ctx.db.query(insert, params);
+      else await ctx.db.batch([fenceStep(erasureEpoch), { sql: insert, params }]);
     } catch (e) {
       if (!isRowError(e)) throw e;
       if (rows.length === 1) {
@@ -127,8 +132,8 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
         return;
       }
       const half = Math.ceil(rows.length / 2);
-      await insertRows(rows.slice(0, half), failures);
-      await insertRows(rows.slice(half), failures);
+      await insertRows(rows.slice(0, half), failures, erasureEpoch);
+      await insertRows(rows.slice(half), failures, erasureEpoch);
     }
   }
 
@@ -147,7 +152,7 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
         for (const s of statements) await tx.query(s);
       });
     },
-    async write(records) {
+    async write(records, batch) {
       const failures: DeliveryFailure[] = [];
       // Within a batch, one row per key: the first (keep) or the last (update).
       const byKey = new Map<string, { index: number; row: unknown[] }>();
@@ -181,7 +186,9 @@ export function createTableDestination(config: TableDestinationConfig, ctx: { db
       // Written in key order, the same in every writer, so two batches written at once cannot
       // deadlock on the same keys (the default sort: UTF-16 code units, as `<` compares strings).
       const rows = [...byKey.keys()].sort().map((k) => byKey.get(k)!);
-      if (!(await insertNew(rows))) await insertRows(rows, failures);
+      // Fenced against erasures when the batch holds pseudonyms (privacy/fence.ts).
+      const epoch = batch.erasureEpoch;
+      if (!(await insertNew(rows, epoch))) await insertRows(rows, failures, epoch);
       return failures;
     },
   };
