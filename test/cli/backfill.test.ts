@@ -12,7 +12,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runBackfill, type BackfillOptions } from '../../src/backfill/backfill.ts';
 import { expandSources } from '../../src/backfill/sources.ts';
 import type { SluiceConfig } from '../../src/config/config.ts';
-import { parseKeyRing } from '../../src/core/privacy/pseudonymizer.ts';
+import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
 import { LambdaRuntime } from '../../src/lambda/runtime.ts';
 import { MetricsStore } from '../../src/destinations/metrics/metrics-store.ts';
 import { Eraser } from '../../src/privacy/erasure.ts';
@@ -112,6 +112,13 @@ describe('sluice backfill', () => {
     await backfill([join(dir, 'hist')], { stream: 'metrics' }).then(async () => rt.db.query('delete from sluice.backfills'));
     await backfill([join(dir, 'hist')]);
     assert.equal(await points(), before, 'the erased subject\'s points did not come back');
+    // Archived lines were pseudonymized already: they are checked by the pseudonyms they hold.
+    const pseudonym = new Pseudonymizer(parseKeyRing(KEYS), {}).pseudonym('user-7@example.com');
+    const line = (id: string, user: string) =>
+      JSON.stringify({ id, at: new Date().toISOString(), record: { ...JSON.parse(metric(700_001)), metadata: { tenant_id: 'acme', event_time: new Date(hourAgo).toISOString(), user_id: user } } });
+    writeFileSync(join(dir, 'erased-archive.ndjson'), [line('arch-e-1', pseudonym), line('arch-e-2', 'k1:someone-else')].join('\n') + '\n');
+    await backfill([join(dir, 'erased-archive.ndjson')], { format: 'archive' });
+    assert.equal(await points(), before + 1, 'only the other subject\'s archived line came back');
   });
 
   it('reads a json array file', async () => {
