@@ -6,8 +6,9 @@
  * from the error output and the dead letters. The pseudonyms join the suppression list, so a
  * replay or backfill of the subject's events is dropped. An audit row records when, which
  * pseudonyms and the counts, never the raw id. All of that is one transaction, which bumps the
- * erasure epoch under the fence's lock (fence.ts); a dry run counts the same way and rolls back. Then the archives are rewritten without the lines holding a
- * pseudonym (an object left empty is deleted).
+ * erasure epoch under the fence's lock (fence.ts); a dry run counts the same way and rolls back.
+ * Then the archives are rewritten without the lines holding a pseudonym (an object left empty is
+ * deleted).
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
