@@ -50,6 +50,8 @@ export class ErasureError extends Error {
 }
 
 const FIELD = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Subjects one erasure request may name. */
+export const MAX_SUBJECTS = 1000;
 class DryRun extends Error {
   constructor(readonly counts: Record<string, number>) {
     super('dry run');
@@ -78,7 +80,18 @@ export class Eraser {
   ) {}
 
   async erase(subject: string, field: string, opts: { dryRun: boolean }): Promise<ErasureResult> {
-    if (subject.length === 0 || subject.length > 1024) throw new ErasureError('subject must be 1 to 1024 characters');
+    return (await this.eraseMany([subject], field, opts))[0];
+  }
+
+  /**
+   * Erases several subjects (at most MAX_SUBJECTS): each in a transaction and an audit row of its
+   * own, then every archive in one pass for all of them, which is what makes a batch of
+   * requests cheaper than as many erasures. Results are in the order of `subjects`.
+   */
+  async eraseMany(subjects: string[], field: string, opts: { dryRun: boolean }): Promise<ErasureResult[]> {
+    if (subjects.length === 0 || subjects.length > MAX_SUBJECTS) throw new ErasureError(`give 1 to ${MAX_SUBJECTS} subjects, got ${subjects.length}`);
+    const bad = subjects.findIndex((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024);
+    if (bad >= 0) throw new ErasureError(subjects.length === 1 ? 'subject must be 1 to 1024 characters' : `subjects[${bad}] must be 1 to 1024 characters`);
     if (!FIELD.test(field)) throw new ErasureError(`field must match ${FIELD.source}`);
     if (this.targets.rings.length === 0) throw new ErasureError('the config has no pseudonymize step, so there are no pseudonyms to erase');
     // A field nothing holds pseudonyms in (a typo) would erase no row of a table or the metrics
@@ -87,65 +100,85 @@ export class Eraser {
     if (!fields.includes(field)) {
       throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a stream hashes)`, 'unknown_field');
     }
-    const pseudonyms = [...new Set(this.targets.rings.flatMap((ring) => new Pseudonymizer(ring, {}).pseudonymsOf(subject)))].sort();
-    const list = JSON.stringify(pseudonyms);
-    let counts: Record<string, number>;
-    let auditId = 0;
-    try {
-      counts = await this.db.transaction(async (tx) => {
-        // Waits for the fenced writes in flight (their rows are then visible here) and holds new
-        // ones until this commits; the epoch tells batches checked before it to check again.
-        if (!opts.dryRun) {
-          await tx.query(`select pg_advisory_xact_lock(${ERASURE_LOCK})`);
-          await tx.query('update sluice.erasure_epoch set n = n + 1');
-        }
-        const c: Record<string, number> = {};
-        for (const t of this.targets.tables) {
-          const columns = t.subjects.get(field) ?? [];
-          if (columns.length === 0) continue;
-          const rows = await tx.query<{ n: number }>(
-            `with d as (delete from ${qualified(t.table)} where ${columns.map((col) => subjectIn(columnText(quoteIdent(col)), '$1')).join(' or ')} returning 1) select count(*)::int as n from d`,
-            [list],
-          );
-          c[`bi.${t.table}`] = rows[0].n;
-        }
-        // Points hold pseudonyms in the dimensions a metrics stream hashes, and those have a
-        // subject index (MetricsStore.prepare); another field would only scan every point.
-        const buckets = !indexed.includes(field) ? [] : await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
-          // The field is validated (FIELD) and written literally, so the expression index on it is used.
-          `with d as (delete from sluice.metric_points where ${subjectIn(dimensionText(field), '$1')} returning tenant, metric, time)
-           select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
-             from d group by 1, 2, 3`,
-          [list],
-        );
-        c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
-        if (buckets.length > 0) await this.metrics.recompute(tx, buckets);
-        // The error output and the dead letters hold records as a whole: any that mentions a pseudonym goes.
-        for (const table of ['stream_errors', 'dead_letters']) {
-          const rows = await tx.query<{ n: number }>(
-            `with d as (delete from sluice.${table} e where exists (select 1 from json_array_elements_text($1::text::json) p where strpos(e.record::text, p) > 0) returning 1)
-             select count(*)::int as n from d`,
-            [list],
-          );
-          c[table] = rows[0].n;
-        }
-        if (opts.dryRun) throw new DryRun(c);
-        await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
-        auditId = await audit(tx, field, list, c, false);
-        return c;
-      });
-    } catch (e) {
-      if (!(e instanceof DryRun)) throw e;
-      counts = e.counts;
+    const pseudonymizers = this.targets.rings.map((ring) => new Pseudonymizer(ring, {}));
+    const erased: Array<{ result: ErasureResult; auditId: number }> = [];
+    for (const subject of subjects) {
+      const pseudonyms = [...new Set(pseudonymizers.flatMap((p) => p.pseudonymsOf(subject)))].sort();
+      erased.push({ result: { field, pseudonyms, dry_run: opts.dryRun, counts: {} }, auditId: 0 });
+      const one = erased[erased.length - 1];
+      try {
+        one.result.counts = await this.db.transaction(async (tx) => {
+          const c = await this.deleteRows(tx, field, pseudonyms, indexed, opts.dryRun);
+          if (opts.dryRun) throw new DryRun(c);
+          one.auditId = await audit(tx, field, JSON.stringify(pseudonyms), c, false);
+          return c;
+        });
+      } catch (e) {
+        if (!(e instanceof DryRun)) throw e;
+        one.result.counts = e.counts;
+      }
     }
-    // Archives after the database: the subject's pseudonyms are suppressed by then, so no new
+    // Archives after the database: the subjects' pseudonyms are suppressed by then, so no new
     // record of theirs is archived behind this pass (bar a batch already being delivered: the
     // fence covers only the database's destinations). A failure here leaves the database
     // erased; erasing again (idempotent) finishes the archives.
-    for (const a of this.targets.archives) counts[`archive.${a.stream}`] = await removeLines(a.store, pseudonyms, opts.dryRun);
-    if (opts.dryRun) await audit(this.db, field, list, counts, true);
-    else if (this.targets.archives.length > 0) await this.db.query('update sluice.erasures set counts = $2::text::jsonb where id = $1', [auditId, JSON.stringify(counts)]);
-    return { field, pseudonyms, dry_run: opts.dryRun, counts };
+    for (const a of this.targets.archives) {
+      const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun);
+      erased.forEach((e, i) => (e.result.counts[`archive.${a.stream}`] = lines[i]));
+    }
+    for (const { result, auditId } of erased) {
+      const list = JSON.stringify(result.pseudonyms);
+      if (opts.dryRun) await audit(this.db, field, list, result.counts, true);
+      else if (this.targets.archives.length > 0) await this.db.query('update sluice.erasures set counts = $2::text::jsonb where id = $1', [auditId, JSON.stringify(result.counts)]);
+    }
+    return erased.map((e) => e.result);
+  }
+
+  /**
+   * Deletes the rows holding one of a subject's pseudonyms, in the caller's transaction, and
+   * (unless a dry run, which is rolled back) puts the pseudonyms on the suppression list; the
+   * counts per place.
+   */
+  private async deleteRows(tx: Queryable, field: string, pseudonyms: string[], indexed: string[], dryRun: boolean): Promise<Record<string, number>> {
+    const list = JSON.stringify(pseudonyms);
+    // Waits for the fenced writes in flight (their rows are then visible here) and holds new
+    // ones until this commits; the epoch tells batches checked before it to check again.
+    if (!dryRun) {
+      await tx.query(`select pg_advisory_xact_lock(${ERASURE_LOCK})`);
+      await tx.query('update sluice.erasure_epoch set n = n + 1');
+    }
+    const c: Record<string, number> = {};
+    for (const t of this.targets.tables) {
+      const columns = t.subjects.get(field) ?? [];
+      if (columns.length === 0) continue;
+      const rows = await tx.query<{ n: number }>(
+        `with d as (delete from ${qualified(t.table)} where ${columns.map((col) => subjectIn(columnText(quoteIdent(col)), '$1')).join(' or ')} returning 1) select count(*)::int as n from d`,
+        [list],
+      );
+      c[`bi.${t.table}`] = rows[0].n;
+    }
+    // Points hold pseudonyms in the dimensions a metrics stream hashes, and those have a
+    // subject index (MetricsStore.prepare); another field would only scan every point.
+    const buckets = !indexed.includes(field) ? [] : await tx.query<{ tenant: string; metric: string; bucket: string; n: number }>(
+      // The field is validated (FIELD) and written literally, so the expression index on it is used.
+      `with d as (delete from sluice.metric_points where ${subjectIn(dimensionText(field), '$1')} returning tenant, metric, time)
+       select tenant, metric, to_char(date_trunc('hour', time, 'UTC') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') as bucket, count(*)::int as n
+         from d group by 1, 2, 3`,
+      [list],
+    );
+    c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
+    if (buckets.length > 0) await this.metrics.recompute(tx, buckets);
+    // The error output and the dead letters hold records as a whole: any that mentions a pseudonym goes.
+    for (const table of ['stream_errors', 'dead_letters']) {
+      const rows = await tx.query<{ n: number }>(
+        `with d as (delete from sluice.${table} e where exists (select 1 from json_array_elements_text($1::text::json) p where strpos(e.record::text, p) > 0) returning 1)
+         select count(*)::int as n from d`,
+        [list],
+      );
+      c[table] = rows[0].n;
+    }
+    if (!dryRun) await tx.query('insert into sluice.erased_subjects (pseudonym) select json_array_elements_text($1::text::json) on conflict do nothing', [list]);
+    return c;
   }
 
   /**

@@ -2,7 +2,7 @@
 // answers with data; and `sluice keys` working beside the running process on its data dir.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port.ts';
@@ -127,7 +127,20 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
     assert.ok(!dry.stdout.includes('user-1000'), 'the raw subject is not echoed');
     const missing = run('erase');
     assert.equal(missing.status, 2);
-    assert.match(missing.stderr, /--subject is required/);
+    assert.match(missing.stderr, /--subject \(or --subjects-file\) is required/);
+    // Several subjects: repeated --subject and a file (blank lines skipped), one JSON line each, in order.
+    const list = join(dataDir, 'subjects.txt');
+    writeFileSync(list, 'user-1001@example.com\n\nnobody@example.com\n');
+    const many = run('erase', '--subject', 'user-1000@example.com', '--subjects-file', list, '--dry-run', '--json');
+    assert.equal(many.status, 0, many.stderr);
+    const results = many.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(results.length, 3);
+    assert.deepEqual(results[0].pseudonyms, result.pseudonyms, 'in the order given');
+    assert.ok(results[0].counts['bi.transactions'] > 0 && results[1].counts['bi.users'] === 1, many.stdout);
+    assert.deepEqual(Object.values(results[2].counts), Object.values(results[2].counts).map(() => 0), 'an unknown subject erases nothing');
+    const unreadable = run('erase', '--subjects-file', join(dataDir, 'no-such-file'));
+    assert.equal(unreadable.status, 2);
+    assert.match(unreadable.stderr, /--subjects-file \S+no-such-file: ENOENT/);
     const role = run('bi-role', 'create', '--name', 'metabase', '--json');
     assert.equal(role.status, 0, role.stderr);
     assert.deepEqual(Object.keys(JSON.parse(role.stdout)).sort(), ['name', 'password', 'schema']);

@@ -137,5 +137,38 @@ for (const store of STORES) {
       await send([finding('f1', 'alice@example.com'), finding('f4', 'alice@example.com'), sale('s1', 'alice@example.com', 10), finding('f5', 'carol@example.com'), sale('s3', 'carol@example.com', 5)]);
       assert.deepEqual(await counts(), { points: 2, rows: 2, rolled: 2 });
     });
+
+    it('several subjects in one request: each counted and audited on its own, in their order', async () => {
+      await send([finding('m1', 'dave@example.com'), finding('m2', 'erin@example.com'), sale('m3', 'erin@example.com', 7)]);
+      const before = await counts();
+      for (const [body, message] of [
+        [{ subjects: [] }, /^give 1 to 1000 subjects, got 0$/],
+        [{ subjects: Array.from({ length: 1001 }, (_, i) => `s${i}`) }, /^give 1 to 1000 subjects, got 1001$/],
+        [{ subjects: ['a', 7] }, /^subjects\[1\] must be a string$/],
+        [{ subjects: ['a', ''] }, /^subjects\[1\] must be 1 to 1024 characters$/],
+        [{ subject: 'a', subjects: ['b'] }, /^expected \{ "subject": string \} or \{ "subjects"/],
+      ] as const) {
+        const res = await erase(body);
+        assert.equal(res.status, 400, JSON.stringify(body).slice(0, 80));
+        assert.equal(res.body.error.code, 'invalid_request');
+        assert.match(res.body.error.message, message);
+      }
+      assert.deepEqual(await counts(), before, 'a refused request erases nothing');
+      const audits = (await s.db.query<{ n: number }>('select count(*)::int as n from sluice.erasures'))[0].n;
+      const res = await erase({ subjects: ['erin@example.com', 'nobody@example.com', 'dave@example.com'] });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(
+        res.body.erasures.map((e: { counts: Record<string, number> }) => e.counts),
+        [
+          { 'bi.transactions': 1, metric_points: 1, stream_errors: 0, dead_letters: 0 },
+          { 'bi.transactions': 0, metric_points: 0, stream_errors: 0, dead_letters: 0 },
+          { 'bi.transactions': 0, metric_points: 1, stream_errors: 0, dead_letters: 0 },
+        ],
+      );
+      assert.deepEqual(await counts(), { points: before.points - 2, rows: before.rows - 1, rolled: before.rolled - 2 });
+      const audit = await s.db.query<{ pseudonyms: string[] }>('select pseudonyms from sluice.erasures order by id offset $1', [audits]);
+      assert.deepEqual(audit.map((a) => a.pseudonyms), res.body.erasures.map((e: { pseudonyms: string[] }) => e.pseudonyms), 'one audit row per subject');
+      assert.ok(!JSON.stringify(res.body).includes('@example.com'), 'the raw subjects are not echoed');
+    });
   });
 }

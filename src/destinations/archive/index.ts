@@ -115,19 +115,68 @@ export function archiveStore(config: ArchiveWhere): ArchiveStore {
 const gzipLines = (lines: string[]): Promise<Buffer> => gzipAsync(lines.join('\n') + '\n', { level: 6 });
 
 /**
- * Removes from every object of an archive the lines that contain one of `needles` (a subject's
- * pseudonyms): an object keeps its key with the other lines, or is deleted when none is left.
- * With `dryRun` it only counts. Resolves with the lines removed (or that would be). Objects are
- * read one at a time, so memory holds one object; the whole archive is read.
+ * Which of many pseudonyms (`<key id>:<32 hex digits>`) a text holds, found in one pass over it
+ * however many there are: each `:` followed by 32 hex digits is looked up, with each key id
+ * before it. A needle of another shape is searched for on its own.
  */
-export async function removeLines(store: ArchiveStore, needles: string[], dryRun: boolean): Promise<number> {
-  let removed = 0;
+class NeedleScan {
+  private readonly group = new Map<string, number>();
+  private readonly ids: string[];
+  private readonly others: Array<[string, number]> = [];
+
+  constructor(groups: string[][]) {
+    const ids = new Set<string>();
+    groups.forEach((needles, g) => {
+      for (const n of needles) {
+        const m = /^([A-Za-z0-9_-]+):[0-9a-f]{32}$/.exec(n);
+        if (!m) this.others.push([n, g]);
+        else if (!this.group.has(n)) {
+          this.group.set(n, g);
+          ids.add(m[1]);
+        }
+      }
+    });
+    this.ids = [...ids];
+  }
+
+  /** The group of the first needle found in `text`, or -1. */
+  first(text: string): number {
+    if (this.group.size > 0) {
+      const hex = /:[0-9a-f]{32}/g;
+      for (let m = hex.exec(text); m !== null; m = hex.exec(text)) {
+        for (const id of this.ids) {
+          if (m.index < id.length || !text.startsWith(id, m.index - id.length)) continue;
+          const g = this.group.get(id + m[0]);
+          if (g !== undefined) return g;
+        }
+      }
+    }
+    for (const [n, g] of this.others) if (text.includes(n)) return g;
+    return -1;
+  }
+}
+
+/**
+ * Removes from every object of an archive the lines that contain one of the needles (each group
+ * a subject's pseudonyms), in one pass over the archive whatever the number of subjects: an
+ * object keeps its key with the other lines, or is deleted when none is left. With `dryRun` it
+ * only counts. Resolves with the lines removed (or that would be) per group; a line holding
+ * several subjects' pseudonyms counts for the first found in it. Objects are read one at a time,
+ * so memory holds one object; the whole archive is read.
+ */
+export async function removeLines(store: ArchiveStore, groups: string[][], dryRun: boolean): Promise<number[]> {
+  const removed = groups.map(() => 0);
+  const scan = new NeedleScan(groups);
   for await (const key of store.keys()) {
     const text = (await gunzipAsync(await store.get(key))).toString('utf8');
-    if (!needles.some((n) => text.includes(n))) continue;
+    if (scan.first(text) < 0) continue;
     const lines = text.split('\n').filter((l) => l.length > 0);
-    const kept = lines.filter((l) => !needles.some((n) => l.includes(n)));
-    removed += lines.length - kept.length;
+    const kept: string[] = [];
+    for (const line of lines) {
+      const g = scan.first(line);
+      if (g < 0) kept.push(line);
+      else removed[g]++;
+    }
     if (dryRun) continue;
     if (kept.length === 0) await store.delete(key);
     else await store.put(key, await gzipLines(kept));
