@@ -24,7 +24,8 @@ import { createProcessors } from '../processors/registry.ts';
 import type { Processor } from '../processors/processor.ts';
 import type { SuppressionCheck } from '../processors/pseudonymize.ts';
 import { QueryService } from '../query/query-service.ts';
-import { hashedFields, pseudonymKeySources, suppressedAmong } from '../privacy/erasure.ts';
+import { hashedFields, pseudonymKeySources } from '../privacy/erasure.ts';
+import { SuppressionList } from '../privacy/suppression.ts';
 import type { Database } from '../store/database.ts';
 import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
@@ -67,11 +68,12 @@ export async function assemblePipeline(
   const keyRing = await loadKeyRings(pseudonymKeySources(config), opts.mode, opts.dataDir, log);
   const destinations: Destination[] = [];
 
-  // The suppression list is read once per batch; while the store is down the batch waits (a
-  // failed lookup must not fail records that are fine).
+  // The suppression list is checked once per batch (held in memory while small); while the
+  // store is down the batch waits (a failed lookup must not fail records that are fine).
+  const suppression = new SuppressionList(db);
   const suppressed: SuppressionCheck = (pseudonyms) =>
     retryForever(
-      () => suppressedAmong(db, pseudonyms),
+      () => suppression.check(pseudonyms),
       (cls, wait) => log.warn(`suppression list lookup failed (${cls}); retrying in ${wait} ms`),
     );
   const processors = (name: string): Processor[] => createProcessors(config.streams?.[name]?.processors ?? [], { keyRing, suppressed });

@@ -14,7 +14,8 @@ import { DeadLetters } from '../../src/pipeline/dead-letters.ts';
 import { ErrorOutput } from '../../src/pipeline/error-output.ts';
 import { StreamCounters } from '../../src/pipeline/stream-counters.ts';
 import { Stream } from '../../src/pipeline/stream.ts';
-import { Eraser, suppressedAmong } from '../../src/privacy/erasure.ts';
+import { Eraser } from '../../src/privacy/erasure.ts';
+import { SuppressionList } from '../../src/privacy/suppression.ts';
 import { erasedSince, fenceStep } from '../../src/privacy/fence.ts';
 import { createPseudonymize } from '../../src/processors/pseudonymize.ts';
 import { VARIANTS, type TestDatabase } from '../support/databases.ts';
@@ -60,6 +61,7 @@ for (const variant of VARIANTS) {
     /** A stream into `destination` whose writes wait at `gate` once `entered` says a write began. */
     function stream(destination: Destination, gate: Promise<void>, entered: () => void) {
       const counters = new StreamCounters();
+      const suppression = new SuppressionList(t.db); // as the runtime checks it (held in memory)
       const gated: Destination = {
         ...destination,
         write: async (records, batch) => {
@@ -71,7 +73,7 @@ for (const variant of VARIANTS) {
       const s = new Stream({
         name: `fenced-${destination.kind}`,
         buffer: { max_records: 100, max_bytes: 1e9, interval_seconds: 0 },
-        processors: [createPseudonymize({ type: 'pseudonymize', key: { env: 'UNUSED' }, fields: { 'metadata.user_id': 'hash' } }, ring, (ps) => suppressedAmong(t.db, ps))],
+        processors: [createPseudonymize({ type: 'pseudonymize', key: { env: 'UNUSED' }, fields: { 'metadata.user_id': 'hash' } }, ring, (ps) => suppression.check(ps))],
         destination: gated,
         errors: new ErrorOutput(t.db),
         deadLetters: new DeadLetters(t.db),
