@@ -49,6 +49,9 @@ async function erasesLines(store: ArchiveStore, keys: Record<string, string>): P
   // One pass for several subjects counts each; a needle of another shape is found too.
   assert.deepEqual(await removeLines(store, [[BOB], ['k1:' + 'c'.repeat(32)], [ALICE], ['"b2"']], true), [2, 0, 3, 0]);
   assert.deepEqual(await removeLines(store, [['"b2"']], true), [1]);
+  // Past a few needles, one scan of each object finds them all (a map lookup per pseudonym-shaped run).
+  const many = [...Array.from({ length: 20 }, (_, i) => [`k1:${i.toString(16).padStart(32, 'e')}`]), [BOB], ['"b2"'], [ALICE]];
+  assert.deepEqual(await removeLines(store, many, true), [...Array.from({ length: 20 }, () => 0), 2, 0, 3]);
   assert.deepEqual(await contents(store), before, 'a dry run changes nothing');
   assert.deepEqual(await removeLines(store, [[ALICE, 'k2:not-in-any-line']], false), [3]);
   assert.deepEqual(await contents(store), { [keys.both]: ['b1'], [keys.error]: ['b2'] }, 'the object of Alice alone is deleted');
