@@ -18,7 +18,6 @@ import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
 import { archiveStore, removeLines, type ArchiveStore } from '../destinations/archive/index.ts';
-import type { Suppression } from '../processors/pseudonymize.ts';
 import { ERASURE_LOCK } from './fence.ts';
 
 export interface ErasureTargets {
@@ -90,7 +89,7 @@ export class Eraser {
    */
   async eraseMany(subjects: string[], field: string, opts: { dryRun: boolean }): Promise<ErasureResult[]> {
     if (subjects.length === 0 || subjects.length > MAX_SUBJECTS) throw new ErasureError(`give 1 to ${MAX_SUBJECTS} subjects, got ${subjects.length}`);
-    const bad = subjects.findIndex((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024);
+    const bad = subjects.findIndex((s) => s.length === 0 || s.length > 1024);
     if (bad >= 0) throw new ErasureError(subjects.length === 1 ? 'subject must be 1 to 1024 characters' : `subjects[${bad}] must be 1 to 1024 characters`);
     if (!FIELD.test(field)) throw new ErasureError(`field must match ${FIELD.source}`);
     if (this.targets.rings.length === 0) throw new ErasureError('the config has no pseudonymize step, so there are no pseudonyms to erase');
@@ -226,17 +225,4 @@ export function pseudonymKeySources(config: SluiceConfig): SecretSource[] {
     for (const p of s.processors ?? []) if (p.type === 'pseudonymize') seen.set(JSON.stringify(p.key), p.key);
   }
   return [...seen.values()];
-}
-
-/**
- * Which of these pseudonyms are on the suppression list, and the erasure epoch the list was read
- * at (one statement, so one snapshot: the list holds every erasure up to that epoch).
- */
-export async function suppressedAmong(db: Queryable, pseudonyms: string[]): Promise<Suppression> {
-  const [row] = await db.query<{ epoch: number; erased: string[] | null }>(
-    `select (select n from sluice.erasure_epoch)::float8 as epoch,
-            (select array_agg(pseudonym) from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))) as erased`,
-    [JSON.stringify(pseudonyms)],
-  );
-  return { erased: new Set(row.erased ?? []), epoch: row.epoch };
 }

@@ -8,7 +8,20 @@
  */
 import type { Queryable } from '../store/database.ts';
 import type { Suppression } from '../processors/pseudonymize.ts';
-import { suppressedAmong } from './erasure.ts';
+
+/**
+ * Which of these pseudonyms are on the suppression list, and the erasure epoch the list was read
+ * at (one statement, so one snapshot: the list holds every erasure up to that epoch). What a
+ * batch asks when the list is too large to hold.
+ */
+async function suppressedAmong(db: Queryable, pseudonyms: string[]): Promise<Suppression> {
+  const [row] = await db.query<{ epoch: number; erased: string[] | null }>(
+    `select (select n from sluice.erasure_epoch)::float8 as epoch,
+            (select array_agg(pseudonym) from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))) as erased`,
+    [JSON.stringify(pseudonyms)],
+  );
+  return { erased: new Set(row.erased ?? []), epoch: row.epoch };
+}
 
 /** Pseudonyms held in memory at most (about 120 bytes each). */
 export const MAX_CACHED_SUPPRESSIONS = 100_000;
