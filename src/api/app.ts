@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { postAwsJson } from '../sources/aws/aws-json-route.ts';
 import { postEvents } from '../sources/http/events-route.ts';
 import { postQuery } from '../query/query-route.ts';
-import { postErasure } from '../privacy/erasure-route.ts';
+import { getVendorRequests, postErasure } from '../privacy/erasure-route.ts';
 import { deadLetterRoutes } from '../pipeline/dead-letters-route.ts';
 import { dashboardRoutes } from '../dashboards/dashboards-route.ts';
 import { embedRoutes } from '../embed/embed-route.ts';
@@ -82,6 +82,7 @@ export function createApp(ctx: AppContext): Hono {
   app.post('/v1/events', (c) => postEvents(c, ctx));
   app.post('/v1/query', (c) => postQuery(c, ctx));
   app.post('/v1/admin/erasures', (c) => postErasure(c, ctx));
+  app.get('/v1/admin/erasures/vendor-requests', (c) => getVendorRequests(c, ctx));
   deadLetterRoutes(app, ctx);
   dashboardRoutes(app, ctx);
   embedRoutes(app, ctx);

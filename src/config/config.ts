@@ -141,6 +141,39 @@ export interface SegmentDestinationConfig extends DeliveryOptions {
   timestamp?: string;
   /** Default `$.data`. */
   properties?: string;
+  /** Ask Segment to delete an erased subject's data too (docs/bi.md, "Erasure at the vendors"). */
+  erasure?: SegmentErasureConfig;
+}
+
+/**
+ * Segment's Public API regulations: an erasure asks Segment to delete (and by default suppress)
+ * the subject's `userId`s, that is its pseudonyms. `POST /regulations` for the whole workspace,
+ * or `POST /regulations/sources/{source_id}` for one source.
+ */
+export interface SegmentErasureConfig {
+  /** A Public API token allowed to create regulations (Workspace Owner). */
+  token: SecretSource;
+  /** Default https://api.segmentapis.com (https://eu1.api.segmentapis.com for the EU region). */
+  endpoint?: string;
+  /** Default `SUPPRESS_WITH_DELETE`: delete what Segment holds and block what still arrives. */
+  regulation_type?: 'SUPPRESS_WITH_DELETE' | 'DELETE_ONLY' | 'SUPPRESS_WITH_DELETE_INTERNAL' | 'DELETE_INTERNAL';
+  /** Regulate one source instead of the workspace. */
+  source_id?: string;
+}
+
+/**
+ * Mixpanel's GDPR and CCPA API (v3): an erasure creates a deletion task for the subject's
+ * `distinct_id`s, that is its pseudonyms (`POST /api/app/data-deletions/v3.0/?token=…`).
+ */
+export interface MixpanelErasureConfig {
+  /** The GDPR API OAuth token (Mixpanel's Data & Privacy settings; it expires after a year). */
+  token: SecretSource;
+  /** The project token the task names; default the destination's `project_token` (required with a service account). */
+  project_token?: SecretSource;
+  /** Default https://mixpanel.com (https://eu.mixpanel.com, https://in.mixpanel.com for other residencies). */
+  endpoint?: string;
+  /** Default `GDPR`. */
+  compliance_type?: 'GDPR' | 'CCPA';
 }
 
 /**
@@ -163,6 +196,8 @@ export interface MixpanelDestinationConfig extends DeliveryOptions {
   time?: string;
   /** Default `$.data`. */
   properties?: string;
+  /** Ask Mixpanel to delete an erased subject's data too (docs/bi.md, "Erasure at the vendors"). */
+  erasure?: MixpanelErasureConfig;
 }
 
 /**

@@ -9,6 +9,7 @@ import { compileTargetTransform } from '../pipeline/router.ts';
 import { any, array, boolean, choice, either, fn, integer, join, object, plainObject, record, show, string, tagged, type Check, type ConfigIssue } from './check.ts';
 import { isRecord } from '../core/is-record.ts';
 import { policyFieldIssues } from './policy-fields.ts';
+import { vendorErasureIssues } from '../privacy/vendor-erasure.ts';
 import { parseColumnType, TYPE_NAMES } from '../destinations/table/column-types.ts';
 import { parseJsonPath } from '../core/transform/json-path.ts';
 import { FIELD_POLICIES } from '../core/privacy/pseudonymizer.ts';
@@ -147,6 +148,14 @@ const stream = object({
         anonymous_id: { check: jsonPath },
         timestamp: { check: jsonPath },
         properties: { check: jsonPath },
+        erasure: {
+          check: object({
+            token: { check: secret, required: true },
+            endpoint: { check: url },
+            regulation_type: { check: choice(['SUPPRESS_WITH_DELETE', 'DELETE_ONLY', 'SUPPRESS_WITH_DELETE_INTERNAL', 'DELETE_INTERNAL']) },
+            source_id: { check: string({ pattern: /^[A-Za-z0-9_-]{1,64}$/, what: 'a Segment source id' }) },
+          }),
+        },
       }),
       mixpanel: object({
         type: { check: string() },
@@ -165,6 +174,14 @@ const stream = object({
         distinct_id: { check: jsonPath },
         time: { check: jsonPath },
         properties: { check: jsonPath },
+        erasure: {
+          check: object({
+            token: { check: secret, required: true },
+            project_token: { check: secret },
+            endpoint: { check: url },
+            compliance_type: { check: choice(['GDPR', 'CCPA']) },
+          }),
+        },
       }),
       webhook: object({
         type: { check: string() },
@@ -289,6 +306,10 @@ export function validateConfig(config: unknown): ConfigIssue[] {
     if (d.type === 'mixpanel' && (d.project_token === undefined) === (d.service_account === undefined)) {
       issues.push({ path: `streams.${name}.destination`, message: 'a mixpanel destination needs exactly one of project_token or service_account' });
     }
+    if (d.type === 'mixpanel' && d.erasure && !d.erasure.project_token && !d.project_token) {
+      issues.push({ path: `streams.${name}.destination.erasure.project_token`, message: 'a deletion task names the project by its token: give erasure.project_token (the destination authenticates with a service account)' });
+    }
+    issues.push(...vendorErasureIssues(name, st));
   }
   const tables = new Map<string, string>();
   for (const [name, st] of Object.entries(c.streams ?? {})) {

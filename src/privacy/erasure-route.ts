@@ -3,6 +3,9 @@
  * "dry_run": false }`, the same as `sluice erase`. The answer has the pseudonyms and the counts
  * per place; the raw subject is never stored or logged. `{ "subjects": […] }` erases several in
  * one request (one pass over the archives) and answers `{ "erasures": [ … ] }` in their order.
+ *
+ * `GET /v1/admin/erasures/vendor-requests?state=pending|sent|failed&limit=100`: the requests to
+ * Segment and Mixpanel (vendor-erasure.ts), newest first.
  */
 import type { Context } from 'hono';
 import type { AppContext } from '../api/app-context.ts';
@@ -11,6 +14,20 @@ import { httpError } from '../api/http-error.ts';
 import { readJsonBody } from '../api/read-body.ts';
 import { isRecord } from '../core/is-record.ts';
 import { ErasureError, MAX_SUBJECTS } from './erasure.ts';
+
+const STATES = ['pending', 'sent', 'failed'] as const;
+
+export async function getVendorRequests(c: Context, app: AppContext): Promise<Response> {
+  const who = await bearer(c, app.keys, ['admin']);
+  if (who instanceof Response) return who;
+  const state = c.req.query('state');
+  const limitText = c.req.query('limit') ?? '100';
+  const limit = Number(limitText);
+  if (state !== undefined && !(STATES as readonly string[]).includes(state)) return httpError(c, 400, 'invalid_request', `state must be one of ${STATES.join(', ')}, got "${state.slice(0, 40)}"`);
+  if (!/^[0-9]{1,4}$/.test(limitText) || limit < 1 || limit > 1000) return httpError(c, 400, 'invalid_request', 'limit must be an integer from 1 to 1000');
+  const requests = await app.eraser.vendors.list({ state: state as (typeof STATES)[number] | undefined, limit });
+  return c.json({ requests }, 200);
+}
 
 export async function postErasure(c: Context, app: AppContext): Promise<Response> {
   const who = await bearer(c, app.keys, ['admin']);

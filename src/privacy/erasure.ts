@@ -8,7 +8,8 @@
  * pseudonyms and the counts, never the raw id. All of that is one transaction, which bumps the
  * erasure epoch under the fence's lock (fence.ts); a dry run counts the same way and rolls back.
  * Then the archives are rewritten without the lines holding a pseudonym (an object left empty is
- * deleted).
+ * deleted), and the vendors that hold the pseudonyms are asked to delete them (vendor-erasure.ts;
+ * the requests are queued in the same transaction).
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
@@ -19,6 +20,7 @@ import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
 import { archiveStore, removeLines, type ArchiveStore } from '../destinations/archive/index.ts';
 import { ERASURE_LOCK } from './fence.ts';
+import { VendorErasures, vendorTargets, type VendorRequestState, type VendorTarget } from './vendor-erasure.ts';
 
 export interface ErasureTargets {
   rings: KeyRing[];
@@ -28,14 +30,18 @@ export interface ErasureTargets {
   hashedFields: string[];
   /** The archives of archive destinations, by stream: their lines holding a pseudonym are removed. */
   archives: Array<{ stream: string; store: ArchiveStore }>;
+  /** The Segment and Mixpanel destinations configured to take erasures. */
+  vendors: VendorTarget[];
 }
 
 export interface ErasureResult {
   field: string;
   pseudonyms: string[];
   dry_run: boolean;
-  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`, `dead_letters`, `archive.<stream>` (lines). */
+  /** Rows deleted (or that would be) per place: `bi.<table>`, `metric_points`, `stream_errors`, `dead_letters`, `archive.<stream>` (lines), and ids whose deletion was requested from a vendor, `segment.<stream>` and `mixpanel.<stream>`. */
   counts: Record<string, number>;
+  /** The requests to vendors, and what became of them (absent in a dry run and when no vendor holds the field). */
+  vendor_requests?: VendorRequestState[];
 }
 
 export class ErasureError extends Error {
@@ -72,11 +78,16 @@ async function audit(db: Queryable, field: string, pseudonyms: string, counts: R
  *   await e.erase('alice@example.com', 'user_id', { dryRun: true });
  */
 export class Eraser {
+  /** The queue of requests to vendors; the running Sluice retries what is pending (flush). */
+  readonly vendors: VendorErasures;
+
   constructor(
     private readonly db: Database,
     private readonly targets: ErasureTargets,
     private readonly metrics: MetricsStore,
-  ) {}
+  ) {
+    this.vendors = new VendorErasures(db, targets.vendors);
+  }
 
   async erase(subject: string, field: string, opts: { dryRun: boolean }): Promise<ErasureResult> {
     return (await this.eraseMany([subject], field, opts))[0];
@@ -100,16 +111,18 @@ export class Eraser {
       throw new ErasureError(`field "${field}" holds no pseudonyms here; subject fields: ${fields.join(', ') || 'none'} (table columns declared with subject, and fields a stream hashes)`, 'unknown_field');
     }
     const pseudonymizers = this.targets.rings.map((ring) => new Pseudonymizer(ring, {}));
-    const erased: Array<{ result: ErasureResult; auditId: number }> = [];
+    const erased: Array<{ result: ErasureResult; auditId: number; requests: number[] }> = [];
     for (const subject of subjects) {
       const pseudonyms = [...new Set(pseudonymizers.flatMap((p) => p.pseudonymsOf(subject)))].sort();
-      erased.push({ result: { field, pseudonyms, dry_run: opts.dryRun, counts: {} }, auditId: 0 });
+      erased.push({ result: { field, pseudonyms, dry_run: opts.dryRun, counts: {} }, auditId: 0, requests: [] });
       const one = erased[erased.length - 1];
       try {
         one.result.counts = await this.db.transaction(async (tx) => {
           const c = await this.deleteRows(tx, field, pseudonyms, indexed, opts.dryRun);
+          for (const place of this.vendors.placesFor(field)) c[place] = pseudonyms.length;
           if (opts.dryRun) throw new DryRun(c);
           one.auditId = await audit(tx, field, JSON.stringify(pseudonyms), c, false);
+          one.requests = await this.vendors.queue(tx, field, pseudonyms, one.auditId);
           return c;
         });
       } catch (e) {
@@ -129,6 +142,14 @@ export class Eraser {
       const list = JSON.stringify(result.pseudonyms);
       if (opts.dryRun) await audit(this.db, field, list, result.counts, true);
       else if (this.targets.archives.length > 0) await this.db.query('update sluice.erasures set counts = $2::text::jsonb where id = $1', [auditId, JSON.stringify(result.counts)]);
+    }
+    // Last, after every local deletion: the requests just queued (merged, one per vendor), and
+    // any older ones due for a retry. One a vendor did not take stays pending for the next flush.
+    const queued = erased.flatMap((e) => e.requests);
+    if (queued.length > 0) {
+      await this.vendors.flush();
+      const states = new Map((await this.vendors.list({ ids: queued, limit: queued.length })).map((r) => [r.id, r]));
+      for (const e of erased) if (e.requests.length > 0) e.result.vendor_requests = e.requests.map((id) => states.get(id)!);
     }
     return erased.map((e) => e.result);
   }
@@ -200,7 +221,7 @@ export function hashedFields(stream: StreamConfig): string[] {
 export function erasureTargets(config: SluiceConfig, rings: KeyRing[]): ErasureTargets {
   const hashed = Object.values(config.streams ?? {}).flatMap((s) => hashedFields(s));
   const archives = Object.entries(config.streams ?? {}).flatMap(([stream, s]) => (s.destination.type === 'archive' ? [{ stream, store: archiveStore(s.destination) }] : []));
-  return { rings, tables: tableSubjects(config), hashedFields: [...new Set(hashed)], archives };
+  return { rings, tables: tableSubjects(config), hashedFields: [...new Set(hashed)], archives, vendors: vendorTargets(config) };
 }
 
 /** The BI tables of a config and their subject columns. */

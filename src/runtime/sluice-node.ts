@@ -201,6 +201,28 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     compacting = compacting.then(() => intakeLog.compact());
   }, 60_000);
   compactTimer.unref();
+  // Erasure requests a vendor has not taken yet (down, rate-limited) are retried when due.
+  let vendorBacklog = { pending: 0, failed: 0 };
+  let flushingVendors: Promise<unknown> = Promise.resolve();
+  const flushVendors = async (): Promise<void> => {
+    const settled = await eraser.vendors.flush();
+    const failed = [...settled.values()].filter((s) => s === 'failed').length;
+    if (failed > 0) log.warn(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
+    vendorBacklog = await eraser.vendors.backlog();
+  };
+  const vendorTimer =
+    eraser.vendors.targets.length > 0
+      ? setInterval(() => {
+          flushingVendors = flushingVendors.then(flushVendors).catch((e: Error) => log.warn(`vendor erasure requests: ${e.name}`));
+        }, 15_000)
+      : null;
+  vendorTimer?.unref();
+  if (vendorTimer) {
+    counters.gauge('sluice_vendor_erasure_requests', 'Erasure requests to vendors not taken: pending (retried) and failed (refused).', () => [
+      [{ state: 'pending' }, vendorBacklog.pending],
+      [{ state: 'failed' }, vendorBacklog.failed],
+    ]);
+  }
 
   const server = await new Promise<Server>((ready) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
@@ -228,11 +250,13 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       clearInterval(recoverTimer);
       clearInterval(compactTimer);
       clearInterval(maintainTimer);
+      if (vendorTimer) clearInterval(vendorTimer);
       if (lagTimer) clearInterval(lagTimer);
       await new Promise<void>((r) => server.close(() => r()));
       await js?.close();
       await recovering;
       await compacting;
+      await flushingVendors;
       await pipeline.drain();
       await activity?.stop();
       await intakeLog.stop();

@@ -251,6 +251,26 @@ export const MIGRATIONS: string[] = [
     return current_epoch;
   end $$;
   `,
+  // 13: erasure requests to vendors (privacy/vendor-erasure.ts): queued in the erasure's
+  // transaction, sent after it commits, retried until the vendor takes them. They hold
+  // pseudonyms, never a raw id.
+  `
+  create table sluice.vendor_erasures (
+    id bigint generated always as identity primary key,
+    erasure_id bigint not null,
+    stream text not null,
+    vendor text not null,
+    pseudonyms jsonb not null,
+    state text not null default 'pending' check (state in ('pending', 'sent', 'failed')),
+    attempts integer not null default 0,
+    next_attempt_at timestamptz not null default now(),
+    last_error text,
+    reference text,
+    created_at timestamptz not null default now(),
+    sent_at timestamptz
+  );
+  create index vendor_erasures_due on sluice.vendor_erasures (next_attempt_at) where state = 'pending';
+  `,
 ];
 
 /**

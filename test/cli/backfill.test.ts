@@ -105,7 +105,7 @@ describe('sluice backfill', () => {
   });
 
   it('erased subjects stay erased when history is replayed', async () => {
-    const eraser = new Eraser(rt.db, { rings: [parseKeyRing(KEYS)], tables: [], hashedFields: ['user_id'], archives: [] }, new MetricsStore(rt.db, {}));
+    const eraser = new Eraser(rt.db, { rings: [parseKeyRing(KEYS)], tables: [], hashedFields: ['user_id'], archives: [], vendors: [] }, new MetricsStore(rt.db, {}));
     const erased = await eraser.erase('user-7@example.com', 'user_id', { dryRun: false });
     assert.ok(erased.counts.metric_points > 0);
     const before = await points();

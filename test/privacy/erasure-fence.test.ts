@@ -46,7 +46,7 @@ for (const variant of VARIANTS) {
       destinations.metrics = createMetricsDestination({ type: 'metrics' }, { db: t.db, subjectDimensions: ['user_id'] });
       for (const d of Object.values(destinations)) await d.open!();
       const metrics = new MetricsStore(t.db, { subjectDimensions: ['user_id'] });
-      eraser = new Eraser(t.db, { rings: [ring], tables: [{ table: 'fenced', subjects: new Map([['user_id', ['user_id']]]) }], hashedFields: ['user_id'], archives: [] }, metrics);
+      eraser = new Eraser(t.db, { rings: [ring], tables: [{ table: 'fenced', subjects: new Map([['user_id', ['user_id']]]) }], hashedFields: ['user_id'], archives: [], vendors: [] }, metrics);
     });
     after(() => t.drop());
 

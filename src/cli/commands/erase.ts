@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MetricsStore } from '../../destinations/metrics/metrics-store.ts';
 import { Eraser, ErasureError, MAX_SUBJECTS, pseudonymKeySources, erasureTargets } from '../../privacy/erasure.ts';
+import type { VendorRequestState } from '../../privacy/vendor-erasure.ts';
 import { loadKeyRings } from '../../runtime/key-rings.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { openDatabase } from '../../store/open-database.ts';
@@ -49,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       else {
         process.stdout.write(`${result.dry_run ? 'would erase (dry run, nothing changed)' : 'erased'} field ${result.field}, pseudonyms ${result.pseudonyms.join(', ')}:\n`);
         for (const [place, n] of Object.entries(result.counts)) process.stdout.write(`  ${place.padEnd(24)} ${n}\n`);
+        for (const r of result.vendor_requests ?? []) process.stdout.write(`  request to ${r.place}: ${describeRequest(r)}\n`);
       }
     }
     return 0;
@@ -61,6 +63,13 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+/** What became of a vendor request, for people. */
+function describeRequest(r: VendorRequestState): string {
+  if (r.state === 'sent') return `sent${r.reference ? ` (vendor's reference ${r.reference})` : ''}`;
+  if (r.state === 'failed') return `refused: ${r.last_error} (fix the config and erase again)`;
+  return `pending (${r.last_error}); retried from ${r.next_attempt_at} by a running Sluice or the next erasure`;
 }
 
 /** The subjects of a file (`-`: stdin), one per line; blank lines are skipped. */

@@ -1,0 +1,344 @@
+/**
+ * Erasure at the vendors. A stream that forwards to Segment or Mixpanel has handed the subject's
+ * pseudonym over as the vendor's user id (`userId`, `distinct_id`); deleting the rows here leaves
+ * that copy. With `erasure` in the destination's config, an erasure also asks the vendor to
+ * delete it, through the vendor's own deletion API:
+ *
+ * - Segment's Public API: `POST /regulations` (or `/regulations/sources/{id}`), Bearer token,
+ *   `{ regulationType, subjectType: "USER_ID", subjectIds }`, at most 5,000 ids, answering
+ *   `{ data: { regulateId } }`;
+ * - Mixpanel's GDPR API v3: `POST /api/app/data-deletions/v3.0/?token=<project token>`, Bearer
+ *   OAuth token, `{ distinct_ids, compliance_type }`, at most 2,000 ids and one request a
+ *   second, answering `{ status: "ok", results: { task_id } }`.
+ *
+ * A request is queued in `sluice.vendor_erasures` in the erasure's own transaction, so it is
+ * made exactly when the rows here are deleted, and sent once that commits. Network errors,
+ * timeouts, 408, 429 and 5xx leave it pending, retried with exponential backoff (a Retry-After
+ * is honoured) by the running Sluice and by the next `sluice erase`; another 4xx (a revoked
+ * token) marks it failed, with the vendor's answer. Erasing the subject again queues a new one.
+ * Requests due at one time are merged per vendor, up to its limit. Both vendors process a
+ * request asynchronously (days to weeks); the reference they answer with is kept.
+ */
+import type { MixpanelDestinationConfig, SegmentDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import type { ConfigIssue } from '../config/check.ts';
+import { describeSecret, readSecret } from '../config/secrets.ts';
+import { parseJsonPath } from '../core/transform/json-path.ts';
+import { isRecord } from '../core/is-record.ts';
+import { requiredSecret } from '../destinations/http/fields.ts';
+import { reasonFrom, retryAfterMs, type OutgoingRequest } from '../destinations/http/forwarder.ts';
+import type { Database, Queryable } from '../store/database.ts';
+
+export const SEGMENT_API = 'https://api.segmentapis.com';
+export const MIXPANEL_GDPR_API = 'https://mixpanel.com';
+/** Ids per request: Segment's and Mixpanel's documented limits. */
+export const VENDOR_ID_LIMITS = { segment: 5000, mixpanel: 2000 } as const;
+const TIMEOUT_MS = 30_000;
+/** A claimed request not settled by then (its process died) is due again. */
+const LEASE_SECONDS = 600;
+const FIRST_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 6 * 3_600_000;
+/** Requests settled per flush at most; the rest wait for the next one. */
+const MAX_ROWS = 2000;
+
+export type Vendor = keyof typeof VENDOR_ID_LIMITS;
+
+/** Where a stream's vendor holds a subject field's pseudonyms, and how to ask for their deletion. */
+export interface VendorTarget {
+  stream: string;
+  vendor: Vendor;
+  /** The subject field (`user_id`) whose pseudonyms the vendor has as its user id. */
+  field: string;
+  /** Milliseconds between two requests to this vendor (Mixpanel: one a second). */
+  spacingMs: number;
+  request(ids: string[]): Promise<OutgoingRequest>;
+  /** The vendor's id for an accepted request, from its answer. */
+  reference(body: string): string | undefined;
+}
+
+/** What became of a queued request. */
+export interface VendorRequestState {
+  id: number;
+  /** `segment.<stream>` or `mixpanel.<stream>`. */
+  place: string;
+  ids: number;
+  state: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  /** The vendor's id for the request (Segment's regulateId, Mixpanel's task_id). */
+  reference: string | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+}
+
+/** The path a vendor destination takes its user id from. */
+function identityPath(d: SegmentDestinationConfig | MixpanelDestinationConfig): string {
+  return (d.type === 'segment' ? d.user_id : d.distinct_id) ?? '$.metadata.user_id';
+}
+
+/** The dotted form of a JSON path of plain keys (`$.metadata.user_id` → `metadata.user_id`), else null. */
+function dotted(path: string): string | null {
+  const p = parseJsonPath(path);
+  if (typeof p === 'string' || p.steps.length === 0) return null;
+  const keys = p.steps.map((s) => ('key' in s ? s.key : null));
+  return keys.every((k) => k !== null) ? keys.join('.') : null;
+}
+
+/** Whether a stream's pseudonymize steps hash the dotted field. */
+function hashes(stream: StreamConfig, field: string): boolean {
+  return (stream.processors ?? []).some((p) => p.type === 'pseudonymize' && p.fields[field] === 'hash');
+}
+
+/**
+ * A vendor erasure needs the vendor's user id to be a pseudonym the stream hashed: that is
+ * what an erasure can compute from the raw id without keeping it.
+ */
+export function vendorErasureIssues(name: string, stream: StreamConfig): ConfigIssue[] {
+  const d = stream.destination;
+  if ((d.type !== 'segment' && d.type !== 'mixpanel') || !d.erasure) return [];
+  const path = identityPath(d);
+  const field = dotted(path);
+  if (field !== null && hashes(stream, field)) return [];
+  const what = d.type === 'segment' ? "Segment's userId" : "Mixpanel's distinct_id";
+  return [
+    {
+      path: `streams.${name}.destination.erasure`,
+      message: `an erasure asks the vendor to delete pseudonyms, so ${what} (${path}) must be a field this stream hashes: add '${field ?? 'that field'}': 'hash' to its pseudonymize step`,
+    },
+  ];
+}
+
+function segmentTarget(stream: string, d: SegmentDestinationConfig, field: string): VendorTarget {
+  const e = d.erasure!;
+  const base = (e.endpoint ?? SEGMENT_API).replace(/\/+$/, '');
+  const url = e.source_id ? `${base}/regulations/sources/${encodeURIComponent(e.source_id)}` : `${base}/regulations`;
+  let token: Promise<string> | undefined;
+  return {
+    stream,
+    vendor: 'segment',
+    field,
+    spacingMs: 0,
+    async request(ids) {
+      token ??= requiredSecret(() => readSecret(e.token), `the Segment Public API token (${describeSecret(e.token)})`);
+      return {
+        url,
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${await token}`, 'user-agent': 'sluice/0.1.0' },
+        body: JSON.stringify({ regulationType: e.regulation_type ?? 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ids }),
+      };
+    },
+    reference(body) {
+      const data = parsed(body)?.data;
+      return isRecord(data) && typeof data.regulateId === 'string' ? data.regulateId : undefined;
+    },
+  };
+}
+
+function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, field: string): VendorTarget {
+  const e = d.erasure!;
+  const base = (e.endpoint ?? MIXPANEL_GDPR_API).replace(/\/+$/, '');
+  const projectSource = e.project_token ?? d.project_token!;
+  let secrets: Promise<[string, string]> | undefined;
+  return {
+    stream,
+    vendor: 'mixpanel',
+    field,
+    spacingMs: 1000,
+    async request(ids) {
+      secrets ??= Promise.all([
+        requiredSecret(() => readSecret(e.token), `the Mixpanel GDPR API token (${describeSecret(e.token)})`),
+        requiredSecret(() => readSecret(projectSource), `the Mixpanel project token (${describeSecret(projectSource)})`),
+      ]);
+      const [token, project] = await secrets;
+      return {
+        url: `${base}/api/app/data-deletions/v3.0/?token=${encodeURIComponent(project)}`,
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}`, 'user-agent': 'sluice/0.1.0' },
+        body: JSON.stringify({ distinct_ids: ids, compliance_type: e.compliance_type ?? 'GDPR' }),
+      };
+    },
+    reference(body) {
+      const results = parsed(body)?.results;
+      const id = isRecord(results) ? results.task_id : undefined;
+      return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+    },
+  };
+}
+
+function parsed(body: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(body);
+    return isRecord(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The vendor destinations of a config that take erasures. */
+export function vendorTargets(config: SluiceConfig): VendorTarget[] {
+  const out: VendorTarget[] = [];
+  for (const [stream, s] of Object.entries(config.streams ?? {})) {
+    const d = s.destination;
+    if ((d.type !== 'segment' && d.type !== 'mixpanel') || !d.erasure) continue;
+    const field = dotted(identityPath(d))?.split('.').at(-1);
+    if (!field) continue; // refused when the config loads (vendorErasureIssues)
+    out.push(d.type === 'segment' ? segmentTarget(stream, d, field) : mixpanelTarget(stream, d, field));
+  }
+  return out;
+}
+
+interface Claimed {
+  id: number;
+  stream: string;
+  pseudonyms: string[];
+  attempts: number;
+}
+
+/** A request's outcome for the rows it carried. */
+type Outcome = { state: 'sent'; reference: string | null } | { state: 'pending'; error: string; retryAfterMs?: number } | { state: 'failed'; error: string };
+
+/** The wait before the attempt after `attempts`: doubling from 30 s up to 6 h, at least what the vendor asked. */
+export function vendorBackoffMs(attempts: number, asked?: number): number {
+  return Math.max(asked ?? 0, Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, attempts - 1)));
+}
+
+const placeOf = (t: { vendor: string; stream: string }) => `${t.vendor}.${t.stream}`;
+
+/**
+ * The queue of vendor erasure requests.
+ *
+ * @example
+ *   const v = new VendorErasures(db, vendorTargets(config));
+ *   await db.transaction((tx) => v.queue(tx, 'user_id', ['k1:…'], auditId));
+ *   await v.flush();
+ */
+export class VendorErasures {
+  constructor(
+    private readonly db: Database,
+    readonly targets: VendorTarget[],
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  /** The vendors holding pseudonyms of `field`, by place (`segment.<stream>`). */
+  placesFor(field: string): string[] {
+    return this.targets.filter((t) => t.field === field).map(placeOf);
+  }
+
+  /** Queues, in the caller's transaction, one request per vendor holding `field`; resolves with their row ids. */
+  async queue(tx: Queryable, field: string, pseudonyms: string[], erasureId: number): Promise<number[]> {
+    const targets = this.targets.filter((t) => t.field === field);
+    if (targets.length === 0 || pseudonyms.length === 0) return [];
+    const rows = await tx.query<{ id: number }>(
+      `insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms)
+       select $1, t->>'stream', t->>'vendor', $3::text::jsonb from json_array_elements($2::text::json) t
+       returning id::float8 as id`,
+      [erasureId, JSON.stringify(targets.map((t) => ({ stream: t.stream, vendor: t.vendor }))), JSON.stringify(pseudonyms)],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Sends the requests that are due (every pending one whose time has come), merged per vendor
+   * up to its id limit, and records what each answer means. Resolves with the settled rows' ids
+   * and states. Safe beside another process flushing: a row is claimed by one of them.
+   */
+  async flush(): Promise<Map<number, VendorRequestState['state']>> {
+    const settled = new Map<number, VendorRequestState['state']>();
+    if (this.targets.length === 0) return settled;
+    const claimed = await this.db.query<{ id: number; stream: string; vendor: string; pseudonyms: string; attempts: number }>(
+      `update sluice.vendor_erasures v set attempts = v.attempts + 1, next_attempt_at = now() + interval '${LEASE_SECONDS} seconds'
+        where v.id in (select id from sluice.vendor_erasures
+                        where state = 'pending' and next_attempt_at <= now()
+                          and (stream, vendor) in (select s->>'stream', s->>'vendor' from json_array_elements($1::text::json) s)
+                        order by id limit ${MAX_ROWS} for update skip locked)
+        returning v.id::float8 as id, v.stream, v.vendor, v.pseudonyms::text as pseudonyms, v.attempts`,
+      [JSON.stringify(this.targets.map((t) => ({ stream: t.stream, vendor: t.vendor })))],
+    );
+    for (const t of this.targets) {
+      const rows: Claimed[] = claimed
+        .filter((r) => r.stream === t.stream && r.vendor === t.vendor)
+        .sort((a, b) => a.id - b.id)
+        .map((r) => ({ id: r.id, stream: r.stream, pseudonyms: JSON.parse(r.pseudonyms) as string[], attempts: r.attempts }));
+      let first = true;
+      for (const group of packRows(rows, VENDOR_ID_LIMITS[t.vendor])) {
+        if (!first && t.spacingMs > 0) await new Promise((r) => setTimeout(r, t.spacingMs));
+        first = false;
+        const outcome = await this.send(t, [...new Set(group.flatMap((r) => r.pseudonyms))]);
+        await this.record(group, outcome);
+        for (const r of group) settled.set(r.id, outcome.state);
+      }
+    }
+    return settled;
+  }
+
+  private async send(t: VendorTarget, ids: string[]): Promise<Outcome> {
+    let request: OutgoingRequest;
+    try {
+      request = await t.request(ids);
+    } catch (e) {
+      // A secret that cannot be read: retried, since it may be set before the next attempt.
+      return { state: 'pending', error: (e as Error).message };
+    }
+    try {
+      const res = await this.fetchImpl(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const body = await res.text();
+      if (res.status >= 200 && res.status < 300) return { state: 'sent', reference: t.reference(body) ?? null };
+      if (res.status === 408 || res.status === 429 || res.status >= 500) return { state: 'pending', error: reasonFrom(res.status, body), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
+      return { state: 'failed', error: reasonFrom(res.status, body) };
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      return { state: 'pending', error: err.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : `network error ${err.cause?.code ?? err.name}` };
+    }
+  }
+
+  private async record(rows: Claimed[], o: Outcome): Promise<void> {
+    const ids = JSON.stringify(rows.map((r) => r.id));
+    const these = 'id in (select (json_array_elements_text($1::text::json))::bigint)';
+    if (o.state === 'sent') {
+      await this.db.query(`update sluice.vendor_erasures set state = 'sent', sent_at = now(), reference = $2, last_error = null, next_attempt_at = now() where ${these}`, [ids, o.reference]);
+    } else if (o.state === 'failed') {
+      await this.db.query(`update sluice.vendor_erasures set state = 'failed', last_error = $2, next_attempt_at = now() where ${these}`, [ids, o.error]);
+    } else {
+      // Rows merged into one request retry together, on the schedule of the most tried.
+      const wait = vendorBackoffMs(Math.max(...rows.map((r) => r.attempts)), o.retryAfterMs);
+      await this.db.query(`update sluice.vendor_erasures set last_error = $2, next_attempt_at = now() + ($3::float8 * interval '1 millisecond') where ${these}`, [ids, o.error, wait]);
+    }
+  }
+
+  /** The requests in the queue, newest first: all, or those in one state. */
+  async list(opts: { state?: VendorRequestState['state']; limit?: number; ids?: number[] } = {}): Promise<VendorRequestState[]> {
+    const rows = await this.db.query<{ id: number; stream: string; vendor: string; ids: number; state: VendorRequestState['state']; attempts: number; reference: string | null; last_error: string | null; next_attempt_at: string | null; created_at: string }>(
+      `select id::float8 as id, stream, vendor, jsonb_array_length(pseudonyms) as ids, state, attempts, reference, last_error,
+              case when state = 'pending' then to_char(next_attempt_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') end as next_attempt_at,
+              to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at
+         from sluice.vendor_erasures
+        where ($1::text is null or state = $1) and ($2::text is null or id in (select (json_array_elements_text($2::text::json))::bigint))
+        order by id desc limit $3`,
+      [opts.state ?? null, opts.ids ? JSON.stringify(opts.ids) : null, opts.limit ?? 100],
+    );
+    return rows.map(({ stream, vendor, ...r }) => ({ ...r, place: placeOf({ vendor, stream }) }));
+  }
+
+  /** Requests pending and failed, for the metrics endpoint. */
+  async backlog(): Promise<{ pending: number; failed: number }> {
+    const [r] = await this.db.query<{ pending: number; failed: number }>(
+      "select count(*) filter (where state = 'pending')::int as pending, count(*) filter (where state = 'failed')::int as failed from sluice.vendor_erasures",
+    );
+    return r;
+  }
+}
+
+/** Rows in order, packed into requests of at most `limit` ids (a row is never split). */
+function packRows(rows: Claimed[], limit: number): Claimed[][] {
+  const out: Claimed[][] = [];
+  let current: Claimed[] = [];
+  let n = 0;
+  for (const r of rows) {
+    if (current.length > 0 && n + r.pseudonyms.length > limit) {
+      out.push(current);
+      current = [];
+      n = 0;
+    }
+    current.push(r);
+    n += r.pseudonyms.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
