@@ -210,6 +210,9 @@ const placeOf = (t: { vendor: string; stream: string }) => `${t.vendor}.${t.stre
  *   await v.flush();
  */
 export class VendorErasures {
+  /** When this process last sent to each vendor (its rate limit spaces requests). */
+  private readonly lastSent = new Map<VendorTarget, number>();
+
   constructor(
     private readonly db: Database,
     readonly targets: VendorTarget[],
@@ -256,10 +259,10 @@ export class VendorErasures {
         .filter((r) => r.stream === t.stream && r.vendor === t.vendor)
         .sort((a, b) => a.id - b.id)
         .map((r) => ({ id: r.id, stream: r.stream, pseudonyms: JSON.parse(r.pseudonyms) as string[], attempts: r.attempts }));
-      let first = true;
       for (const group of packRows(rows, VENDOR_ID_LIMITS[t.vendor])) {
-        if (!first && t.spacingMs > 0) await new Promise((r) => setTimeout(r, t.spacingMs));
-        first = false;
+        const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.lastSent.set(t, Date.now());
         const outcome = await this.send(t, [...new Set(group.flatMap((r) => r.pseudonyms))]);
         await this.record(group, outcome);
         for (const r of group) settled.set(r.id, outcome.state);

@@ -258,3 +258,88 @@ export function startFakeWebhook(secret: string): Promise<FakeVendor> {
     return { status: 200, body: { ok: true }, accept: body.records.map((r) => [r.id, r.value]) };
   });
 }
+
+/**
+ * Segment's Public API regulations: `POST /regulations` (the workspace) or
+ * `POST /regulations/sources/{sourceId}`, Bearer token, JSON `{ regulationType, subjectType,
+ * subjectIds }` with a known regulation type, `USER_ID` or `OBJECT_ID`, and 1 to 5,000 string
+ * ids; answers `{ data: { regulateId } }`, or 401/400 with `{ errors: [{ type, message }] }`.
+ * `unique` holds each regulated id with its regulation.
+ */
+export function startFakeSegmentRegulations(token: string): Promise<FakeVendor> {
+  let n = 0;
+  return startFake((req, raw, violations) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method !== 'POST' || !/^\/regulations(\/sources\/[A-Za-z0-9_-]+)?$/.test(path)) {
+      violations.push(`segment regulations: ${req.method} ${req.url}`);
+      return { status: 404, body: { errors: [{ type: 'not-found', message: 'Not Found' }] }, accept: [] };
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { errors: [{ type: 'unauthorized', message: 'Unauthorized' }] }, accept: [] };
+    if (!String(req.headers['content-type']).startsWith('application/json')) violations.push('segment regulations: content-type is not application/json');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      violations.push('segment regulations: body is not JSON');
+      return { status: 400, body: { errors: [{ type: 'validation', message: 'invalid JSON' }] }, accept: [] };
+    }
+    const types = ['DELETE_INTERNAL', 'DELETE_ONLY', 'SUPPRESS_ONLY', 'SUPPRESS_WITH_DELETE', 'SUPPRESS_WITH_DELETE_INTERNAL', 'UNSUPPRESS'];
+    const bad = (message: string) => {
+      violations.push(`segment regulations: ${message}`);
+      return { status: 400, body: { errors: [{ type: 'validation', message }] }, accept: [] };
+    };
+    if (!isObj(body)) return bad('body is not an object');
+    const extra = Object.keys(body).filter((k) => !['regulationType', 'subjectType', 'subjectIds'].includes(k));
+    if (extra.length > 0) return bad(`unknown fields ${extra.join(', ')}`);
+    if (typeof body.regulationType !== 'string' || !types.includes(body.regulationType)) return bad(`regulationType ${JSON.stringify(body.regulationType)}`);
+    if (body.subjectType !== 'USER_ID' && body.subjectType !== 'OBJECT_ID') return bad(`subjectType ${JSON.stringify(body.subjectType)}`);
+    const ids = body.subjectIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 5000 || ids.some((i) => typeof i !== 'string' || i.length === 0)) return bad('subjectIds must be 1 to 5000 non-empty strings');
+    const regulateId = `reg-${++n}`;
+    return { status: 200, body: { data: { regulateId } }, accept: ids.map((i: string) => [i, { regulateId, regulationType: body.regulationType, path }]) };
+  });
+}
+
+/**
+ * Mixpanel's GDPR API v3 deletions: `POST /api/app/data-deletions/v3.0/?token=<project token>`,
+ * Bearer OAuth token, JSON `{ distinct_ids: [1 to 2,000 strings], compliance_type: "GDPR" |
+ * "CCPA" }`; answers `{ status: "ok", results: { task_id } }`. At most one request a second: a
+ * faster one gets 429 and is a violation. `unique` holds each distinct id with its task.
+ */
+export function startFakeMixpanelDeletions(auth: { oauthToken: string; projectToken: string }): Promise<FakeVendor> {
+  let n = 0;
+  let last = 0;
+  return startFake((req, raw, violations) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method !== 'POST' || url.pathname !== '/api/app/data-deletions/v3.0/') {
+      violations.push(`mixpanel deletions: ${req.method} ${req.url}`);
+      return { status: 404, body: { status: 'error', error: 'not found' }, accept: [] };
+    }
+    if (req.headers.authorization !== `Bearer ${auth.oauthToken}`) return { status: 401, body: { status: 'error', error: 'Invalid OAuth token' }, accept: [] };
+    if (url.searchParams.get('token') !== auth.projectToken) {
+      violations.push(`mixpanel deletions: project token ${url.searchParams.get('token')}`);
+      return { status: 400, body: { status: 'error', error: 'invalid project token' }, accept: [] };
+    }
+    const now = Date.now();
+    if (now - last < 950) {
+      violations.push(`mixpanel deletions: two requests ${now - last} ms apart (one a second at most)`);
+      return { status: 429, body: { status: 'error', error: 'rate limited' }, accept: [] };
+    }
+    last = now;
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      violations.push('mixpanel deletions: body is not JSON');
+      return { status: 400, body: { status: 'error', error: 'invalid JSON' }, accept: [] };
+    }
+    const ids = isObj(body) ? body.distinct_ids : undefined;
+    if (!isObj(body) || !Array.isArray(ids) || ids.length === 0 || ids.length > 2000 || ids.some((i) => typeof i !== 'string')) {
+      violations.push('mixpanel deletions: distinct_ids must be 1 to 2000 strings');
+      return { status: 400, body: { status: 'error', error: 'invalid distinct_ids' }, accept: [] };
+    }
+    if (body.compliance_type !== undefined && body.compliance_type !== 'GDPR' && body.compliance_type !== 'CCPA') violations.push(`mixpanel deletions: compliance_type ${JSON.stringify(body.compliance_type)}`);
+    const task_id = 1000 + ++n;
+    return { status: 200, body: { status: 'ok', results: { task_id } }, accept: ids.map((i: string) => [i, { task_id, compliance_type: body.compliance_type ?? 'GDPR' }]) };
+  });
+}

@@ -1,0 +1,215 @@
+// Erasure at the vendors, on PGlite and on PostgreSQL: a stream forwards pseudonymized events to
+// Segment and Mixpanel (local servers checking every request against the published APIs); an
+// erasure asks both to delete the subject's pseudonyms — Segment's Public API regulation,
+// Mixpanel's GDPR API deletion task — exactly the ids they were sent, never the raw one. A
+// vendor that is down leaves the request pending until it is retried; one that refuses marks it
+// failed, listed for an admin.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SluiceConfig } from '../../src/config/config.ts';
+import { validateConfig } from '../../src/config/validate-config.ts';
+import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
+import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, type FakeVendor } from '../support/fake-vendors.ts';
+import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
+
+const KEYS_ENV = 'SLUICE_TEST_VENDOR_ERASURE_KEYS';
+const KEYS = 'k2:second-secret-0123456789,k1:first-secret-0123456789';
+process.env[KEYS_ENV] = KEYS;
+process.env.SLUICE_TEST_SEGMENT_WRITE_KEY = 'wk_erasure';
+process.env.SLUICE_TEST_SEGMENT_API_TOKEN = 'sgp_public_api_token';
+process.env.SLUICE_TEST_MIXPANEL_TOKEN = 'mp_project_token';
+process.env.SLUICE_TEST_MIXPANEL_GDPR_TOKEN = 'mp_gdpr_oauth_token';
+const pseudonymize = { type: 'pseudonymize' as const, key: { env: KEYS_ENV }, fields: { 'metadata.user_id': 'hash' as const } };
+const ring = new Pseudonymizer(parseKeyRing(KEYS), {});
+
+function config(urls: { segment: string; regulations: string; mixpanel: string; deletions: string }): SluiceConfig {
+  const base = findingsConfig();
+  const target = base.rules![0].targets[0];
+  target.input_transformer!.input_paths_map!.u = '$.detail.user_id';
+  target.input_transformer!.input_template = target.input_transformer!.input_template.replace('"event_time":<at>', '"event_time":<at>,"user_id":<u>');
+  base.rules![0].targets.push({ ...target, stream: 'to-segment' }, { ...target, stream: 'to-mixpanel' });
+  base.streams!.metrics.processors = [{ type: 'validate' }, pseudonymize];
+  base.streams!['to-segment'] = {
+    buffer: { interval_seconds: 0 },
+    processors: [pseudonymize],
+    destination: {
+      type: 'segment',
+      write_key: { env: 'SLUICE_TEST_SEGMENT_WRITE_KEY' },
+      endpoint: urls.segment,
+      erasure: { token: { env: 'SLUICE_TEST_SEGMENT_API_TOKEN' }, endpoint: urls.regulations },
+    },
+  };
+  base.streams!['to-mixpanel'] = {
+    buffer: { interval_seconds: 0 },
+    processors: [pseudonymize],
+    destination: {
+      type: 'mixpanel',
+      project_token: { env: 'SLUICE_TEST_MIXPANEL_TOKEN' },
+      endpoint: urls.mixpanel,
+      erasure: { token: { env: 'SLUICE_TEST_MIXPANEL_GDPR_TOKEN' }, endpoint: urls.deletions },
+    },
+  };
+  return base;
+}
+
+const at = new Date(Date.now() - 3_600_000).toISOString();
+const finding = (id: string, user: string) => ({ source: 'findings', 'detail-type': 'findings-uploaded', time: at, detail: { tenant_id: 'acme', event_id: id, user_id: user, new_findings_count: 2, existing_findings_count: 1, created_at: at } });
+
+describe('vendor erasure config', () => {
+  const urls = { segment: 'http://127.0.0.1:1', regulations: 'http://127.0.0.1:1', mixpanel: 'http://127.0.0.1:1', deletions: 'http://127.0.0.1:1' };
+  it('needs the vendor user id to be a field the stream hashes', () => {
+    const c = config(urls);
+    c.streams!['to-segment'].processors = [];
+    const issues = validateConfig(c);
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['streams.to-segment.destination.erasure'],
+    );
+    assert.match(issues[0].message, /Segment's userId \(\$\.metadata\.user_id\) must be a field this stream hashes: add 'metadata\.user_id': 'hash'/);
+  });
+  it('needs a project token to name the project when the destination uses a service account', () => {
+    const c = config(urls);
+    const d = c.streams!['to-mixpanel'].destination;
+    assert.equal(d.type, 'mixpanel');
+    if (d.type !== 'mixpanel') return;
+    delete d.project_token;
+    d.service_account = { username: 'sa', secret: { env: 'X' }, project_id: '42' };
+    assert.deepEqual(validateConfig(c).map((i) => i.path), ['streams.to-mixpanel.destination.erasure.project_token']);
+    d.erasure!.project_token = { env: 'SLUICE_TEST_MIXPANEL_TOKEN' };
+    assert.deepEqual(validateConfig(c), []);
+  });
+  it('refuses an unknown regulation type, naming those allowed', () => {
+    const c = config(urls);
+    const d = c.streams!['to-segment'].destination;
+    if (d.type !== 'segment') throw new Error('segment');
+    (d.erasure as unknown as Record<string, unknown>).regulation_type = 'DELETE_EVERYTHING';
+    const issues = validateConfig(c);
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0].path, 'streams.to-segment.destination.erasure.regulation_type');
+    assert.match(issues[0].message, /SUPPRESS_WITH_DELETE/);
+  });
+});
+
+for (const store of STORES) {
+  describe(`erasure at the vendors on ${store}`, () => {
+    let s: TestSluice;
+    let ingest: string;
+    let admin: string;
+    let segment: FakeVendor;
+    let regulations: FakeVendor;
+    let mixpanel: FakeVendor;
+    let deletions: FakeVendor;
+    before(async () => {
+      segment = await startFakeSegment('wk_erasure');
+      regulations = await startFakeSegmentRegulations('sgp_public_api_token');
+      mixpanel = await startFakeMixpanel({ token: 'mp_project_token' });
+      deletions = await startFakeMixpanelDeletions({ oauthToken: 'mp_gdpr_oauth_token', projectToken: 'mp_project_token' });
+      s = await startTestSluice(store, config({ segment: segment.url, regulations: regulations.url, mixpanel: mixpanel.url, deletions: deletions.url }));
+      ingest = (await s.keys.create('acme', 'ingest')).key;
+      admin = (await s.keys.create('*', 'admin')).key;
+    });
+    after(async () => {
+      await s.close();
+      for (const f of [segment, regulations, mixpanel, deletions]) await f.close();
+    });
+    const erase = (body: unknown) => postJson(`${s.url}/v1/admin/erasures`, admin, body);
+    const noViolations = () => {
+      for (const f of [segment, regulations, mixpanel, deletions]) assert.deepEqual(f.violations, []);
+    };
+
+    it('the vendors got pseudonyms, not raw ids', async () => {
+      const res = await postJson(`${s.url}/v1/events`, ingest, [finding('f1', 'alice@example.com'), finding('f2', 'bob@example.com')]);
+      assert.equal(res.status, 200);
+      await s.pipeline.whenIdle();
+      const sent = [...segment.unique.values()].map((m) => (m as { userId: string }).userId).sort();
+      assert.deepEqual(sent, [ring.pseudonym('alice@example.com'), ring.pseudonym('bob@example.com')].sort());
+      assert.equal(mixpanel.unique.size, 2);
+    });
+
+    it('a dry run counts the ids it would request and sends nothing', async () => {
+      const dry = await erase({ subject: 'alice@example.com', dry_run: true });
+      assert.equal(dry.status, 200, JSON.stringify(dry.body));
+      assert.equal(dry.body.counts['segment.to-segment'], 2);
+      assert.equal(dry.body.counts['mixpanel.to-mixpanel'], 2);
+      assert.equal(dry.body.vendor_requests, undefined);
+      assert.equal(regulations.requests.length + deletions.requests.length, 0);
+      const queued = await s.db.query('select 1 from sluice.vendor_erasures');
+      assert.equal(queued.length, 0);
+    });
+
+    it("asks each vendor to delete the subject's pseudonyms under every key", async () => {
+      const res = await erase({ subject: 'alice@example.com' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const pseudonyms = ring.pseudonymsOf('alice@example.com').sort();
+      assert.deepEqual([...regulations.unique.keys()].sort(), pseudonyms);
+      assert.deepEqual([...deletions.unique.keys()].sort(), pseudonyms);
+      assert.ok(pseudonyms.includes(ring.pseudonym('alice@example.com')), 'the id the vendor was sent is among them');
+      assert.deepEqual(regulations.unique.get(pseudonyms[0]), { regulateId: 'reg-1', regulationType: 'SUPPRESS_WITH_DELETE', path: '/regulations' });
+      const states = (res.body.vendor_requests as Array<{ place: string; state: string; reference: string; ids: number }>).map((r) => [r.place, r.state, r.reference, r.ids]).sort();
+      assert.deepEqual(states, [['mixpanel.to-mixpanel', 'sent', '1001', 2], ['segment.to-segment', 'sent', 'reg-1', 2]]);
+      assert.equal(res.body.counts['segment.to-segment'], 2);
+      const stored = JSON.stringify(await s.db.query('select * from sluice.vendor_erasures'));
+      assert.ok(!stored.includes('alice'), 'the queue holds pseudonyms only');
+      noViolations();
+    });
+
+    it('a vendor that is down gets the request later, merged with the next one', async () => {
+      regulations.failNext(1, { status: 503, body: '{"errors":[{"type":"unavailable","message":"try later"}]}' });
+      const res = await erase({ subject: 'bob@example.com' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const seg = res.body.vendor_requests.find((r: { place: string }) => r.place === 'segment.to-segment');
+      assert.equal(seg.state, 'pending');
+      assert.match(seg.last_error, /^HTTP 503/);
+      assert.ok(Date.parse(seg.next_attempt_at) > Date.now() + 20_000, 'backs off');
+      assert.equal(res.body.vendor_requests.find((r: { place: string }) => r.place === 'mixpanel.to-mixpanel').state, 'sent');
+      const listed = await fetch(`${s.url}/v1/admin/erasures/vendor-requests?state=pending`, { headers: { authorization: `Bearer ${admin}` } });
+      assert.deepEqual((await listed.json()).requests.map((r: { id: number }) => r.id), [seg.id]);
+      // Time passes: the request is due, and the next erasure sends it with its own, in one request.
+      await s.db.query('update sluice.vendor_erasures set next_attempt_at = now() where state = $1', ['pending']);
+      const before = regulations.requests.length;
+      const next = await erase({ subject: 'carol@example.com' });
+      assert.equal(next.body.vendor_requests.find((r: { place: string }) => r.place === 'segment.to-segment').state, 'sent');
+      assert.deepEqual(regulations.requests.slice(before).map((r) => r.messages), [4], 'bob and carol in one request');
+      for (const p of [...ring.pseudonymsOf('bob@example.com'), ...ring.pseudonymsOf('carol@example.com')]) assert.ok(regulations.unique.has(p));
+      const [row] = await s.db.query<{ state: string; attempts: number; reference: string }>('select state, attempts, reference from sluice.vendor_erasures where id = $1', [seg.id]);
+      assert.deepEqual(row, { state: 'sent', attempts: 2, reference: 'reg-2' });
+      noViolations();
+    });
+
+    it('a refused request is marked failed with the answer, listed for an admin only', async () => {
+      deletions.failNext(1, { status: 401, body: '{"status":"error","error":"Invalid OAuth token"}' });
+      const res = await erase({ subject: 'dave@example.com' });
+      const mp = res.body.vendor_requests.find((r: { place: string }) => r.place === 'mixpanel.to-mixpanel');
+      assert.equal(mp.state, 'failed');
+      assert.match(mp.last_error, /^HTTP 401: .*Invalid OAuth token/);
+      const list = (q: string, key = admin) => fetch(`${s.url}/v1/admin/erasures/vendor-requests${q}`, { headers: { authorization: `Bearer ${key}` } });
+      const failed = await (await list('?state=failed')).json();
+      assert.deepEqual(failed.requests.map((r: { id: number; place: string }) => [r.id, r.place]), [[mp.id, 'mixpanel.to-mixpanel']]);
+      assert.equal((await list('?state=failed', ingest)).status, 403);
+      const bad = await list('?state=lost');
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error.message, /state must be one of pending, sent, failed/);
+      assert.equal((await list('?limit=0')).status, 400);
+      // Failed is final: a later flush does not send it again.
+      await s.db.query('update sluice.vendor_erasures set next_attempt_at = now()');
+      const before = deletions.requests.length;
+      await erase({ subject: 'erin@example.com' });
+      assert.deepEqual(deletions.requests.slice(before).map((r) => r.messages), [2], 'only erin');
+    });
+
+    it('requests due at once are packed up to the vendor limit and spaced for its rate limit', async () => {
+      // Two queued requests of 1,500 ids each (as left by an outage): more than Mixpanel's 2,000 together.
+      const ids = (p: string) => JSON.stringify(Array.from({ length: 1500 }, (_, i) => `k1:${p}${String(i).padStart(28, '0')}`));
+      for (const p of ['aaaa', 'bbbb']) {
+        await s.db.query("insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms) values (0, 'to-mixpanel', 'mixpanel', $1::text::jsonb)", [ids(p)]);
+      }
+      const before = deletions.requests.length;
+      const res = await erase({ subject: 'frank@example.com' });
+      assert.equal(res.body.vendor_requests.find((r: { place: string }) => r.place === 'mixpanel.to-mixpanel').state, 'sent');
+      assert.deepEqual(deletions.requests.slice(before).map((r) => r.messages), [1500, 1502]);
+      const pending = await s.db.query("select 1 from sluice.vendor_erasures where state = 'pending'");
+      assert.equal(pending.length, 0);
+      noViolations();
+    });
+  });
+}
