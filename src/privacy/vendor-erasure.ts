@@ -212,6 +212,7 @@ const placeOf = (t: { vendor: string; stream: string }) => `${t.vendor}.${t.stre
 export class VendorErasures {
   /** When this process last sent to each vendor (its rate limit spaces requests). */
   private readonly lastSent = new Map<VendorTarget, number>();
+  private flushing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -240,9 +241,16 @@ export class VendorErasures {
   /**
    * Sends the requests that are due (every pending one whose time has come), merged per vendor
    * up to its id limit, and records what each answer means. Resolves with the settled rows' ids
-   * and states. Safe beside another process flushing: a row is claimed by one of them.
+   * and states. Flushes in this process run one after the other (the vendors' rate limits);
+   * beside another process flushing, a row is claimed by one of them.
    */
-  async flush(): Promise<Map<number, VendorRequestState['state']>> {
+  flush(): Promise<Map<number, VendorRequestState['state']>> {
+    const run = this.flushing.then(() => this.flushDue());
+    this.flushing = run.catch(() => {});
+    return run;
+  }
+
+  private async flushDue(): Promise<Map<number, VendorRequestState['state']>> {
     const settled = new Map<number, VendorRequestState['state']>();
     if (this.targets.length === 0) return settled;
     const claimed = await this.db.query<{ id: number; stream: string; vendor: string; pseudonyms: string; attempts: number }>(

@@ -40,6 +40,8 @@ export interface SluiceOptions {
   log: Logger;
   /** How long a silent process keeps its log entries before others claim them. Default 30. */
   leaseSeconds?: number;
+  /** How often erasure requests to vendors that are due are sent (retries). Default 15. */
+  vendorRetrySeconds?: number;
   /** Also serve the embedded database on this TCP port of 127.0.0.1 (PostgreSQL wire protocol), for psql and BI tools. */
   pgPort?: number;
   /** Writes of the stdout destination (tests capture them). */
@@ -214,7 +216,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     eraser.vendors.targets.length > 0
       ? setInterval(() => {
           flushingVendors = flushingVendors.then(flushVendors).catch((e: Error) => log.warn(`vendor erasure requests: ${e.name}`));
-        }, 15_000)
+        }, (opts.vendorRetrySeconds ?? 15) * 1000)
       : null;
   vendorTimer?.unref();
   if (vendorTimer) {

@@ -104,7 +104,7 @@ for (const store of STORES) {
       regulations = await startFakeSegmentRegulations('sgp_public_api_token');
       mixpanel = await startFakeMixpanel({ token: 'mp_project_token' });
       deletions = await startFakeMixpanelDeletions({ oauthToken: 'mp_gdpr_oauth_token', projectToken: 'mp_project_token' });
-      s = await startTestSluice(store, config({ segment: segment.url, regulations: regulations.url, mixpanel: mixpanel.url, deletions: deletions.url }));
+      s = await startTestSluice(store, config({ segment: segment.url, regulations: regulations.url, mixpanel: mixpanel.url, deletions: deletions.url }), { vendorRetrySeconds: 3600 }); // retried by hand here; the timer has its own test
       ingest = (await s.keys.create('acme', 'ingest')).key;
       admin = (await s.keys.create('*', 'admin')).key;
     });
@@ -210,6 +210,49 @@ for (const store of STORES) {
       const pending = await s.db.query("select 1 from sluice.vendor_erasures where state = 'pending'");
       assert.equal(pending.length, 0);
       noViolations();
+    });
+  });
+
+  describe(`vendor erasure retries on ${store}`, () => {
+    let s: TestSluice;
+    let admin: string;
+    let regulations: FakeVendor;
+    before(async () => {
+      regulations = await startFakeSegmentRegulations('sgp_public_api_token');
+      const c = config({ segment: 'http://127.0.0.1:1', regulations: regulations.url, mixpanel: 'http://127.0.0.1:1', deletions: 'http://127.0.0.1:1' });
+      delete c.streams!['to-mixpanel'];
+      c.rules![0].targets = c.rules![0].targets.filter((t) => t.stream !== 'to-mixpanel');
+      s = await startTestSluice(store, c, { vendorRetrySeconds: 1 });
+      admin = (await s.keys.create('*', 'admin')).key;
+    });
+    after(async () => {
+      await s.close();
+      await regulations.close();
+    });
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) assert.fail(`waited 10 s for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const gauge = async () => /sluice_vendor_erasure_requests\{state="pending"\} (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1];
+
+    it('the running Sluice sends a pending request when it is due, without another erasure', async () => {
+      regulations.failNext(1, { status: 429, retryAfter: '1' });
+      const res = await postJson(`${s.url}/v1/admin/erasures`, admin, { subject: 'gina@example.com' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const [seg] = res.body.vendor_requests;
+      assert.equal(seg.state, 'pending');
+      assert.match(seg.last_error, /^HTTP 429/);
+      await until('the gauge to count it pending', async () => (await gauge()) === '1');
+      assert.equal(regulations.unique.size, 0, 'not before it is due (the backoff floor is 30 s)');
+      // Time passes.
+      await s.db.query('update sluice.vendor_erasures set next_attempt_at = now() where id = $1', [seg.id]);
+      await until('the request to be sent', async () => (await s.db.query<{ state: string }>('select state from sluice.vendor_erasures where id = $1', [seg.id]))[0].state === 'sent');
+      assert.deepEqual([...regulations.unique.keys()].sort(), ring.pseudonymsOf('gina@example.com').sort());
+      await until('the gauge to drop to 0', async () => (await gauge()) === '0');
+      assert.deepEqual(regulations.violations, []);
     });
   });
 }
