@@ -5,6 +5,10 @@
 // vendor that is down leaves the request pending until it is retried; one that refuses marks it
 // failed, listed for an admin.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
 import { validateConfig } from '../../src/config/validate-config.ts';
@@ -256,3 +260,49 @@ for (const store of STORES) {
     });
   });
 }
+
+describe('sluice erase asks the vendors and says what became of each request', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-erase-vendors-'));
+  let regulations: FakeVendor;
+  before(async () => {
+    regulations = await startFakeSegmentRegulations('sgp_public_api_token');
+    const c = {
+      rules: [{ name: 'all', pattern: { source: ['shop'] }, targets: [{ stream: 'to-segment' }] }],
+      streams: {
+        'to-segment': {
+          processors: [{ type: 'pseudonymize', key: { env: KEYS_ENV }, fields: { 'metadata.user_id': 'hash' } }],
+          destination: { type: 'segment', write_key: { env: 'SLUICE_TEST_SEGMENT_WRITE_KEY' }, erasure: { token: { env: 'SLUICE_TEST_SEGMENT_API_TOKEN' }, endpoint: regulations.url, source_id: 'src_42' } },
+        },
+      },
+    };
+    writeFileSync(join(dir, 'sluice.config.mjs'), `export default ${JSON.stringify(c)};\n`);
+  });
+  after(async () => {
+    await regulations.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Not spawnSync: the fake vendor answers from this process's event loop.
+  const erase = (subject: string) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/sluice.js'), 'erase', '--subject', subject, '--config', join(dir, 'sluice.config.mjs'), '--data-dir', join(dir, 'data')], { timeout: 60_000 });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+
+  it('prints the vendor reference, or why a request waits and until when', async () => {
+    const sent = await erase('alice@example.com');
+    assert.equal(sent.status, 0, sent.stderr);
+    assert.match(sent.stdout, /^ {2}segment\.to-segment +2$/m);
+    assert.match(sent.stdout, /^ {2}request to segment\.to-segment: sent \(vendor's reference reg-1\)$/m);
+    assert.deepEqual(new Set([...regulations.unique.values()].map((v) => (v as { path: string }).path)), new Set(['/regulations/sources/src_42']));
+    regulations.failNext(1, { status: 503 });
+    const waiting = await erase('bob@example.com');
+    assert.equal(waiting.status, 0, waiting.stderr);
+    assert.match(waiting.stdout, /^ {2}request to segment\.to-segment: pending \(HTTP 503[^)]*\); retried from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by a running Sluice or the next erasure$/m);
+    assert.ok(!`${sent.stdout}${waiting.stdout}`.includes('example.com'), 'the raw subjects are not echoed');
+    assert.deepEqual(regulations.violations, []);
+  });
+});
