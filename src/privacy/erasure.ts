@@ -147,7 +147,9 @@ export class Eraser {
     // any older ones due for a retry. One a vendor did not take stays pending for the next flush.
     const queued = erased.flatMap((e) => e.requests);
     if (queued.length > 0) {
-      await this.vendors.flush();
+      // The erasure is done here whatever the vendors answer; a flush that fails (the database
+      // away) leaves the requests pending, and the listing below says so or fails in turn.
+      await this.vendors.flush().catch(() => {});
       const states = new Map((await this.vendors.list({ ids: queued, limit: queued.length })).map((r) => [r.id, r]));
       for (const e of erased) if (e.requests.length > 0) e.result.vendor_requests = e.requests.map((id) => states.get(id)!);
     }

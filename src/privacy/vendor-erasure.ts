@@ -329,8 +329,10 @@ export class VendorErasures {
 
   /** Requests pending and failed, for the metrics endpoint. */
   async backlog(): Promise<{ pending: number; failed: number }> {
+    // Sent requests are kept (what was asked of whom, and the vendor's reference) and only grow:
+    // the count reads the index of the others.
     const [r] = await this.db.query<{ pending: number; failed: number }>(
-      "select count(*) filter (where state = 'pending')::int as pending, count(*) filter (where state = 'failed')::int as failed from sluice.vendor_erasures",
+      "select count(*) filter (where state = 'pending')::int as pending, count(*) filter (where state = 'failed')::int as failed from sluice.vendor_erasures where state <> 'sent'",
     );
     return r;
   }

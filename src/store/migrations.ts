@@ -270,6 +270,7 @@ export const MIGRATIONS: string[] = [
     sent_at timestamptz
   );
   create index vendor_erasures_due on sluice.vendor_erasures (next_attempt_at) where state = 'pending';
+  create index vendor_erasures_open on sluice.vendor_erasures (state) where state <> 'sent';
   `,
 ];
 
