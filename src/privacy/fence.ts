@@ -10,8 +10,13 @@
  * and sees their rows; a write waits for an erasure in flight) and fails with SQLSTATE SL002
  * when an erasure committed after the batch's check. The stream then checks the batch again
  * and writes what is left ({@link erasedSince}).
+ *
+ * A destination outside the database (an archive, Segment, Mixpanel, a webhook) cannot hold the
+ * lock while it writes; {@link epochChecked} reads the epoch right before each write instead, so
+ * only an erasure committing during the write itself can cross it.
  */
-import { sqlState, type Param } from '../store/database.ts';
+import type { Destination } from '../destinations/destination.ts';
+import { sqlState, type Param, type Queryable } from '../store/database.ts';
 
 /** The advisory lock erasures take exclusive and fenced writes shared. */
 export const ERASURE_LOCK = 727114;
@@ -19,5 +24,34 @@ export const ERASURE_LOCK = 727114;
 /** The first step of a fenced transaction, for a batch checked at `epoch`. */
 export const fenceStep = (epoch: number): { sql: string; params: Param[] } => ({ sql: 'select sluice.erasure_fence($1::bigint) as epoch', params: [epoch] });
 
+/** A write outside the database refused because subjects were erased after its batch was checked. */
+export class ErasedSinceCheck extends Error {
+  constructor() {
+    super('subjects were erased after this batch was checked against the suppression list');
+  }
+}
+
 /** Whether a write failed because subjects were erased after its batch was checked. */
-export const erasedSince = (e: unknown): boolean => sqlState(e) === 'SL002';
+export const erasedSince = (e: unknown): boolean => e instanceof ErasedSinceCheck || sqlState(e) === 'SL002';
+
+/**
+ * A destination outside the database that reads the erasure epoch before each write of a batch
+ * holding pseudonyms, and refuses it (ErasedSinceCheck, so the stream checks it again) when an
+ * erasure committed after the batch's check. One small query a batch.
+ */
+export function epochChecked(d: Destination, db: Queryable): Destination {
+  return {
+    kind: d.kind,
+    concurrency: d.concurrency,
+    open: d.open?.bind(d),
+    maintain: d.maintain?.bind(d),
+    writeFailures: d.writeFailures?.bind(d),
+    async write(records, batch) {
+      if (batch.erasureEpoch !== undefined) {
+        const [{ epoch }] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
+        if (epoch > batch.erasureEpoch) throw new ErasedSinceCheck();
+      }
+      return d.write(records, batch);
+    },
+  };
+}

@@ -26,6 +26,7 @@ import type { SuppressionCheck } from '../processors/pseudonymize.ts';
 import { QueryService } from '../query/query-service.ts';
 import { hashedFields, pseudonymKeySources } from '../privacy/erasure.ts';
 import { SuppressionList } from '../privacy/suppression.ts';
+import { epochChecked } from '../privacy/fence.ts';
 import type { Database } from '../store/database.ts';
 import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
@@ -83,14 +84,15 @@ export async function assemblePipeline(
         return createMetricsDestination(d, { db, onWritten: (pairs) => queries.invalidate(pairs), subjectDimensions: hashedFields(config.streams![name]) });
       case 'table':
         return createTableDestination(d, { db });
+      // Outside the database: the erasure epoch is read before each write (privacy/fence.ts).
       case 'segment':
-        return createSegmentDestination(d);
+        return epochChecked(createSegmentDestination(d), db);
       case 'mixpanel':
-        return createMixpanelDestination(d);
+        return epochChecked(createMixpanelDestination(d), db);
       case 'webhook':
-        return createWebhookDestination(d);
+        return epochChecked(createWebhookDestination(d), db);
       case 'archive':
-        return createArchiveDestination(d);
+        return epochChecked(createArchiveDestination(d), db);
       case 'stdout':
         return createStdoutDestination(opts.stdout);
     }

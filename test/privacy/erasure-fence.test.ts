@@ -4,6 +4,10 @@
 // the others); an erasure waits for a fenced write in flight and deletes what it wrote; records
 // processed before (a redriven dead letter, an archived line) are checked against the list too.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
 import type { Destination } from '../../src/destinations/destination.ts';
@@ -16,7 +20,8 @@ import { StreamCounters } from '../../src/pipeline/stream-counters.ts';
 import { Stream } from '../../src/pipeline/stream.ts';
 import { Eraser } from '../../src/privacy/erasure.ts';
 import { SuppressionList } from '../../src/privacy/suppression.ts';
-import { erasedSince, fenceStep } from '../../src/privacy/fence.ts';
+import { epochChecked, erasedSince, fenceStep } from '../../src/privacy/fence.ts';
+import { archiveStore, createArchiveDestination } from '../../src/destinations/archive/index.ts';
 import { createPseudonymize } from '../../src/processors/pseudonymize.ts';
 import { VARIANTS, type TestDatabase } from '../support/databases.ts';
 
@@ -101,6 +106,34 @@ for (const variant of VARIANTS) {
         assert.equal(counters.get(s.name, 'ok'), 3);
       });
     }
+
+    it("an erasure between a batch's check and its write to an archive keeps the subject out of the object", async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'sluice-fenced-archive-'));
+      try {
+        const archive = epochChecked(createArchiveDestination({ type: 'archive', location: folder }), t.db);
+        const user = 'overtaken-archive@example.com';
+        const gate = deferred();
+        const entered = deferred();
+        const { s, counters } = stream(archive, gate.promise, entered.resolve);
+        for (let i = 0; i < 6; i++) s.push({ id: `archive-o-${i}`, source_tenant: 'acme', value: record(`archive-o-${i}`, i % 2 === 0 ? user : 'kept-archive@example.com'), bytes: 100, at, done: () => {} });
+        await entered.promise;
+        const [{ epoch }] = await t.db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
+        await eraser.erase(user, 'user_id', { dryRun: false }); // its archive pass (none here) found nothing of the batch
+        gate.resolve();
+        await s.drain();
+        const store = archiveStore({ location: folder });
+        const lines: string[] = [];
+        for await (const key of store.keys()) lines.push(...gunzipSync(await store.get(key)).toString('utf8').trim().split('\n'));
+        const p = new Pseudonymizer(ring, {});
+        assert.equal(lines.length, 3);
+        assert.ok(lines.every((l) => l.includes(p.pseudonym('kept-archive@example.com')) && !l.includes(p.pseudonym(user))), lines.join('\n'));
+        assert.equal(counters.get(s.name, 'dropped', 'pseudonymize'), 3);
+        // A batch checked before an erasure is refused as a table's fenced write is.
+        await assert.rejects(archive.write([], { stream: 'x', id: 'y', at, erasureEpoch: epoch }), (e) => erasedSince(e));
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    });
 
     it('a fenced write fails once an erasure committed after its check, and an erasure waits for a fenced write in flight', async () => {
       const [{ epoch }] = await t.db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
