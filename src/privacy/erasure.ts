@@ -135,7 +135,7 @@ export class Eraser {
     // fence covers only the database's destinations). A failure here leaves the database
     // erased; erasing again (idempotent) finishes the archives.
     for (const a of this.targets.archives) {
-      const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun);
+      const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun, { db: this.db, stream: a.stream });
       erased.forEach((e, i) => (e.result.counts[`archive.${a.stream}`] = lines[i]));
     }
     for (const { result, auditId } of erased) {

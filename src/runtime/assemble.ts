@@ -92,7 +92,7 @@ export async function assemblePipeline(
       case 'webhook':
         return epochChecked(createWebhookDestination(d), db);
       case 'archive':
-        return epochChecked(createArchiveDestination(d), db);
+        return epochChecked(createArchiveDestination(d, db), db);
       case 'stdout':
         return createStdoutDestination(opts.stdout);
     }

@@ -272,6 +272,22 @@ export const MIGRATIONS: string[] = [
   create index vendor_erasures_due on sluice.vendor_erasures (next_attempt_at) where state = 'pending';
   create index vendor_erasures_open on sluice.vendor_erasures (state) where state <> 'sent';
   `,
+  // 14: the archives' subject index (destinations/archive): the objects an archive destination
+  // wrote, and for each the 64-bit hashes of the pseudonyms in it (of their 32 hex digits), so an
+  // erasure reads only the objects that may hold its subjects (and those written before this).
+  `
+  create table sluice.archive_objects (
+    id bigint generated always as identity primary key,
+    stream text not null,
+    key text not null,
+    unique (stream, key)
+  );
+  create table sluice.archive_subjects (
+    subject bigint not null,
+    object bigint not null,
+    primary key (subject, object)
+  );
+  `,
 ];
 
 /**

@@ -1,7 +1,8 @@
 // Erasure reaches the archives: every object under Data/ and Error/ loses the lines that hold one
 // of the subject's pseudonyms (an object left empty is deleted), in a folder and in an
-// S3-compatible bucket (s3rver, SigV4 checked); a dry run only counts. Then end to end: events
-// pseudonymized into an archive, erased through the API, audited with the archive's count.
+// S3-compatible bucket (s3rver, SigV4 checked); a dry run only counts. With the archive's subject
+// index (both stores), only the objects that may hold the subject are read. Then end to end:
+// events pseudonymized into an archive, erased through the API, audited with the archive's count.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import type { DeliveryRecord } from '../../src/destinations/destination.ts';
 import { batchInfo } from '../../src/pipeline/stream.ts';
 import { TEST_CREDENTIALS } from '../support/fake-aws-json.ts';
 import { startS3Server } from '../support/s3-server.ts';
+import { VARIANTS } from '../support/databases.ts';
 import { postJson, startTestSluice } from '../support/test-sluice.ts';
 
 const AT = '2026-11-20T13:45:07.123Z';
@@ -90,6 +92,49 @@ describe('erasure in archives', () => {
       assert.deepEqual(Object.values(await contents(archiveStore({ location: 's3://archive/other', endpoint: s3.url }))), [['x1']]);
     });
   });
+
+  for (const variant of VARIANTS) {
+    it(`with the subject index on ${variant.name}, reads only the objects that may hold the subject, and learns the others`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-erase-index-'));
+      const t = await variant.open();
+      try {
+        const CAROL = 'k2:cccccccccccccccccccccccccccccccc';
+        const indexed = createArchiveDestination({ type: 'archive', location: dir }, t.db);
+        const write = async (d: typeof indexed, users: Array<[string, string]>) => {
+          const r = recs(users);
+          const b = batchInfo('raw', r);
+          await d.write(r, b);
+          return archiveKey('', 'Data', b);
+        };
+        const both = await write(indexed, [['a1', ALICE], ['b1', BOB]]);
+        const alone = await write(indexed, [['a2', ALICE], ['a3', ALICE]]);
+        const carol = await write(indexed, [['c1', CAROL]]);
+        // Written before the index (a destination without the database): the index does not know it.
+        const legacy = await write(createArchiveDestination({ type: 'archive', location: dir }), [['a4', ALICE], ['d1', 'k1:' + 'd'.repeat(32)]]);
+        const plain = archiveStore({ location: dir });
+        const reads: string[] = [];
+        const counted: ArchiveStore = { ...plain, keys: () => plain.keys(), get: (key) => (reads.push(key), plain.get(key)) };
+        const index = { db: t.db, stream: 'raw' };
+        const read = async (groups: string[][], dryRun: boolean) => {
+          reads.length = 0;
+          const removed = await removeLines(counted, groups, dryRun, index);
+          return { removed, reads: [...reads].sort() };
+        };
+        assert.deepEqual(await read([[ALICE]], true), { removed: [4], reads: [both, alone, legacy].sort() }, "Alice's objects and the unknown one, not Carol's");
+        assert.deepEqual(await read([[CAROL]], true), { removed: [1], reads: [carol] }, 'the unknown object was learnt as it was read');
+        assert.deepEqual(await read([[BOB], ['k1:' + 'e'.repeat(32)]], true), { removed: [1, 0], reads: [both] });
+        assert.deepEqual((await read([['"b1"']], true)).reads, [both, alone, carol, legacy].sort(), 'a needle that is not a pseudonym reads everything');
+        assert.deepEqual(await read([[ALICE]], false), { removed: [4], reads: [both, alone, legacy].sort() });
+        assert.deepEqual(await contents(plain), { [both]: ['b1'], [carol]: ['c1'], [legacy]: ['d1'] });
+        const objects = await t.db.query<{ key: string }>("select key from sluice.archive_objects where stream = 'raw' order by key");
+        assert.deepEqual(objects.map((o) => o.key), [both, carol, legacy].sort(), 'a deleted object leaves the index');
+        assert.deepEqual(await read([[ALICE]], false), { removed: [0], reads: [both, legacy].sort() }, 'idempotent (the index still lists Alice where her lines were)');
+      } finally {
+        await t.drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('through a running Sluice: the erasure answer and audit count the archive lines removed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-erase-archive-'));

@@ -5,6 +5,12 @@
  * batch's earliest acceptance time (UTC) and the name ends with the batch id, both derived from
  * the records, so a retried upload overwrites its own object instead of adding one. Each line is
  * `{ "id", "at", "record" }`: `sluice backfill --format archive` replays it with the same ids.
+ *
+ * With the database at hand, every object written is indexed (`sluice.archive_objects`,
+ * `sluice.archive_subjects`): the 64-bit hash of each pseudonym in it (of its 32 hex digits, so
+ * whatever key id or field it is under). An erasure then reads only the objects that may hold
+ * one of its subjects, and those the index does not know (written before it, or elsewhere),
+ * instead of the whole archive.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -13,6 +19,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { ArchiveDestinationConfig } from '../../config/config.ts';
 import { parseS3Url, s3Client } from '../../sources/s3/object-source.ts';
+import type { Queryable } from '../../store/database.ts';
 import type { BatchInfo, Destination } from '../destination.ts';
 
 const gzipAsync = promisify(gzip);
@@ -114,6 +121,67 @@ export function archiveStore(config: ArchiveWhere): ArchiveStore {
 
 const gzipLines = (lines: string[]): Promise<Buffer> => gzipAsync(lines.join('\n') + '\n', { level: 6 });
 
+/** The 32 hex digits of a pseudonym (`<key id>:<32 hex digits>`), wherever it is in a line. */
+const PSEUDONYM_HEX = /:([0-9a-f]{32})(?![0-9a-f])/g;
+const PSEUDONYM = /^[A-Za-z0-9_-]+:([0-9a-f]{32})$/;
+
+/** Where an archive's subject index is: the database, and the stream whose objects it lists. */
+export interface ArchiveIndex {
+  db: Queryable;
+  stream: string;
+}
+
+/** Records an object written (or rewritten) with the pseudonyms its lines hold. */
+async function indexObject(index: ArchiveIndex, key: string, lines: string[]): Promise<void> {
+  const hexes = new Set<string>();
+  for (const line of lines) for (const m of line.matchAll(PSEUDONYM_HEX)) hexes.add(m[1]);
+  await index.db.query(
+    `with o as (insert into sluice.archive_objects (stream, key) values ($1, $2)
+                on conflict (stream, key) do update set key = excluded.key returning id)
+     insert into sluice.archive_subjects (subject, object)
+     select distinct hashtextextended(h, 0), o.id from o, json_array_elements_text($3::text::json) h
+     on conflict do nothing`,
+    [index.stream, key, JSON.stringify([...hexes])],
+  );
+}
+
+/** Keys per page of the listing checked against the index in one query. */
+const INDEX_PAGE = 1000;
+
+/**
+ * The keys of an archive an erasure must read: with an index, those that may hold one of the
+ * pseudonyms and those the index does not know; without one (or with a needle that is not a
+ * pseudonym), every key.
+ */
+async function* keysToRead(store: ArchiveStore, groups: string[][], index?: ArchiveIndex): AsyncIterable<{ key: string; known: boolean }> {
+  const needles = groups.flat();
+  const hexes = needles.map((n) => PSEUDONYM.exec(n)?.[1]);
+  if (!index || hexes.some((h) => h === undefined)) {
+    for await (const key of store.keys()) yield { key, known: true };
+    return;
+  }
+  const { db, stream } = index;
+  const rows = await db.query<{ key: string }>(
+    `select distinct o.key from sluice.archive_subjects s join sluice.archive_objects o on o.id = s.object
+      where o.stream = $1 and s.subject in (select hashtextextended(h, 0) from json_array_elements_text($2::text::json) h)`,
+    [stream, JSON.stringify([...new Set(hexes)])],
+  );
+  const candidates = new Set(rows.map((r) => r.key));
+  let page: string[] = [];
+  const flush = async function* (): AsyncIterable<{ key: string; known: boolean }> {
+    const known = new Set(
+      (await db.query<{ key: string }>('select key from sluice.archive_objects where stream = $1 and key in (select json_array_elements_text($2::text::json))', [stream, JSON.stringify(page)])).map((r) => r.key),
+    );
+    for (const key of page) if (candidates.has(key) || !known.has(key)) yield { key, known: known.has(key) };
+    page = [];
+  };
+  for await (const key of store.keys()) {
+    page.push(key);
+    if (page.length >= INDEX_PAGE) yield* flush();
+  }
+  if (page.length > 0) yield* flush();
+}
+
 /** Needles up to which searching for each on its own beats one scan for all (measured: half the time for two). */
 const FEW_NEEDLES = 16;
 
@@ -161,36 +229,56 @@ class NeedleScan {
 }
 
 /**
- * Removes from every object of an archive the lines that contain one of the needles (each group
- * a subject's pseudonyms), in one pass over the archive whatever the number of subjects: an
- * object keeps its key with the other lines, or is deleted when none is left. With `dryRun` it
- * only counts. Resolves with the lines removed (or that would be) per group; a line holding
- * several subjects' pseudonyms counts for the first found in it. Objects are read one at a time,
- * so memory holds one object; the whole archive is read.
+ * Removes from the objects of an archive the lines that contain one of the needles (each group
+ * a subject's pseudonyms), in one pass whatever the number of subjects: an object keeps its key
+ * with the other lines, or is deleted when none is left. With `dryRun` it only counts. Resolves
+ * with the lines removed (or that would be) per group; a line holding several subjects'
+ * pseudonyms counts for the first found in it. Objects are read one at a time, so memory holds
+ * one object. With the archive's `index`, only the objects that may hold a needle (and those the
+ * index does not know, which it learns as they are read) are read; without, the whole archive.
  */
-export async function removeLines(store: ArchiveStore, groups: string[][], dryRun: boolean): Promise<number[]> {
+export async function removeLines(store: ArchiveStore, groups: string[][], dryRun: boolean, index?: ArchiveIndex): Promise<number[]> {
   const removed = groups.map(() => 0);
   const scan = new NeedleScan(groups);
-  for await (const key of store.keys()) {
+  for await (const { key, known } of keysToRead(store, groups, index)) {
     const text = (await gunzipAsync(await store.get(key))).toString('utf8');
-    if (scan.first(text) < 0) continue;
-    const lines = text.split('\n').filter((l) => l.length > 0);
+    const lines = () => text.split('\n').filter((l) => l.length > 0);
+    if (scan.first(text) < 0) {
+      if (index && !known) await indexObject(index, key, lines());
+      continue;
+    }
     const kept: string[] = [];
-    for (const line of lines) {
+    for (const line of lines()) {
       const g = scan.first(line);
       if (g < 0) kept.push(line);
       else removed[g]++;
     }
-    if (dryRun) continue;
-    if (kept.length === 0) await store.delete(key);
-    else await store.put(key, await gzipLines(kept));
+    if (dryRun) {
+      if (index && !known) await indexObject(index, key, lines());
+      continue;
+    }
+    if (kept.length === 0) {
+      await store.delete(key);
+      await index?.db.query('delete from sluice.archive_objects where stream = $1 and key = $2', [index.stream, key]);
+    } else {
+      await store.put(key, await gzipLines(kept));
+      if (index && !known) await indexObject(index, key, kept);
+    }
   }
   return removed;
 }
 
-export function createArchiveDestination(config: ArchiveDestinationConfig): Destination {
+/**
+ * @param db Where the archive's subject index is kept; without it (tests, tools) objects are not
+ * indexed, and an erasure reads them all.
+ */
+export function createArchiveDestination(config: ArchiveDestinationConfig, db?: Queryable): Destination {
   const store = archiveStore(config);
-  const put = async (key: string, lines: string[]): Promise<void> => store.put(key, await gzipLines(lines));
+  // Indexed after the object is written: an object the index does not know is read by erasures.
+  const put = async (key: string, lines: string[], stream: string): Promise<void> => {
+    await store.put(key, await gzipLines(lines));
+    if (db) await indexObject({ db, stream }, key, lines);
+  };
   const prefix = store.prefix;
 
   return {
@@ -201,6 +289,7 @@ export function createArchiveDestination(config: ArchiveDestinationConfig): Dest
       await put(
         archiveKey(prefix, 'Data', batch),
         records.map((r) => JSON.stringify({ id: r.id, at: r.at, record: r.value })),
+        batch.stream,
       );
       return [];
     },
@@ -211,7 +300,7 @@ export function createArchiveDestination(config: ArchiveDestinationConfig): Dest
         if (!lines) byCode.set(f.code, (lines = []));
         lines.push(JSON.stringify({ id: f.record_id, code: f.code, reason: f.reason, record: f.record }));
       }
-      for (const [code, lines] of byCode) await put(archiveKey(prefix, { error: code }, batch), lines);
+      for (const [code, lines] of byCode) await put(archiveKey(prefix, { error: code }, batch), lines, batch.stream);
     },
   };
 }
