@@ -230,6 +230,11 @@ export interface ArchiveDestinationConfig {
   region?: string;
   /** Default true when `endpoint` is set. */
   force_path_style?: boolean;
+  /**
+   * Index each object's pseudonyms in the database (default true), so an erasure reads only the
+   * objects holding its subjects; without, every erasure reads the whole archive.
+   */
+  subject_index?: boolean;
 }
 
 export type DestinationConfig =

@@ -198,6 +198,7 @@ const stream = object({
         endpoint: { check: url },
         region: { check: string({ pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/, what: 'an AWS region such as eu-west-1' }) },
         force_path_style: { check: boolean() },
+        subject_index: { check: boolean() },
       }),
       metrics: object({
         type: { check: string() },

@@ -29,7 +29,7 @@ export interface ErasureTargets {
   /** The fields some stream hashes, by their last name (`metadata.user_id` → `user_id`). */
   hashedFields: string[];
   /** The archives of archive destinations, by stream: their lines holding a pseudonym are removed. */
-  archives: Array<{ stream: string; store: ArchiveStore }>;
+  archives: Array<{ stream: string; store: ArchiveStore; indexed?: boolean }>;
   /** The Segment and Mixpanel destinations configured to take erasures. */
   vendors: VendorTarget[];
 }
@@ -135,7 +135,7 @@ export class Eraser {
     // fence covers only the database's destinations). A failure here leaves the database
     // erased; erasing again (idempotent) finishes the archives.
     for (const a of this.targets.archives) {
-      const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun, { db: this.db, stream: a.stream });
+      const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun, a.indexed ? { db: this.db, stream: a.stream } : undefined);
       erased.forEach((e, i) => (e.result.counts[`archive.${a.stream}`] = lines[i]));
     }
     for (const { result, auditId } of erased) {
@@ -222,7 +222,7 @@ export function hashedFields(stream: StreamConfig): string[] {
 /** Where an erasure looks, for a config and its key rings. */
 export function erasureTargets(config: SluiceConfig, rings: KeyRing[]): ErasureTargets {
   const hashed = Object.values(config.streams ?? {}).flatMap((s) => hashedFields(s));
-  const archives = Object.entries(config.streams ?? {}).flatMap(([stream, s]) => (s.destination.type === 'archive' ? [{ stream, store: archiveStore(s.destination) }] : []));
+  const archives = Object.entries(config.streams ?? {}).flatMap(([stream, s]) => (s.destination.type === 'archive' ? [{ stream, store: archiveStore(s.destination), indexed: s.destination.subject_index !== false }] : []));
   return { rings, tables: tableSubjects(config), hashedFields: [...new Set(hashed)], archives, vendors: vendorTargets(config) };
 }
 

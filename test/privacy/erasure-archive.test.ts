@@ -109,8 +109,8 @@ describe('erasure in archives', () => {
         const both = await write(indexed, [['a1', ALICE], ['b1', BOB]]);
         const alone = await write(indexed, [['a2', ALICE], ['a3', ALICE]]);
         const carol = await write(indexed, [['c1', CAROL]]);
-        // Written before the index (a destination without the database): the index does not know it.
-        const legacy = await write(createArchiveDestination({ type: 'archive', location: dir }), [['a4', ALICE], ['d1', 'k1:' + 'd'.repeat(32)]]);
+        // Written without the index (`subject_index: false`, or before the index existed): unknown to it.
+        const legacy = await write(createArchiveDestination({ type: 'archive', location: dir, subject_index: false }, t.db), [['a4', ALICE], ['d1', 'k1:' + 'd'.repeat(32)]]);
         const plain = archiveStore({ location: dir });
         const reads: string[] = [];
         const counted: ArchiveStore = { ...plain, keys: () => plain.keys(), get: (key) => (reads.push(key), plain.get(key)) };

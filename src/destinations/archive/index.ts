@@ -139,7 +139,7 @@ async function indexObject(index: ArchiveIndex, key: string, lines: string[]): P
     `with o as (insert into sluice.archive_objects (stream, key) values ($1, $2)
                 on conflict (stream, key) do update set key = excluded.key returning id)
      insert into sluice.archive_subjects (subject, object)
-     select distinct hashtextextended(h, 0), o.id from o, json_array_elements_text($3::text::json) h
+     select hashtextextended(h, 0), o.id from o, json_array_elements_text($3::text::json) h
      on conflict do nothing`,
     [index.stream, key, JSON.stringify([...hexes])],
   );
@@ -269,11 +269,12 @@ export async function removeLines(store: ArchiveStore, groups: string[][], dryRu
 }
 
 /**
- * @param db Where the archive's subject index is kept; without it (tests, tools) objects are not
- * indexed, and an erasure reads them all.
+ * @param db Where the archive's subject index is kept; without it (tests, tools), or with
+ * `subject_index: false`, objects are not indexed, and an erasure reads them all.
  */
-export function createArchiveDestination(config: ArchiveDestinationConfig, db?: Queryable): Destination {
+export function createArchiveDestination(config: ArchiveDestinationConfig, given?: Queryable): Destination {
   const store = archiveStore(config);
+  const db = config.subject_index === false ? undefined : given;
   // Indexed after the object is written: an object the index does not know is read by erasures.
   const put = async (key: string, lines: string[], stream: string): Promise<void> => {
     await store.put(key, await gzipLines(lines));
