@@ -32,7 +32,8 @@ export const SEGMENT_API = 'https://api.segmentapis.com';
 export const MIXPANEL_GDPR_API = 'https://mixpanel.com';
 /** Ids per request: Segment's and Mixpanel's documented limits. */
 export const VENDOR_ID_LIMITS = { segment: 5000, mixpanel: 2000 } as const;
-const TIMEOUT_MS = 30_000;
+/** An erasure request with no answer by then is pending (short: an erasure over HTTP waits for it, and API Gateway gives up after 30 s). */
+const TIMEOUT_MS = 10_000;
 /** A claimed request not settled by then (its process died) is due again. */
 const LEASE_SECONDS = 600;
 const FIRST_RETRY_MS = 30_000;
