@@ -131,8 +131,8 @@ export class Eraser {
       }
     }
     // Archives after the database: the subjects' pseudonyms are suppressed by then, so no new
-    // record of theirs is archived behind this pass (bar a batch whose write was under way when
-    // this committed: an archive checks the epoch only before it writes, fence.ts). A failure
+    // record of theirs is archived behind this pass (a batch whose write was under way when this
+    // committed cleans its object after the write: removeErasedSince in the archive). A failure
     // here leaves the database erased; erasing again (idempotent) finishes the archives.
     for (const a of this.targets.archives) {
       const lines = await removeLines(a.store, erased.map((e) => e.result.pseudonyms), opts.dryRun, a.indexed ? { db: this.db, stream: a.stream } : undefined);

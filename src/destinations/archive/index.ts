@@ -268,17 +268,45 @@ export async function removeLines(store: ArchiveStore, groups: string[][], dryRu
   return removed;
 }
 
+/** A pseudonym as it stands in a line (`"k1:<32 hex digits>"` in JSON). */
+const PSEUDONYM_IN_LINE = /[A-Za-z0-9_-]+:[0-9a-f]{32}(?![0-9a-f])/g;
+
 /**
- * @param db Where the archive's subject index is kept; without it (tests, tools), or with
- * `subject_index: false`, objects are not indexed, and an erasure reads them all.
+ * After an object of a batch checked at `epoch` is written (and indexed): when an erasure has
+ * committed since, removes from it the lines of the subjects erased. With the erasure's own pass
+ * over the archive, that leaves no gap: an erasure committed before this reads the epoch is seen
+ * here, and one committed after it finds the object (written and indexed by then) in its pass.
  */
-export function createArchiveDestination(config: ArchiveDestinationConfig, given?: Queryable): Destination {
-  const store = archiveStore(config);
-  const db = config.subject_index === false ? undefined : given;
+async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string, lines: string[], epoch: number): Promise<void> {
+  const [now] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
+  if (now.epoch <= epoch) return;
+  const found = new Set<string>();
+  for (const line of lines) for (const m of line.matchAll(PSEUDONYM_IN_LINE)) found.add(m[0]);
+  if (found.size === 0) return;
+  const erased = await db.query<{ pseudonym: string }>('select pseudonym from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))', [JSON.stringify([...found])]);
+  if (erased.length === 0) return;
+  const one: ArchiveStore = {
+    ...store,
+    async *keys() {
+      yield key;
+    },
+  };
+  await removeLines(one, [erased.map((r) => r.pseudonym)], false);
+}
+
+/**
+ * @param db Where the archive's subject index is kept, and the erasure epoch read after each
+ * write; without it (tests, tools), or with `subject_index: false`, objects are not indexed, and
+ * an erasure reads them all.
+ * @param store Where objects go; by default the config's folder or bucket (tests pass their own).
+ */
+export function createArchiveDestination(config: ArchiveDestinationConfig, db?: Queryable, store: ArchiveStore = archiveStore(config)): Destination {
+  const indexed = config.subject_index === false ? undefined : db;
   // Indexed after the object is written: an object the index does not know is read by erasures.
-  const put = async (key: string, lines: string[], stream: string): Promise<void> => {
+  const put = async (key: string, lines: string[], batch: BatchInfo): Promise<void> => {
     await store.put(key, await gzipLines(lines));
-    if (db) await indexObject({ db, stream }, key, lines);
+    if (indexed) await indexObject({ db: indexed, stream: batch.stream }, key, lines);
+    if (db && batch.erasureEpoch !== undefined) await removeErasedSince(db, store, key, lines, batch.erasureEpoch);
   };
   const prefix = store.prefix;
 
@@ -290,7 +318,7 @@ export function createArchiveDestination(config: ArchiveDestinationConfig, given
       await put(
         archiveKey(prefix, 'Data', batch),
         records.map((r) => JSON.stringify({ id: r.id, at: r.at, record: r.value })),
-        batch.stream,
+        batch,
       );
       return [];
     },
@@ -301,7 +329,7 @@ export function createArchiveDestination(config: ArchiveDestinationConfig, given
         if (!lines) byCode.set(f.code, (lines = []));
         lines.push(JSON.stringify({ id: f.record_id, code: f.code, reason: f.reason, record: f.record }));
       }
-      for (const [code, lines] of byCode) await put(archiveKey(prefix, { error: code }, batch), lines, batch.stream);
+      for (const [code, lines] of byCode) await put(archiveKey(prefix, { error: code }, batch), lines, batch);
     },
   };
 }
