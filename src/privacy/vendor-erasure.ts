@@ -18,6 +18,10 @@
  * token) marks it failed, with the vendor's answer. Erasing the subject again queues a new one.
  * Requests due at one time are merged per vendor, up to its limit. Both vendors process a
  * request asynchronously (days to weeks); the reference they answer with is kept.
+ *
+ * A batch whose write to the vendor was under way when an erasure committed may land after that
+ * erasure's request: {@link withErasureFollowUp} reads the epoch once the write is done and asks
+ * again for the subjects of the batch erased meanwhile.
  */
 import type { MixpanelDestinationConfig, SegmentDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
 import type { ConfigIssue } from '../config/check.ts';
@@ -26,6 +30,8 @@ import { parseJsonPath } from '../core/transform/json-path.ts';
 import { isRecord } from '../core/is-record.ts';
 import { requiredSecret } from '../destinations/http/fields.ts';
 import { reasonFrom, retryAfterMs, type OutgoingRequest } from '../destinations/http/forwarder.ts';
+import { pathReader } from '../core/transform/json-path.ts';
+import type { Destination } from '../destinations/destination.ts';
 import type { Database, Queryable } from '../store/database.ts';
 
 export const SEGMENT_API = 'https://api.segmentapis.com';
@@ -355,4 +361,41 @@ function packRows(rows: Claimed[], limit: number): Claimed[][] {
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/**
+ * A vendor destination that takes erasures, made to ask again for what lands after a request:
+ * once a write of a batch checked at an epoch is done, the epoch is read; if an erasure committed
+ * since, the batch's user ids (the vendor's `userId` / `distinct_id`) now on the suppression list
+ * are queued for deletion again (erasure_id 0), sent by the next flush. With the erasure's own
+ * request, sent after its commit, that leaves no gap: an erasure committed before this read is
+ * followed up here, one committed after it asks once the batch has landed.
+ */
+export function withErasureFollowUp(d: Destination, db: Queryable, stream: string, config: SegmentDestinationConfig | MixpanelDestinationConfig): Destination {
+  if (!config.erasure) return d;
+  const identity = pathReader(identityPath(config));
+  return {
+    ...d,
+    async write(records, batch) {
+      const failures = await d.write(records, batch);
+      if (batch.erasureEpoch === undefined) return failures;
+      const [now] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
+      if (now.epoch <= batch.erasureEpoch) return failures;
+      const refused = new Set(failures.map((f) => f.index));
+      const ids = new Set<string>();
+      records.forEach((r, i) => {
+        const id = identity(r.value);
+        if (!refused.has(i) && typeof id === 'string') ids.add(id);
+      });
+      if (ids.size > 0) {
+        await db.query(
+          `insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms)
+           select 0, $1, $2, jsonb_agg(p) from sluice.erased_subjects e join json_array_elements_text($3::text::json) p on p = e.pseudonym
+           having count(*) > 0`,
+          [stream, config.type, JSON.stringify([...ids])],
+        );
+      }
+      return failures;
+    },
+  };
 }

@@ -27,6 +27,7 @@ import { QueryService } from '../query/query-service.ts';
 import { hashedFields, pseudonymKeySources } from '../privacy/erasure.ts';
 import { SuppressionList } from '../privacy/suppression.ts';
 import { epochChecked } from '../privacy/fence.ts';
+import { withErasureFollowUp } from '../privacy/vendor-erasure.ts';
 import type { Database } from '../store/database.ts';
 import { loadKeyRings } from './key-rings.ts';
 import type { Logger } from './logger.ts';
@@ -86,9 +87,9 @@ export async function assemblePipeline(
         return createTableDestination(d, { db });
       // Outside the database: the erasure epoch is read before each write (privacy/fence.ts).
       case 'segment':
-        return epochChecked(createSegmentDestination(d), db);
+        return epochChecked(withErasureFollowUp(createSegmentDestination(d), db, name, d), db);
       case 'mixpanel':
-        return epochChecked(createMixpanelDestination(d), db);
+        return epochChecked(withErasureFollowUp(createMixpanelDestination(d), db, name, d), db);
       case 'webhook':
         return epochChecked(createWebhookDestination(d), db);
       case 'archive':

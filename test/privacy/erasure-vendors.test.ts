@@ -201,6 +201,31 @@ for (const store of STORES) {
       assert.deepEqual(deletions.requests.slice(before).map((r) => r.messages), [2], 'only erin');
     });
 
+    it('a batch that lands while its subject is erased is followed by a second request', async () => {
+      segment.answerAfter(1500); // the tracking call is under way while the erasure commits
+      try {
+        const before = segment.received;
+        const res = await postJson(`${s.url}/v1/events`, ingest, [finding('f-hank', 'hank@example.com')]);
+        assert.equal(res.status, 200);
+        const deadline = Date.now() + 10_000;
+        while (segment.received === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(segment.received > before, 'the tracking call was sent');
+        const first = await erase({ subject: 'hank@example.com' });
+        assert.equal(first.body.vendor_requests.find((r: { place: string }) => r.place === 'segment.to-segment').state, 'sent');
+        const hank = ring.pseudonym('hank@example.com');
+        const firstRegulation = (regulations.unique.get(hank) as { regulateId: string }).regulateId;
+        await s.pipeline.whenIdle(); // the call is answered: hank's event landed after the regulation
+        assert.ok([...segment.unique.values()].some((m) => (m as { userId: string }).userId === hank));
+        const followUp = await s.db.query<{ pseudonyms: string[] }>("select pseudonyms from sluice.vendor_erasures where erasure_id = 0 and vendor = 'segment' and state = 'pending'");
+        assert.deepEqual(followUp.map((r) => r.pseudonyms), [[hank]], 'asked again, for the id the vendor got');
+        await erase({ subject: 'nobody@example.com' }); // the next flush sends it
+        assert.notEqual((regulations.unique.get(hank) as { regulateId: string }).regulateId, firstRegulation);
+      } finally {
+        segment.answerAfter(0);
+      }
+      noViolations();
+    });
+
     it('requests due at once are packed up to the vendor limit and spaced for its rate limit', async () => {
       // Two queued requests of 1,500 ids each (as left by an outage): more than Mixpanel's 2,000 together.
       const ids = (p: string) => JSON.stringify(Array.from({ length: 1500 }, (_, i) => `k1:${p}${String(i).padStart(28, '0')}`));

@@ -20,6 +20,8 @@ export interface FakeVendor {
   accepted: number;
   /** Requests seen, and how each was answered. */
   requests: Array<{ status: number | 'hang' | 'reset'; messages: number }>;
+  /** Requests received, answered or not yet. */
+  received: number;
   violations: string[];
   /** The next `n` requests fail this way. */
   failNext(n: number, how: Failure): void;
@@ -47,6 +49,7 @@ async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations:
     unique: new Map(),
     accepted: 0,
     requests: [],
+    received: 0,
     violations: [],
     failNext: (n, how) => {
       for (let i = 0; i < n; i++) plan.push(how);
@@ -68,6 +71,7 @@ async function startFake(handle: (req: IncomingMessage, raw: Buffer, violations:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      fake.received++;
       const raw = Buffer.concat(chunks);
       const failure = Date.now() < outageUntil ? { status: 503, body: '{"error":"service unavailable"}' } : plan.shift();
       if (failure === 'hang') {
