@@ -24,6 +24,24 @@ export const ERASURE_LOCK = 727114;
 /** The first step of a fenced transaction, for a batch checked at `epoch`. */
 export const fenceStep = (epoch: number): { sql: string; params: Param[] } => ({ sql: 'select sluice.erasure_fence($1::bigint) as epoch', params: [epoch] });
 
+/** The erasure epoch now. */
+export async function readEpoch(db: Queryable): Promise<number> {
+  const [{ epoch }] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
+  return epoch;
+}
+
+/**
+ * For a write done of a batch checked at `epoch`: which of `pseudonyms` (computed only if an
+ * erasure committed since) are now on the suppression list. Empty when none was.
+ */
+export async function erasedAfter(db: Queryable, epoch: number, pseudonyms: () => Iterable<string>): Promise<string[]> {
+  if ((await readEpoch(db)) <= epoch) return [];
+  const list = [...new Set(pseudonyms())];
+  if (list.length === 0) return [];
+  const rows = await db.query<{ pseudonym: string }>('select pseudonym from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))', [JSON.stringify(list)]);
+  return rows.map((r) => r.pseudonym);
+}
+
 /** A write outside the database refused because subjects were erased after its batch was checked. */
 export class ErasedSinceCheck extends Error {
   constructor() {
@@ -47,10 +65,7 @@ export function epochChecked(d: Destination, db: Queryable): Destination {
     maintain: d.maintain?.bind(d),
     writeFailures: d.writeFailures?.bind(d),
     async write(records, batch) {
-      if (batch.erasureEpoch !== undefined) {
-        const [{ epoch }] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
-        if (epoch > batch.erasureEpoch) throw new ErasedSinceCheck();
-      }
+      if (batch.erasureEpoch !== undefined && (await readEpoch(db)) > batch.erasureEpoch) throw new ErasedSinceCheck();
       return d.write(records, batch);
     },
   };

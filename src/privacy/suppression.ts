@@ -8,6 +8,7 @@
  */
 import type { Queryable } from '../store/database.ts';
 import type { Suppression } from '../processors/pseudonymize.ts';
+import { readEpoch } from './fence.ts';
 
 /**
  * Which of these pseudonyms are on the suppression list, and the erasure epoch the list was read
@@ -42,8 +43,7 @@ export class SuppressionList {
 
   /** Which of these pseudonyms are erased, and the epoch the answer holds for (see fence.ts). */
   async check(pseudonyms: string[]): Promise<Suppression> {
-    const [{ epoch }] = await this.db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
-    if (this.cached?.epoch !== epoch) await this.reload();
+    if (this.cached?.epoch !== (await readEpoch(this.db))) await this.reload();
     const erased = this.cached!.erased;
     // Too large to hold: the database answers for these pseudonyms (at an epoch of its own).
     if (erased === null) return suppressedAmong(this.db, pseudonyms);

@@ -33,6 +33,7 @@ import { reasonFrom, retryAfterMs, type OutgoingRequest } from '../destinations/
 import { pathReader } from '../core/transform/json-path.ts';
 import type { Destination } from '../destinations/destination.ts';
 import type { Database, Queryable } from '../store/database.ts';
+import { erasedAfter } from './fence.ts';
 
 export const SEGMENT_API = 'https://api.segmentapis.com';
 export const MIXPANEL_GDPR_API = 'https://mixpanel.com';
@@ -198,6 +199,17 @@ interface Claimed {
   attempts: number;
 }
 
+/** Queues one request per vendor for these pseudonyms; their row ids. */
+async function insertRequests(db: Queryable, erasureId: number, to: Array<{ stream: string; vendor: Vendor }>, pseudonyms: string[]): Promise<number[]> {
+  const rows = await db.query<{ id: number }>(
+    `insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms)
+     select $1, t->>'stream', t->>'vendor', $3::text::jsonb from json_array_elements($2::text::json) t
+     returning id::float8 as id`,
+    [erasureId, JSON.stringify(to.map((t) => ({ stream: t.stream, vendor: t.vendor }))), JSON.stringify(pseudonyms)],
+  );
+  return rows.map((r) => r.id);
+}
+
 /** A request's outcome for the rows it carried. */
 type Outcome = { state: 'sent'; reference: string | null } | { state: 'pending'; error: string; retryAfterMs?: number } | { state: 'failed'; error: string };
 
@@ -224,7 +236,6 @@ export class VendorErasures {
   constructor(
     private readonly db: Database,
     readonly targets: VendorTarget[],
-    private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
   /** The vendors holding pseudonyms of `field`, by place (`segment.<stream>`). */
@@ -236,13 +247,7 @@ export class VendorErasures {
   async queue(tx: Queryable, field: string, pseudonyms: string[], erasureId: number): Promise<number[]> {
     const targets = this.targets.filter((t) => t.field === field);
     if (targets.length === 0 || pseudonyms.length === 0) return [];
-    const rows = await tx.query<{ id: number }>(
-      `insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms)
-       select $1, t->>'stream', t->>'vendor', $3::text::jsonb from json_array_elements($2::text::json) t
-       returning id::float8 as id`,
-      [erasureId, JSON.stringify(targets.map((t) => ({ stream: t.stream, vendor: t.vendor }))), JSON.stringify(pseudonyms)],
-    );
-    return rows.map((r) => r.id);
+    return insertRequests(tx, erasureId, targets, pseudonyms);
   }
 
   /**
@@ -295,7 +300,7 @@ export class VendorErasures {
       return { state: 'pending', error: (e as Error).message };
     }
     try {
-      const res = await this.fetchImpl(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(TIMEOUT_MS) });
       const body = await res.text();
       if (res.status >= 200 && res.status < 300) return { state: 'sent', reference: t.reference(body) ?? null };
       if (res.status === 408 || res.status === 429 || res.status >= 500) return { state: 'pending', error: reasonFrom(res.status, body), retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
@@ -379,22 +384,14 @@ export function withErasureFollowUp(d: Destination, db: Queryable, stream: strin
     async write(records, batch) {
       const failures = await d.write(records, batch);
       if (batch.erasureEpoch === undefined) return failures;
-      const [now] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
-      if (now.epoch <= batch.erasureEpoch) return failures;
-      const refused = new Set(failures.map((f) => f.index));
-      const ids = new Set<string>();
-      records.forEach((r, i) => {
-        const id = identity(r.value);
-        if (!refused.has(i) && typeof id === 'string') ids.add(id);
+      const erased = await erasedAfter(db, batch.erasureEpoch, function* () {
+        const refused = new Set(failures.map((f) => f.index));
+        for (const [i, r] of records.entries()) {
+          const id = identity(r.value);
+          if (!refused.has(i) && typeof id === 'string') yield id;
+        }
       });
-      if (ids.size > 0) {
-        await db.query(
-          `insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms)
-           select 0, $1, $2, jsonb_agg(p) from sluice.erased_subjects e join json_array_elements_text($3::text::json) p on p = e.pseudonym
-           having count(*) > 0`,
-          [stream, config.type, JSON.stringify([...ids])],
-        );
-      }
+      if (erased.length > 0) await insertRequests(db, 0, [{ stream, vendor: config.type }], erased);
       return failures;
     },
   };

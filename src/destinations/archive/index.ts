@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { ArchiveDestinationConfig } from '../../config/config.ts';
 import { parseS3Url, s3Client } from '../../sources/s3/object-source.ts';
+import { erasedAfter } from '../../privacy/fence.ts';
 import type { Queryable } from '../../store/database.ts';
 import type { BatchInfo, Destination } from '../destination.ts';
 
@@ -123,7 +124,8 @@ const gzipLines = (lines: string[]): Promise<Buffer> => gzipAsync(lines.join('\n
 
 /** The 32 hex digits of a pseudonym (`<key id>:<32 hex digits>`), wherever it is in a line. */
 const PSEUDONYM_HEX = /:([0-9a-f]{32})(?![0-9a-f])/g;
-const PSEUDONYM = /^[A-Za-z0-9_-]+:([0-9a-f]{32})$/;
+/** A pseudonym as a whole: its key id, and its 32 hex digits. */
+const PSEUDONYM = /^([A-Za-z0-9_-]+):([0-9a-f]{32})$/;
 
 /** Where an archive's subject index is: the database, and the stream whose objects it lists. */
 export interface ArchiveIndex {
@@ -155,7 +157,7 @@ const INDEX_PAGE = 1000;
  */
 async function* keysToRead(store: ArchiveStore, groups: string[][], index?: ArchiveIndex): AsyncIterable<{ key: string; known: boolean }> {
   const needles = groups.flat();
-  const hexes = needles.map((n) => PSEUDONYM.exec(n)?.[1]);
+  const hexes = needles.map((n) => PSEUDONYM.exec(n)?.[2]);
   if (!index || hexes.some((h) => h === undefined)) {
     for await (const key of store.keys()) yield { key, known: true };
     return;
@@ -200,7 +202,7 @@ class NeedleScan {
     const few = groups.flat().length <= FEW_NEEDLES;
     groups.forEach((needles, g) => {
       for (const n of needles) {
-        const m = /^([A-Za-z0-9_-]+):[0-9a-f]{32}$/.exec(n);
+        const m = PSEUDONYM.exec(n);
         if (!m || few) this.others.push([n, g]);
         else if (!this.group.has(n)) {
           this.group.set(n, g);
@@ -242,28 +244,29 @@ export async function removeLines(store: ArchiveStore, groups: string[][], dryRu
   const scan = new NeedleScan(groups);
   for await (const { key, known } of keysToRead(store, groups, index)) {
     const text = (await gunzipAsync(await store.get(key))).toString('utf8');
-    const lines = () => text.split('\n').filter((l) => l.length > 0);
-    if (scan.first(text) < 0) {
-      if (index && !known) await indexObject(index, key, lines());
-      continue;
+    const matched = scan.first(text) >= 0;
+    const learn = index !== undefined && !known;
+    if (!matched && !learn) continue;
+    let lines = text.split('\n').filter((l) => l.length > 0);
+    if (matched) {
+      const kept: string[] = [];
+      for (const line of lines) {
+        const g = scan.first(line);
+        if (g < 0) kept.push(line);
+        else removed[g]++;
+      }
+      if (!dryRun && kept.length === 0) {
+        await store.delete(key);
+        await index?.db.query('delete from sluice.archive_objects where stream = $1 and key = $2', [index.stream, key]);
+        continue;
+      }
+      if (!dryRun) {
+        await store.put(key, await gzipLines(kept));
+        lines = kept;
+      }
     }
-    const kept: string[] = [];
-    for (const line of lines()) {
-      const g = scan.first(line);
-      if (g < 0) kept.push(line);
-      else removed[g]++;
-    }
-    if (dryRun) {
-      if (index && !known) await indexObject(index, key, lines());
-      continue;
-    }
-    if (kept.length === 0) {
-      await store.delete(key);
-      await index?.db.query('delete from sluice.archive_objects where stream = $1 and key = $2', [index.stream, key]);
-    } else {
-      await store.put(key, await gzipLines(kept));
-      if (index && !known) await indexObject(index, key, kept);
-    }
+    // An object the index did not know is indexed as it now stands, so it is read once.
+    if (learn) await indexObject(index, key, lines);
   }
   return removed;
 }
@@ -278,12 +281,9 @@ const PSEUDONYM_IN_LINE = /[A-Za-z0-9_-]+:[0-9a-f]{32}(?![0-9a-f])/g;
  * here, and one committed after it finds the object (written and indexed by then) in its pass.
  */
 async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string, lines: string[], epoch: number): Promise<void> {
-  const [now] = await db.query<{ epoch: number }>('select n::float8 as epoch from sluice.erasure_epoch');
-  if (now.epoch <= epoch) return;
-  const found = new Set<string>();
-  for (const line of lines) for (const m of line.matchAll(PSEUDONYM_IN_LINE)) found.add(m[0]);
-  if (found.size === 0) return;
-  const erased = await db.query<{ pseudonym: string }>('select pseudonym from sluice.erased_subjects where pseudonym in (select json_array_elements_text($1::text::json))', [JSON.stringify([...found])]);
+  const erased = await erasedAfter(db, epoch, function* () {
+    for (const line of lines) for (const m of line.matchAll(PSEUDONYM_IN_LINE)) yield m[0];
+  });
   if (erased.length === 0) return;
   const one: ArchiveStore = {
     ...store,
@@ -291,7 +291,7 @@ async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string
       yield key;
     },
   };
-  await removeLines(one, [erased.map((r) => r.pseudonym)], false);
+  await removeLines(one, [erased], false);
 }
 
 /**
