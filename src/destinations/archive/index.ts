@@ -133,17 +133,34 @@ export interface ArchiveIndex {
   stream: string;
 }
 
-/** Records an object written (or rewritten) with the pseudonyms its lines hold. */
-async function indexObject(index: ArchiveIndex, key: string, lines: string[]): Promise<void> {
+const hexesIn = (lines: string[]): string[] => {
   const hexes = new Set<string>();
   for (const line of lines) for (const m of line.matchAll(PSEUDONYM_HEX)) hexes.add(m[1]);
+  return [...hexes];
+};
+
+/** Records an object written with the pseudonyms its lines hold. */
+async function indexObject(index: ArchiveIndex, key: string, lines: string[]): Promise<void> {
   await index.db.query(
     `with o as (insert into sluice.archive_objects (stream, key) values ($1, $2)
                 on conflict (stream, key) do update set key = excluded.key returning id)
      insert into sluice.archive_subjects (subject, object)
      select hashtextextended(h, 0), o.id from o, json_array_elements_text($3::text::json) h
      on conflict do nothing`,
-    [index.stream, key, JSON.stringify([...hexes])],
+    [index.stream, key, JSON.stringify(hexesIn(lines))],
+  );
+}
+
+/**
+ * After an object is rewritten with some of its lines removed: the subjects no line holds any
+ * more leave its entries, so a later erasure of one of them does not read it again.
+ */
+async function reindexObject(index: ArchiveIndex, key: string, kept: string[]): Promise<void> {
+  await index.db.query(
+    `delete from sluice.archive_subjects s using sluice.archive_objects o
+      where o.stream = $1 and o.key = $2 and s.object = o.id
+        and s.subject not in (select hashtextextended(h, 0) from json_array_elements_text($3::text::json) h)`,
+    [index.stream, key, JSON.stringify(hexesIn(kept))],
   );
 }
 
@@ -263,6 +280,7 @@ export async function removeLines(store: ArchiveStore, groups: string[][], dryRu
       if (!dryRun) {
         await store.put(key, await gzipLines(kept));
         lines = kept;
+        if (index && !learn) await reindexObject(index, key, kept);
       }
     }
     // An object the index did not know is indexed as it now stands, so it is read once.
@@ -280,7 +298,7 @@ const PSEUDONYM_IN_LINE = /[A-Za-z0-9_-]+:[0-9a-f]{32}(?![0-9a-f])/g;
  * over the archive, that leaves no gap: an erasure committed before this reads the epoch is seen
  * here, and one committed after it finds the object (written and indexed by then) in its pass.
  */
-async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string, lines: string[], epoch: number): Promise<void> {
+async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string, lines: string[], epoch: number, index?: ArchiveIndex): Promise<void> {
   const erased = await erasedAfter(db, epoch, function* () {
     for (const line of lines) for (const m of line.matchAll(PSEUDONYM_IN_LINE)) yield m[0];
   });
@@ -291,7 +309,7 @@ async function removeErasedSince(db: Queryable, store: ArchiveStore, key: string
       yield key;
     },
   };
-  await removeLines(one, [erased], false);
+  await removeLines(one, [erased], false, index);
 }
 
 /**
@@ -305,8 +323,9 @@ export function createArchiveDestination(config: ArchiveDestinationConfig, db?: 
   // Indexed after the object is written: an object the index does not know is read by erasures.
   const put = async (key: string, lines: string[], batch: BatchInfo): Promise<void> => {
     await store.put(key, await gzipLines(lines));
-    if (indexed) await indexObject({ db: indexed, stream: batch.stream }, key, lines);
-    if (db && batch.erasureEpoch !== undefined) await removeErasedSince(db, store, key, lines, batch.erasureEpoch);
+    const index = indexed ? { db: indexed, stream: batch.stream } : undefined;
+    if (index) await indexObject(index, key, lines);
+    if (db && batch.erasureEpoch !== undefined) await removeErasedSince(db, store, key, lines, batch.erasureEpoch, index);
   };
   const prefix = store.prefix;
 
