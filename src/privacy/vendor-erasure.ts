@@ -16,6 +16,7 @@
  * timeouts, 408, 429 and 5xx leave it pending, retried with exponential backoff (a Retry-After
  * is honoured) by the running Sluice and by the next `sluice erase`; another 4xx (a revoked
  * token) marks it failed, with the vendor's answer. Erasing the subject again queues a new one.
+ * A request for a destination the config no longer has stays pending, saying so.
  * Requests due at one time are merged per vendor, up to its limit. Both vendors process a
  * request asynchronously (days to weeks); the reference they answer with is kept.
  *
@@ -195,8 +196,15 @@ export function vendorTargets(config: SluiceConfig): VendorTarget[] {
 interface Claimed {
   id: number;
   stream: string;
+  vendor: string;
   pseudonyms: string[];
   attempts: number;
+}
+
+/** What one flush did: the rows it settled, by id, and the places (`segment.<stream>`) of due requests the config has no destination for. */
+export interface VendorFlush {
+  settled: Map<number, VendorRequestState['state']>;
+  unconfigured: string[];
 }
 
 /** Queues one request per vendor for these pseudonyms; their row ids. */
@@ -253,32 +261,30 @@ export class VendorErasures {
   /**
    * Sends the requests that are due (every pending one whose time has come), merged per vendor
    * up to its id limit, and records what each answer means. Resolves with the settled rows' ids
-   * and states. Flushes in this process run one after the other (the vendors' rate limits);
-   * beside another process flushing, a row is claimed by one of them.
+   * and states, and the places of due requests this config has no destination for. Flushes in
+   * this process run one after the other (the vendors' rate limits); beside another process
+   * flushing, a row is claimed by one of them.
    */
-  flush(): Promise<Map<number, VendorRequestState['state']>> {
+  flush(): Promise<VendorFlush> {
     const run = this.flushing.then(() => this.flushDue());
     this.flushing = run.catch(() => {});
     return run;
   }
 
-  private async flushDue(): Promise<Map<number, VendorRequestState['state']>> {
+  private async flushDue(): Promise<VendorFlush> {
     const settled = new Map<number, VendorRequestState['state']>();
-    if (this.targets.length === 0) return settled;
-    const claimed = await this.db.query<{ id: number; stream: string; vendor: string; pseudonyms: string; attempts: number }>(
-      `update sluice.vendor_erasures v set attempts = v.attempts + 1, next_attempt_at = now() + interval '${LEASE_SECONDS} seconds'
-        where v.id in (select id from sluice.vendor_erasures
-                        where state = 'pending' and next_attempt_at <= now()
-                          and (stream, vendor) in (select s->>'stream', s->>'vendor' from json_array_elements($1::text::json) s)
-                        order by id limit ${MAX_ROWS} for update skip locked)
-        returning v.id::float8 as id, v.stream, v.vendor, v.pseudonyms::text as pseudonyms, v.attempts`,
-      [JSON.stringify(this.targets.map((t) => ({ stream: t.stream, vendor: t.vendor })))],
-    );
+    const claimed = (
+      await this.db.query<{ id: number; stream: string; vendor: string; pseudonyms: string; attempts: number }>(
+        `update sluice.vendor_erasures v set attempts = v.attempts + 1, next_attempt_at = now() + interval '${LEASE_SECONDS} seconds'
+          where v.id in (select id from sluice.vendor_erasures where state = 'pending' and next_attempt_at <= now()
+                          order by id limit ${MAX_ROWS} for update skip locked)
+          returning v.id::float8 as id, v.stream, v.vendor, v.pseudonyms::text as pseudonyms, v.attempts`,
+      )
+    )
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({ ...r, pseudonyms: JSON.parse(r.pseudonyms) as string[] }));
     for (const t of this.targets) {
-      const rows: Claimed[] = claimed
-        .filter((r) => r.stream === t.stream && r.vendor === t.vendor)
-        .sort((a, b) => a.id - b.id)
-        .map((r) => ({ id: r.id, stream: r.stream, pseudonyms: JSON.parse(r.pseudonyms) as string[], attempts: r.attempts }));
+      const rows: Claimed[] = claimed.filter((r) => r.stream === t.stream && r.vendor === t.vendor);
       for (const group of packRows(rows, VENDOR_ID_LIMITS[t.vendor])) {
         const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -288,7 +294,21 @@ export class VendorErasures {
         for (const r of group) settled.set(r.id, outcome.state);
       }
     }
-    return settled;
+    // A request for a vendor destination this config does not have (its stream was removed or
+    // renamed, its `erasure` block dropped, or another process runs a newer config) is kept
+    // pending on the usual backoff, saying why: restoring the destination sends it.
+    const unconfigured = new Map<string, Claimed[]>();
+    for (const r of claimed) {
+      if (this.targets.some((t) => t.stream === r.stream && t.vendor === r.vendor)) continue;
+      const place = placeOf(r);
+      unconfigured.set(place, [...(unconfigured.get(place) ?? []), r]);
+    }
+    for (const rows of unconfigured.values()) {
+      const [{ vendor, stream }] = rows;
+      await this.record(rows, { state: 'pending', error: `no ${vendor} destination with erasure for stream '${stream}' in the config: kept until there is one` });
+      for (const r of rows) settled.set(r.id, 'pending');
+    }
+    return { settled, unconfigured: [...unconfigured.keys()] };
   }
 
   private async send(t: VendorTarget, ids: string[]): Promise<Outcome> {

@@ -203,28 +203,25 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     compacting = compacting.then(() => intakeLog.compact());
   }, 60_000);
   compactTimer.unref();
-  // Erasure requests a vendor has not taken yet (down, rate-limited) are retried when due.
+  // Erasure requests a vendor has not taken yet (down, rate-limited) are retried when due; also
+  // with no vendor destination in this config, since requests queued under an earlier one wait.
   let vendorBacklog = { pending: 0, failed: 0 };
   let flushingVendors: Promise<unknown> = Promise.resolve();
   const flushVendors = async (): Promise<void> => {
-    const settled = await eraser.vendors.flush();
+    const { settled, unconfigured } = await eraser.vendors.flush();
     const failed = [...settled.values()].filter((s) => s === 'failed').length;
     if (failed > 0) log.warn(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
+    if (unconfigured.length > 0) log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')} (kept pending; GET /v1/admin/erasures/vendor-requests?state=pending)`);
     vendorBacklog = await eraser.vendors.backlog();
   };
-  const vendorTimer =
-    eraser.vendors.targets.length > 0
-      ? setInterval(() => {
-          flushingVendors = flushingVendors.then(flushVendors).catch((e: Error) => log.warn(`vendor erasure requests: ${e.name}`));
-        }, (opts.vendorRetrySeconds ?? 15) * 1000)
-      : null;
-  vendorTimer?.unref();
-  if (vendorTimer) {
-    counters.gauge('sluice_vendor_erasure_requests', 'Erasure requests to vendors not taken: pending (retried) and failed (refused).', () => [
-      [{ state: 'pending' }, vendorBacklog.pending],
-      [{ state: 'failed' }, vendorBacklog.failed],
-    ]);
-  }
+  const vendorTimer = setInterval(() => {
+    flushingVendors = flushingVendors.then(flushVendors).catch((e: Error) => log.warn(`vendor erasure requests: ${e.name}`));
+  }, (opts.vendorRetrySeconds ?? 15) * 1000);
+  vendorTimer.unref();
+  counters.gauge('sluice_vendor_erasure_requests', 'Erasure requests to vendors not taken: pending (retried) and failed (refused).', () => [
+    [{ state: 'pending' }, vendorBacklog.pending],
+    [{ state: 'failed' }, vendorBacklog.failed],
+  ]);
 
   const server = await new Promise<Server>((ready) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
@@ -252,7 +249,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       clearInterval(recoverTimer);
       clearInterval(compactTimer);
       clearInterval(maintainTimer);
-      if (vendorTimer) clearInterval(vendorTimer);
+      clearInterval(vendorTimer);
       if (lagTimer) clearInterval(lagTimer);
       await new Promise<void>((r) => server.close(() => r()));
       await js?.close();

@@ -14,6 +14,7 @@ import type { SluiceConfig } from '../../src/config/config.ts';
 import { validateConfig } from '../../src/config/validate-config.ts';
 import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
 import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, type FakeVendor } from '../support/fake-vendors.ts';
+import { VendorErasures, vendorTargets } from '../../src/privacy/vendor-erasure.ts';
 import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
 const KEYS_ENV = 'SLUICE_TEST_VENDOR_ERASURE_KEYS';
@@ -282,6 +283,41 @@ for (const store of STORES) {
       assert.deepEqual([...regulations.unique.keys()].sort(), ring.pseudonymsOf('gina@example.com').sort());
       await until('the gauge to drop to 0', async () => (await gauge()) === '0');
       assert.deepEqual(regulations.violations, []);
+    });
+
+    it('a request for a destination the config no longer has stays pending, saying why, and goes out once it is back', async () => {
+      // Queued while the config had a Mixpanel stream this Sluice's config does not have.
+      const ids = ring.pseudonymsOf('hal@example.com');
+      const [{ id }] = await s.db.query<{ id: number }>(
+        "insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms) values (0, 'to-mixpanel', 'mixpanel', $1::text::jsonb) returning id::float8 as id",
+        [JSON.stringify(ids)],
+      );
+      const row = async () => (await s.db.query<{ state: string; attempts: number; last_error: string | null; wait: number }>('select state, attempts, last_error, extract(epoch from next_attempt_at - now())::float8 as wait from sluice.vendor_erasures where id = $1', [id]))[0];
+      await until('the timer to look at it', async () => (await row()).attempts > 0);
+      const r = await row();
+      assert.equal(r.state, 'pending');
+      assert.equal(r.last_error, "no mixpanel destination with erasure for stream 'to-mixpanel' in the config: kept until there is one");
+      assert.ok(r.wait > 20, `retried on the backoff, not at every tick (${r.wait} s)`);
+      await until('the gauge to count it pending', async () => (await gauge()) === '1');
+      const listed = await (await fetch(`${s.url}/v1/admin/erasures/vendor-requests?state=pending`, { headers: { authorization: `Bearer ${admin}` } })).json();
+      assert.deepEqual(
+        listed.requests.map((q: { place: string; ids: number }) => [q.place, q.ids]),
+        [['mixpanel.to-mixpanel', 2]],
+      );
+
+      // The destination is configured again (a process running the full config).
+      const deletions = await startFakeMixpanelDeletions({ oauthToken: 'mp_gdpr_oauth_token', projectToken: 'mp_project_token' });
+      try {
+        const restored = new VendorErasures(s.db, vendorTargets(config({ segment: 'http://127.0.0.1:1', regulations: regulations.url, mixpanel: 'http://127.0.0.1:1', deletions: deletions.url })));
+        await s.db.query('update sluice.vendor_erasures set next_attempt_at = now() where id = $1', [id]);
+        const flushed = await restored.flush();
+        assert.equal(flushed.settled.get(id), 'sent');
+        assert.deepEqual(flushed.unconfigured, []);
+        assert.deepEqual([...deletions.unique.keys()].sort(), [...ids].sort());
+        assert.deepEqual(deletions.violations, []);
+      } finally {
+        await deletions.close();
+      }
     });
   });
 }
