@@ -214,6 +214,17 @@ export interface WebhookDestinationConfig extends DeliveryOptions {
   max_request_records?: number;
   /** Bytes per request body; default 1 MiB. */
   max_request_bytes?: number;
+  /** Tell the receiver of an erased subject's pseudonyms, so it deletes them too (docs/bi.md, "Erasure at the vendors"). */
+  erasure?: WebhookErasureConfig;
+}
+
+/**
+ * Erasure requests to a webhook's receiver: `POST <url>` with `{ "type": "erasure", "id",
+ * "stream", "pseudonyms" }`, signed like the batches (same secret and headers).
+ */
+export interface WebhookErasureConfig {
+  /** Where erasure requests go (not the batches' URL: a receiver tells them apart by where they arrive). */
+  url: string;
 }
 
 /**

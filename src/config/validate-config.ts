@@ -191,6 +191,7 @@ const stream = object({
         headers: { check: record(string({ max: 4096 }), /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/) },
         max_request_records: { check: integer({ min: 1, max: 10_000 }) },
         max_request_bytes: { check: integer({ min: 1024, max: 16 * 1024 * 1024 }) },
+        erasure: { check: object({ url: { check: url, required: true } }) },
       }),
       archive: object({
         type: { check: string() },

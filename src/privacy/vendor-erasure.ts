@@ -1,15 +1,18 @@
 /**
  * Erasure at the vendors. A stream that forwards to Segment or Mixpanel has handed the subject's
- * pseudonym over as the vendor's user id (`userId`, `distinct_id`); deleting the rows here leaves
- * that copy. With `erasure` in the destination's config, an erasure also asks the vendor to
- * delete it, through the vendor's own deletion API:
+ * pseudonym over as the vendor's user id (`userId`, `distinct_id`), and one that forwards to a
+ * webhook has handed over whatever fields it hashes; deleting the rows here leaves those copies.
+ * With `erasure` in the destination's config, an erasure also asks the recipient to delete
+ * them, through the vendor's own deletion API:
  *
  * - Segment's Public API: `POST /regulations` (or `/regulations/sources/{id}`), Bearer token,
  *   `{ regulationType, subjectType: "USER_ID", subjectIds }`, at most 5,000 ids, answering
  *   `{ data: { regulateId } }`;
  * - Mixpanel's GDPR API v3: `POST /api/app/data-deletions/v3.0/?token=<project token>`, Bearer
  *   OAuth token, `{ distinct_ids, compliance_type }`, at most 2,000 ids and one request a
- *   second, answering `{ status: "ok", results: { task_id } }`.
+ *   second, answering `{ status: "ok", results: { task_id } }`;
+ * - a webhook's receiver: `POST <erasure.url>`, signed like the batches, `{ type: "erasure", id,
+ *   stream, pseudonyms }`, at most 5,000 ids, any 2xx taking it (a string `id` answered is kept).
  *
  * A request is queued in `sluice.vendor_erasures` in the erasure's own transaction, so it is
  * made exactly when the rows here are deleted, and sent once that commits. Network errors,
@@ -24,22 +27,23 @@
  * erasure's request: {@link withErasureFollowUp} reads the epoch once the write is done and asks
  * again for the subjects of the batch erased meanwhile.
  */
-import type { MixpanelDestinationConfig, SegmentDestinationConfig, SluiceConfig, StreamConfig } from '../config/config.ts';
+import { createHash } from 'node:crypto';
+import type { MixpanelDestinationConfig, SegmentDestinationConfig, SluiceConfig, StreamConfig, WebhookDestinationConfig } from '../config/config.ts';
 import type { ConfigIssue } from '../config/check.ts';
 import { describeSecret, readSecret } from '../config/secrets.ts';
 import { parseJsonPath } from '../core/transform/json-path.ts';
 import { isRecord } from '../core/is-record.ts';
 import { requiredSecret } from '../destinations/http/fields.ts';
 import { reasonFrom, retryAfterMs, type OutgoingRequest } from '../destinations/http/forwarder.ts';
-import { pathReader } from '../core/transform/json-path.ts';
 import type { Destination } from '../destinations/destination.ts';
+import { sign } from '../destinations/webhook/index.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { erasedAfter } from './fence.ts';
 
 export const SEGMENT_API = 'https://api.segmentapis.com';
 export const MIXPANEL_GDPR_API = 'https://mixpanel.com';
-/** Ids per request: Segment's and Mixpanel's documented limits. */
-export const VENDOR_ID_LIMITS = { segment: 5000, mixpanel: 2000 } as const;
+/** Ids per request: Segment's and Mixpanel's documented limits (and Segment's for webhooks). */
+export const VENDOR_ID_LIMITS = { segment: 5000, mixpanel: 2000, webhook: 5000 } as const;
 /** An erasure request with no answer by then is pending (short: an erasure over HTTP waits for it, and API Gateway gives up after 30 s). */
 const TIMEOUT_MS = 10_000;
 /** A claimed request not settled by then (its process died) is due again. */
@@ -51,12 +55,12 @@ const MAX_ROWS = 2000;
 
 export type Vendor = keyof typeof VENDOR_ID_LIMITS;
 
-/** Where a stream's vendor holds a subject field's pseudonyms, and how to ask for their deletion. */
+/** Where a stream's vendor holds subject fields' pseudonyms, and how to ask for their deletion. */
 export interface VendorTarget {
   stream: string;
   vendor: Vendor;
-  /** The subject field (`user_id`) whose pseudonyms the vendor has as its user id. */
-  field: string;
+  /** The subject fields (`user_id`) whose pseudonyms the vendor holds (Segment and Mixpanel: as their user id). */
+  fields: string[];
   /** Milliseconds between two requests to this vendor (Mixpanel: one a second). */
   spacingMs: number;
   request(ids: string[]): Promise<OutgoingRequest>;
@@ -67,12 +71,12 @@ export interface VendorTarget {
 /** What became of a queued request. */
 export interface VendorRequestState {
   id: number;
-  /** `segment.<stream>` or `mixpanel.<stream>`. */
+  /** `segment.<stream>`, `mixpanel.<stream>` or `webhook.<stream>`. */
   place: string;
   ids: number;
   state: 'pending' | 'sent' | 'failed';
   attempts: number;
-  /** The vendor's id for the request (Segment's regulateId, Mixpanel's task_id). */
+  /** The vendor's id for the request (Segment's regulateId, Mixpanel's task_id, a webhook receiver's id). */
   reference: string | null;
   last_error: string | null;
   next_attempt_at: string | null;
@@ -92,21 +96,25 @@ function dotted(path: string): string | null {
   return keys.every((k) => k !== null) ? keys.join('.') : null;
 }
 
-/** Whether a stream's pseudonymize steps hash the dotted field. */
-function hashes(stream: StreamConfig, field: string): boolean {
-  return (stream.processors ?? []).some((p) => p.type === 'pseudonymize' && p.fields[field] === 'hash');
+/** The dotted fields a stream's pseudonymize steps hash (`metadata.user_id`). */
+function hashedPaths(stream: StreamConfig): string[] {
+  return [...new Set((stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.keys(p.fields).filter((f) => p.fields[f] === 'hash') : [])))];
 }
 
 /**
  * A vendor erasure needs the vendor's user id to be a pseudonym the stream hashed: that is
- * what an erasure can compute from the raw id without keeping it.
+ * what an erasure can compute from the raw id without keeping it. A webhook's needs the stream
+ * to hash some field.
  */
 export function vendorErasureIssues(name: string, stream: StreamConfig): ConfigIssue[] {
   const d = stream.destination;
+  if (d.type === 'webhook' && d.erasure && hashedPaths(stream).length === 0) {
+    return [{ path: `streams.${name}.destination.erasure`, message: "an erasure request names pseudonyms, and this stream hashes no field: give it a pseudonymize step with a 'hash' field, or remove erasure" }];
+  }
   if ((d.type !== 'segment' && d.type !== 'mixpanel') || !d.erasure) return [];
   const path = identityPath(d);
   const field = dotted(path);
-  if (field !== null && hashes(stream, field)) return [];
+  if (field !== null && hashedPaths(stream).includes(field)) return [];
   const what = d.type === 'segment' ? "Segment's userId" : "Mixpanel's distinct_id";
   return [
     {
@@ -116,7 +124,7 @@ export function vendorErasureIssues(name: string, stream: StreamConfig): ConfigI
   ];
 }
 
-function segmentTarget(stream: string, d: SegmentDestinationConfig, field: string): VendorTarget {
+function segmentTarget(stream: string, d: SegmentDestinationConfig, fields: string[]): VendorTarget {
   const e = d.erasure!;
   const base = (e.endpoint ?? SEGMENT_API).replace(/\/+$/, '');
   const url = e.source_id ? `${base}/regulations/sources/${encodeURIComponent(e.source_id)}` : `${base}/regulations`;
@@ -124,7 +132,7 @@ function segmentTarget(stream: string, d: SegmentDestinationConfig, field: strin
   return {
     stream,
     vendor: 'segment',
-    field,
+    fields,
     spacingMs: 0,
     async request(ids) {
       token ??= requiredSecret(() => readSecret(e.token), `the Segment Public API token (${describeSecret(e.token)})`);
@@ -141,7 +149,7 @@ function segmentTarget(stream: string, d: SegmentDestinationConfig, field: strin
   };
 }
 
-function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, field: string): VendorTarget {
+function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, fields: string[]): VendorTarget {
   const e = d.erasure!;
   const base = (e.endpoint ?? MIXPANEL_GDPR_API).replace(/\/+$/, '');
   const projectSource = e.project_token ?? d.project_token!;
@@ -149,7 +157,7 @@ function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, field: str
   return {
     stream,
     vendor: 'mixpanel',
-    field,
+    fields,
     spacingMs: 1000,
     async request(ids) {
       secrets ??= Promise.all([
@@ -171,6 +179,32 @@ function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, field: str
   };
 }
 
+/** A webhook's receiver: the erasure request signed as the batches are, with an id that is the same on every retry of the same ids. */
+function webhookTarget(stream: string, d: WebhookDestinationConfig, fields: string[]): VendorTarget {
+  const url = d.erasure!.url;
+  let secret: Promise<string> | undefined;
+  return {
+    stream,
+    vendor: 'webhook',
+    fields,
+    spacingMs: 0,
+    async request(ids) {
+      secret ??= requiredSecret(() => readSecret(d.secret), `the webhook signing secret (${describeSecret(d.secret)})`);
+      const id = createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 32);
+      const body = JSON.stringify({ type: 'erasure', id, stream, pseudonyms: ids });
+      return {
+        url,
+        headers: { ...d.headers, 'content-type': 'application/json', 'idempotency-key': id, 'user-agent': 'sluice/0.1.0', ...sign(await secret, body, Math.floor(Date.now() / 1000)) },
+        body,
+      };
+    },
+    reference(body) {
+      const id = parsed(body)?.id;
+      return typeof id === 'string' && id.length <= 256 ? id : undefined;
+    },
+  };
+}
+
 function parsed(body: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(body);
@@ -180,15 +214,31 @@ function parsed(body: string): Record<string, unknown> | undefined {
   }
 }
 
+const leaf = (dottedPath: string): string => dottedPath.split('.').at(-1)!;
+
+/**
+ * The dotted fields of a stream's records that hold pseudonyms its destination's recipient
+ * keeps, when the destination takes erasures: the vendor's user id, or every field a webhook's
+ * stream hashes. Empty otherwise (and for a config refused by vendorErasureIssues).
+ */
+function recipientPaths(s: StreamConfig): string[] {
+  const d = s.destination;
+  if (d.type === 'webhook') return d.erasure ? hashedPaths(s) : [];
+  if ((d.type !== 'segment' && d.type !== 'mixpanel') || !d.erasure) return [];
+  const field = dotted(identityPath(d));
+  return field === null ? [] : [field];
+}
+
 /** The vendor destinations of a config that take erasures. */
 export function vendorTargets(config: SluiceConfig): VendorTarget[] {
   const out: VendorTarget[] = [];
   for (const [stream, s] of Object.entries(config.streams ?? {})) {
     const d = s.destination;
-    if ((d.type !== 'segment' && d.type !== 'mixpanel') || !d.erasure) continue;
-    const field = dotted(identityPath(d))?.split('.').at(-1);
-    if (!field) continue; // refused when the config loads (vendorErasureIssues)
-    out.push(d.type === 'segment' ? segmentTarget(stream, d, field) : mixpanelTarget(stream, d, field));
+    const fields = [...new Set(recipientPaths(s).map(leaf))];
+    if (fields.length === 0) continue;
+    if (d.type === 'segment') out.push(segmentTarget(stream, d, fields));
+    else if (d.type === 'mixpanel') out.push(mixpanelTarget(stream, d, fields));
+    else if (d.type === 'webhook') out.push(webhookTarget(stream, d, fields));
   }
   return out;
 }
@@ -248,12 +298,12 @@ export class VendorErasures {
 
   /** The vendors holding pseudonyms of `field`, by place (`segment.<stream>`). */
   placesFor(field: string): string[] {
-    return this.targets.filter((t) => t.field === field).map(placeOf);
+    return this.targets.filter((t) => t.fields.includes(field)).map(placeOf);
   }
 
   /** Queues, in the caller's transaction, one request per vendor holding `field`; resolves with their row ids. */
   async queue(tx: Queryable, field: string, pseudonyms: string[], erasureId: number): Promise<number[]> {
-    const targets = this.targets.filter((t) => t.field === field);
+    const targets = this.targets.filter((t) => t.fields.includes(field));
     if (targets.length === 0 || pseudonyms.length === 0) return [];
     return insertRequests(tx, erasureId, targets, pseudonyms);
   }
@@ -389,16 +439,22 @@ function packRows(rows: Claimed[], limit: number): Claimed[][] {
 }
 
 /**
- * A vendor destination that takes erasures, made to ask again for what lands after a request:
- * once a write of a batch checked at an epoch is done, the epoch is read; if an erasure committed
- * since, the batch's user ids (the vendor's `userId` / `distinct_id`) now on the suppression list
+ * A destination that takes erasures (Segment, Mixpanel, a webhook with `erasure`), made to ask
+ * again for what lands after a request: once a write of a batch checked at an epoch is done, the
+ * epoch is read; if an erasure committed since, the batch's pseudonyms the recipient keeps (the
+ * vendor's `userId` / `distinct_id`, a webhook stream's hashed fields) now on the suppression list
  * are queued for deletion again (erasure_id 0), sent by the next flush. With the erasure's own
  * request, sent after its commit, that leaves no gap: an erasure committed before this read is
- * followed up here, one committed after it asks once the batch has landed.
+ * followed up here, one committed after it asks once the batch has landed. Any other destination
+ * is returned as it is.
  */
-export function withErasureFollowUp(d: Destination, db: Queryable, stream: string, config: SegmentDestinationConfig | MixpanelDestinationConfig): Destination {
-  if (!config.erasure) return d;
-  const identity = pathReader(identityPath(config));
+export function withErasureFollowUp(d: Destination, db: Queryable, stream: string, config: StreamConfig): Destination {
+  const vendor = config.destination.type;
+  const readers = recipientPaths(config).map((p) => {
+    const keys = p.split('.');
+    return (value: unknown) => keys.reduce<unknown>((v, k) => (isRecord(v) ? v[k] : undefined), value);
+  });
+  if (readers.length === 0 || (vendor !== 'segment' && vendor !== 'mixpanel' && vendor !== 'webhook')) return d;
   return {
     ...d,
     async write(records, batch) {
@@ -407,11 +463,14 @@ export function withErasureFollowUp(d: Destination, db: Queryable, stream: strin
       const erased = await erasedAfter(db, batch.erasureEpoch, function* () {
         const refused = new Set(failures.map((f) => f.index));
         for (const [i, r] of records.entries()) {
-          const id = identity(r.value);
-          if (!refused.has(i) && typeof id === 'string') yield id;
+          if (refused.has(i)) continue;
+          for (const read of readers) {
+            const id = read(r.value);
+            if (typeof id === 'string') yield id;
+          }
         }
       });
-      if (erased.length > 0) await insertRequests(db, 0, [{ stream, vendor: config.type }], erased);
+      if (erased.length > 0) await insertRequests(db, 0, [{ stream, vendor }], erased);
       return failures;
     },
   };

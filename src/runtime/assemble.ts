@@ -87,11 +87,11 @@ export async function assemblePipeline(
         return createTableDestination(d, { db });
       // Outside the database: the erasure epoch is read before each write (privacy/fence.ts).
       case 'segment':
-        return epochChecked(withErasureFollowUp(createSegmentDestination(d), db, name, d), db);
+        return epochChecked(withErasureFollowUp(createSegmentDestination(d), db, name, config.streams![name]), db);
       case 'mixpanel':
-        return epochChecked(withErasureFollowUp(createMixpanelDestination(d), db, name, d), db);
+        return epochChecked(withErasureFollowUp(createMixpanelDestination(d), db, name, config.streams![name]), db);
       case 'webhook':
-        return epochChecked(createWebhookDestination(d), db);
+        return epochChecked(withErasureFollowUp(createWebhookDestination(d), db, name, config.streams![name]), db);
       case 'archive':
         return epochChecked(createArchiveDestination(d, db), db);
       case 'stdout':

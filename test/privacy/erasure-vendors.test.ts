@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
 import { validateConfig } from '../../src/config/validate-config.ts';
 import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
-import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, type FakeVendor } from '../support/fake-vendors.ts';
+import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, startFakeWebhook, startFakeWebhookErasures, type FakeVendor } from '../support/fake-vendors.ts';
 import { VendorErasures, vendorTargets } from '../../src/privacy/vendor-erasure.ts';
 import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
@@ -298,6 +298,7 @@ for (const store of STORES) {
       assert.equal(r.state, 'pending');
       assert.equal(r.last_error, "no mixpanel destination with erasure for stream 'to-mixpanel' in the config: kept until there is one");
       assert.ok(r.wait > 20, `retried on the backoff, not at every tick (${r.wait} s)`);
+      assert.ok(s.warnings.some((w) => w.includes('vendor erasure requests wait for destinations the config does not have: mixpanel.to-mixpanel')), s.warnings.join('\n'));
       await until('the gauge to count it pending', async () => (await gauge()) === '1');
       const listed = await (await fetch(`${s.url}/v1/admin/erasures/vendor-requests?state=pending`, { headers: { authorization: `Bearer ${admin}` } })).json();
       assert.deepEqual(
@@ -317,6 +318,119 @@ for (const store of STORES) {
         assert.deepEqual(deletions.violations, []);
       } finally {
         await deletions.close();
+      }
+    });
+  });
+}
+
+process.env.SLUICE_TEST_WEBHOOK_SECRET = 'whsec_erasure';
+
+/** Sales to a webhook, their buyer's user id and email hashed, with erasure requests to the receiver. */
+function webhookConfig(urls: { hook: string; erasures: string }): SluiceConfig {
+  return {
+    rules: [{ name: 'sales', pattern: { source: ['shop'] }, targets: [{ stream: 'to-webhook', input_path: '$.detail' }] }],
+    streams: {
+      'to-webhook': {
+        buffer: { interval_seconds: 0 },
+        processors: [{ type: 'pseudonymize', key: { env: KEYS_ENV }, fields: { user_id: 'hash', 'buyer.email': 'hash' } }],
+        destination: { type: 'webhook', url: urls.hook, secret: { env: 'SLUICE_TEST_WEBHOOK_SECRET' }, erasure: { url: urls.erasures } },
+      },
+    },
+  };
+}
+const sale = (id: string, user: string, email: string) => ({ source: 'shop', 'detail-type': 'sale', detail: { id, user_id: user, buyer: { email }, amount: 3 } });
+
+describe('webhook erasure config', () => {
+  it('needs the stream to hash a field', () => {
+    const c = webhookConfig({ hook: 'http://127.0.0.1:1', erasures: 'http://127.0.0.1:1' });
+    c.streams!['to-webhook'].processors = [];
+    const issues = validateConfig(c);
+    assert.deepEqual(issues.map((i) => i.path), ['streams.to-webhook.destination.erasure']);
+    assert.match(issues[0].message, /this stream hashes no field/);
+  });
+  it('needs a URL for the requests', () => {
+    const c = webhookConfig({ hook: 'http://127.0.0.1:1', erasures: 'http://127.0.0.1:1' });
+    c.streams!['to-webhook'].destination = { type: 'webhook', url: 'http://127.0.0.1:1', secret: { env: 'X' }, erasure: {} as { url: string } };
+    assert.deepEqual(validateConfig(c).map((i) => i.path), ['streams.to-webhook.destination.erasure.url']);
+  });
+});
+
+for (const store of STORES) {
+  describe(`erasure at a webhook's receiver on ${store}`, () => {
+    let s: TestSluice;
+    let ingest: string;
+    let admin: string;
+    let hook: FakeVendor;
+    let erasures: FakeVendor;
+    before(async () => {
+      hook = await startFakeWebhook('whsec_erasure');
+      erasures = await startFakeWebhookErasures('whsec_erasure');
+      s = await startTestSluice(store, webhookConfig({ hook: hook.url, erasures: erasures.url }), { vendorRetrySeconds: 3600 });
+      ingest = (await s.keys.create('acme', 'ingest')).key;
+      admin = (await s.keys.create('*', 'admin')).key;
+    });
+    after(async () => {
+      await s.close();
+      await hook.close();
+      await erasures.close();
+    });
+    const erase = (body: unknown) => postJson(`${s.url}/v1/admin/erasures`, admin, body);
+
+    it("asks the receiver, signed, to delete the pseudonyms of the field erased, whichever field it is", async () => {
+      const res = await postJson(`${s.url}/v1/events`, ingest, [sale('s1', 'u-alice', 'alice@example.com'), sale('s2', 'u-bob', 'bob@example.com')]);
+      assert.equal(res.status, 200);
+      await s.pipeline.whenIdle();
+      const got = [...hook.unique.values()] as Array<{ user_id: string; buyer: { email: string } }>;
+      assert.deepEqual(got.map((v) => v.user_id).sort(), [ring.pseudonym('u-alice'), ring.pseudonym('u-bob')].sort());
+
+      const byId = await erase({ subject: 'u-alice', field: 'user_id' });
+      assert.equal(byId.status, 200, JSON.stringify(byId.body));
+      assert.equal(byId.body.counts['webhook.to-webhook'], 2);
+      assert.deepEqual(byId.body.vendor_requests.map((r: { place: string; state: string; reference: string; ids: number }) => [r.place, r.state, r.reference, r.ids]), [['webhook.to-webhook', 'sent', 'er-1', 2]]);
+      assert.deepEqual([...erasures.unique.keys()].sort(), ring.pseudonymsOf('u-alice').sort());
+
+      const byEmail = await erase({ subject: 'bob@example.com', field: 'email' });
+      assert.equal(byEmail.status, 200, JSON.stringify(byEmail.body));
+      assert.deepEqual(byEmail.body.vendor_requests.map((r: { place: string; state: string }) => [r.place, r.state]), [['webhook.to-webhook', 'sent']]);
+      for (const p of ring.pseudonymsOf('bob@example.com')) assert.deepEqual(erasures.unique.get(p), { id: 'er-2', stream: 'to-webhook' });
+      assert.ok(got.some((v) => v.buyer.email === ring.pseudonym('bob@example.com')), 'the receiver had been sent that pseudonym');
+      assert.deepEqual(hook.violations, []);
+      assert.deepEqual(erasures.violations, []);
+    });
+
+    it('a refused signature marks the request failed; a receiver that is down gets it later', async () => {
+      erasures.failNext(1, { status: 401, body: '{"error":"bad signature"}' });
+      const refused = await erase({ subject: 'u-carol', field: 'user_id' });
+      assert.equal(refused.body.vendor_requests[0].state, 'failed');
+      assert.match(refused.body.vendor_requests[0].last_error, /^HTTP 401/);
+      erasures.failNext(1, { status: 503 });
+      const down = await erase({ subject: 'u-dave', field: 'user_id' });
+      const [req] = down.body.vendor_requests;
+      assert.equal(req.state, 'pending');
+      await s.db.query('update sluice.vendor_erasures set next_attempt_at = now() where id = $1', [req.id]);
+      await erase({ subject: 'u-erin', field: 'user_id' }); // the next erasure's flush sends it, with erin's
+      const [row] = await s.db.query<{ state: string; attempts: number }>('select state, attempts from sluice.vendor_erasures where id = $1', [req.id]);
+      assert.deepEqual(row, { state: 'sent', attempts: 2 });
+      for (const p of ring.pseudonymsOf('u-dave')) assert.ok(erasures.unique.has(p));
+      assert.ok(!ring.pseudonymsOf('u-carol').some((p) => erasures.unique.has(p)), 'failed is final');
+      assert.deepEqual(erasures.violations, []);
+    });
+
+    it('a batch delivered while its subject is erased is followed by a second request, for each hashed field it holds', async () => {
+      hook.answerAfter(1500);
+      try {
+        const before = hook.received;
+        const res = await postJson(`${s.url}/v1/events`, ingest, [sale('s9', 'u-hank', 'hank@example.com')]);
+        assert.equal(res.status, 200);
+        const deadline = Date.now() + 10_000;
+        while (hook.received === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(hook.received > before, 'the batch was sent');
+        await erase({ subject: 'hank@example.com', field: 'email' });
+        await s.pipeline.whenIdle();
+        const followUp = await s.db.query<{ pseudonyms: string[] }>("select pseudonyms from sluice.vendor_erasures where erasure_id = 0 and vendor = 'webhook'");
+        assert.deepEqual(followUp.map((r) => r.pseudonyms), [[ring.pseudonym('hank@example.com')]], 'asked again for the email it carried, not the user id (not erased)');
+      } finally {
+        hook.answerAfter(0);
       }
     });
   });

@@ -237,6 +237,51 @@ export function startFakeMixpanel(auth: { token?: string; serviceAccount?: { use
   });
 }
 
+/** The answer to a webhook request whose signature or timestamp is wrong, or null when it is right. */
+function unsigned(req: IncomingMessage, raw: Buffer, secret: string, violations: string[]): Answer | null {
+  const ts = String(req.headers['sluice-timestamp'] ?? '');
+  const sig = String(req.headers['sluice-signature'] ?? '');
+  const expected = `v1=${createHmac('sha256', secret).update(`${ts}.`).update(raw).digest('hex')}`;
+  if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return { status: 401, body: { error: 'bad signature' }, accept: [] };
+  if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) {
+    violations.push('webhook: stale timestamp');
+    return { status: 401, body: { error: 'stale' }, accept: [] };
+  }
+  if (!req.headers['idempotency-key']) violations.push('webhook: no Idempotency-Key');
+  return null;
+}
+
+/**
+ * A webhook receiver's erasure endpoint, as docs/destinations.md describes it: `POST`, signed
+ * like the batches, JSON `{ type: "erasure", id, stream, pseudonyms: [1 to 5,000 strings] }`
+ * with `Idempotency-Key` equal to `id`; answers `{ id }`. `unique` holds each pseudonym with the
+ * request that named it.
+ */
+export function startFakeWebhookErasures(secret: string): Promise<FakeVendor> {
+  let n = 0;
+  return startFake((req, raw, violations) => {
+    if (req.method !== 'POST') violations.push(`webhook erasures: ${req.method}`);
+    const refused = unsigned(req, raw, secret, violations);
+    if (refused) return refused;
+    const body = JSON.parse(raw.toString('utf8')) as unknown;
+    const bad = (message: string) => {
+      violations.push(`webhook erasures: ${message}`);
+      return { status: 400, body: { error: message }, accept: [] };
+    };
+    if (!isObj(body)) return bad('body is not an object');
+    const extra = Object.keys(body).filter((k) => !['type', 'id', 'stream', 'pseudonyms'].includes(k));
+    if (extra.length > 0) return bad(`unknown fields ${extra.join(', ')}`);
+    if (body.type !== 'erasure') return bad(`type ${JSON.stringify(body.type)}`);
+    if (typeof body.id !== 'string' || !/^[0-9a-f]{32}$/.test(body.id)) return bad(`id ${JSON.stringify(body.id)}`);
+    if (req.headers['idempotency-key'] !== body.id) return bad('Idempotency-Key is not the request id');
+    if (typeof body.stream !== 'string') return bad('no stream');
+    const ids = body.pseudonyms;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 5000 || ids.some((i) => typeof i !== 'string' || i.length === 0)) return bad('pseudonyms must be 1 to 5000 non-empty strings');
+    const id = `er-${++n}`;
+    return { status: 202, body: { id }, accept: ids.map((i: string) => [i, { id, stream: body.stream }]) };
+  });
+}
+
 /**
  * A receiver that verifies Sluice's webhook signature as docs/destinations.md tells receivers to:
  * HMAC-SHA256 of "<timestamp>.<raw body>" under the shared secret, compared in constant time,
@@ -244,15 +289,8 @@ export function startFakeMixpanel(auth: { token?: string; serviceAccount?: { use
  */
 export function startFakeWebhook(secret: string): Promise<FakeVendor> {
   return startFake((req, raw, violations) => {
-    const ts = String(req.headers['sluice-timestamp'] ?? '');
-    const sig = String(req.headers['sluice-signature'] ?? '');
-    const expected = `v1=${createHmac('sha256', secret).update(`${ts}.`).update(raw).digest('hex')}`;
-    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return { status: 401, body: { error: 'bad signature' }, accept: [] };
-    if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) {
-      violations.push('webhook: stale timestamp');
-      return { status: 401, body: { error: 'stale' }, accept: [] };
-    }
-    if (!req.headers['idempotency-key']) violations.push('webhook: no Idempotency-Key');
+    const refused = unsigned(req, raw, secret, violations);
+    if (refused) return refused;
     const body = JSON.parse(raw.toString('utf8')) as { batch_id?: string; records?: Array<{ id: string; value: unknown }> };
     if (!Array.isArray(body.records) || typeof body.batch_id !== 'string') {
       violations.push('webhook: body is not { batch_id, records }');
