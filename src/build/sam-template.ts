@@ -200,7 +200,7 @@ export function samTemplate(o: TemplateOptions): Record<string, Json> {
     },
   });
   fn('drain', {
-    description: 'Delivers what HTTP invocations accepted but could not deliver before their deadline',
+    description: 'Delivers what HTTP invocations accepted but could not deliver before their deadline, and retries erasure requests to vendors',
     dependsOnMigration: true,
     events: { EveryMinute: { Type: 'Schedule', Properties: { Schedule: 'rate(1 minute)' } } },
   });

@@ -10,7 +10,7 @@ import { readEnvironment } from '../config/environment.ts';
 import { onceUntilFailed } from '../core/once.ts';
 import { retryAttempts } from '../pipeline/retry.ts';
 import type { DynamoDBStreamEvent } from '../sources/dynamodb/stream-record.ts';
-import { LambdaRuntime, type BatchResponse, type FirehoseTransformationEvent, type FirehoseTransformationResult, type LambdaContext } from './runtime.ts';
+import { LambdaRuntime, type BatchResponse, type DrainResult, type FirehoseTransformationEvent, type FirehoseTransformationResult, type LambdaContext } from './runtime.ts';
 import { deployedConfig } from './deploy-config.ts';
 import { loadSettings, type Settings } from './settings.ts';
 
@@ -58,7 +58,7 @@ export function firehoseTransformHandler(open: OpenContainer): (event: FirehoseT
 }
 
 /** Scheduled: delivers what HTTP invocations accepted and could not deliver in time. */
-export function drainHandler(open: OpenContainer): (event?: unknown, context?: LambdaContext) => Promise<{ delivered: number; remaining: number }> {
+export function drainHandler(open: OpenContainer): (event?: unknown, context?: LambdaContext) => Promise<DrainResult> {
   return async (_event, context) => (await open()).rt.drain(context);
 }
 

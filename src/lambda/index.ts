@@ -14,7 +14,7 @@ import { createHandlers } from './handlers.ts';
 
 export { LambdaRuntime } from './runtime.ts';
 export { createHandlers, type CustomResourceEvent, type Handlers } from './handlers.ts';
-export type { BatchResponse, FirehoseTransformationEvent, FirehoseTransformationResult, LambdaContext, LambdaOptions } from './runtime.ts';
+export type { BatchResponse, DrainResult, FirehoseTransformationEvent, FirehoseTransformationResult, LambdaContext, LambdaOptions } from './runtime.ts';
 export type { S3LoadResult } from './s3-handler.ts';
 export type { LambdaHttpEvent, LambdaHttpResult } from './http-handler.ts';
 

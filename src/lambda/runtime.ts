@@ -18,6 +18,7 @@ import { assemblePipeline } from '../runtime/assemble.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
 import type { Database } from '../store/database.ts';
 import { openDatabase } from '../store/open-database.ts';
+import { VendorErasures, vendorTargets } from '../privacy/vendor-erasure.ts';
 import { streamRecordToEvent, type DynamoDBStreamEvent } from '../sources/dynamodb/stream-record.ts';
 
 /** What Lambda's context offers that the handlers use. */
@@ -49,6 +50,13 @@ export interface LambdaOptions {
   stdout?: (line: string) => void;
   /** How streams batch (default: an invocation's records are one batch). */
   buffer?: BufferLimits;
+}
+
+/** What a scheduled drain did: intake log entries delivered and left, and erasure requests to vendors settled, by state. */
+export interface DrainResult {
+  delivered: number;
+  remaining: number;
+  vendor_requests: { sent: number; pending: number; failed: number };
 }
 
 /** Time kept back from Lambda's deadline to answer with the records still undelivered. */
@@ -203,12 +211,16 @@ export class LambdaRuntime {
     return done;
   }
 
+  /** Erasure requests to vendors (kept per container: Mixpanel's requests are spaced). */
+  private vendors?: VendorErasures;
+
   /**
    * Scheduled: delivers intake log entries that an invocation accepted but could not deliver
    * (cut off by its deadline, or its container gone), oldest first, until the log is empty or
-   * the time is up.
+   * the time is up; then sends the erasure requests to vendors that are due (a vendor that was
+   * down when the erasure ran), as the long-running process's timer does.
    */
-  async drain(context?: LambdaContext): Promise<{ delivered: number; remaining: number }> {
+  async drain(context?: LambdaContext): Promise<DrainResult> {
     const intakeLog = await this.intakeLog();
     let delivered = 0;
     const deadline = Date.now() + (context?.getRemainingTimeInMillis?.() ?? DEFAULT_WAIT_MS + ANSWER_MARGIN_MS) - ANSWER_MARGIN_MS;
@@ -220,7 +232,16 @@ export class LambdaRuntime {
       delivered += rows.length;
     }
     await intakeLog.forgetStale();
-    return { delivered, remaining: await intakeLog.backlog() };
+    const remaining = await intakeLog.backlog();
+    const vendor_requests = { sent: 0, pending: 0, failed: 0 };
+    if (Date.now() < deadline) {
+      this.vendors ??= new VendorErasures(this.db, vendorTargets(this.config));
+      const { settled, unconfigured } = await this.vendors.flush();
+      for (const state of settled.values()) vendor_requests[state]++;
+      if (vendor_requests.failed > 0) this.log.warn(`vendor erasure requests refused: ${vendor_requests.failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
+      if (unconfigured.length > 0) this.log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')}`);
+    }
+    return { delivered, remaining, vendor_requests };
   }
 
   async close(): Promise<void> {

@@ -242,7 +242,7 @@ describe('sluice build aws', () => {
       assert.equal((await sql`select count(*)::int as n from sluice.intake_log`)[0].n, 0, 'delivered before the invocation returned');
 
       // Drain: nothing left behind.
-      assert.deepEqual(await run('drain', [{}]), [{ delivered: 0, remaining: 0 }]);
+      assert.deepEqual(await run('drain', [{}]), [{ delivered: 0, remaining: 0, vendor_requests: { sent: 0, pending: 0, failed: 0 } }]);
       assert.deepEqual(ssm.violations, []);
       assert.deepEqual(sm.violations, []);
     } finally {

@@ -13,6 +13,7 @@ import { LambdaRuntime } from '../../src/lambda/runtime.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { imageToJson, streamRecordToEvent } from '../../src/sources/dynamodb/stream-record.ts';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
+import { startFakeWebhookErasures } from '../support/fake-vendors.ts';
 import { runSluice } from '../support/sluice-process.ts';
 import { dynamodbStreamEvent, firehoseTransformationEvent, NumberValue } from '../../src/testing/events.ts';
 
@@ -137,6 +138,41 @@ describe('Lambda handlers in-process', () => {
       assert.deepEqual(stdout.join('').trim().split('\n').map((l) => JSON.parse(l).id).sort(), ['o1', 'o3']);
     } finally {
       await rt.close();
+    }
+  });
+
+  it('drain (scheduled) sends the erasure requests to vendors that are due, and says what waits', async () => {
+    process.env.SLUICE_LAMBDA_TEST_KEYS = KEYS;
+    process.env.SLUICE_LAMBDA_TEST_WEBHOOK_SECRET = 'whsec_lambda';
+    const receiver = await startFakeWebhookErasures('whsec_lambda');
+    const warnings: string[] = [];
+    const rt = await LambdaRuntime.open({
+      config: {
+        rules: [{ name: 'all', pattern: { source: ['shop'] }, targets: [{ stream: 'to-crm', input_path: '$.detail' }] }],
+        streams: {
+          'to-crm': {
+            processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_LAMBDA_TEST_KEYS' }, fields: { user_id: 'hash' } }],
+            destination: { type: 'webhook', url: 'http://127.0.0.1:1', secret: { env: 'SLUICE_LAMBDA_TEST_WEBHOOK_SECRET' }, erasure: { url: receiver.url } },
+          },
+        },
+      },
+      dataDir: join(dir, 'vendors'),
+      log: createLogger('text', (l) => warnings.push(l)),
+    });
+    try {
+      // Left pending by an erasure over HTTP while the receiver was down, and one for a stream this config no longer has.
+      const ids = ['k1:' + 'a'.repeat(32), 'k1:' + 'b'.repeat(32)];
+      await rt.db.query("insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms, attempts) values (1, 'to-crm', 'webhook', $1::text::jsonb, 1), (2, 'old', 'segment', '[\"k1:cc\"]', 1)", [JSON.stringify(ids)]);
+      const res = await rt.drain({ getRemainingTimeInMillis: () => 30_000 });
+      assert.deepEqual(res, { delivered: 0, remaining: 0, vendor_requests: { sent: 1, pending: 1, failed: 0 } });
+      assert.deepEqual([...receiver.unique.keys()].sort(), ids);
+      assert.deepEqual(receiver.violations, []);
+      assert.ok(warnings.some((w) => w.includes('segment.old')), warnings.join('\n'));
+      const again = await rt.drain({ getRemainingTimeInMillis: () => 30_000 });
+      assert.deepEqual(again.vendor_requests, { sent: 0, pending: 0, failed: 0 }, 'the waiting one is not due again yet');
+    } finally {
+      await rt.close();
+      await receiver.close();
     }
   });
 
