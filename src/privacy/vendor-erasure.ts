@@ -33,6 +33,7 @@ import type { ConfigIssue } from '../config/check.ts';
 import { describeSecret, readSecret } from '../config/secrets.ts';
 import { parseJsonPath } from '../core/transform/json-path.ts';
 import { isRecord } from '../core/is-record.ts';
+import { onceUntilFailed } from '../core/once.ts';
 import { requiredSecret } from '../destinations/http/fields.ts';
 import { reasonFrom, retryAfterMs, type OutgoingRequest } from '../destinations/http/forwarder.ts';
 import type { Destination } from '../destinations/destination.ts';
@@ -128,17 +129,16 @@ function segmentTarget(stream: string, d: SegmentDestinationConfig, fields: stri
   const e = d.erasure!;
   const base = (e.endpoint ?? SEGMENT_API).replace(/\/+$/, '');
   const url = e.source_id ? `${base}/regulations/sources/${encodeURIComponent(e.source_id)}` : `${base}/regulations`;
-  let token: Promise<string> | undefined;
+  const token = onceUntilFailed(() => requiredSecret(() => readSecret(e.token), `the Segment Public API token (${describeSecret(e.token)})`));
   return {
     stream,
     vendor: 'segment',
     fields,
     spacingMs: 0,
     async request(ids) {
-      token ??= requiredSecret(() => readSecret(e.token), `the Segment Public API token (${describeSecret(e.token)})`);
       return {
         url,
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${await token}`, 'user-agent': 'sluice/0.1.0' },
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${await token()}`, 'user-agent': 'sluice/0.1.0' },
         body: JSON.stringify({ regulationType: e.regulation_type ?? 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ids }),
       };
     },
@@ -153,18 +153,19 @@ function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, fields: st
   const e = d.erasure!;
   const base = (e.endpoint ?? MIXPANEL_GDPR_API).replace(/\/+$/, '');
   const projectSource = e.project_token ?? d.project_token!;
-  let secrets: Promise<[string, string]> | undefined;
+  const secrets = onceUntilFailed(() =>
+    Promise.all([
+      requiredSecret(() => readSecret(e.token), `the Mixpanel GDPR API token (${describeSecret(e.token)})`),
+      requiredSecret(() => readSecret(projectSource), `the Mixpanel project token (${describeSecret(projectSource)})`),
+    ]),
+  );
   return {
     stream,
     vendor: 'mixpanel',
     fields,
     spacingMs: 1000,
     async request(ids) {
-      secrets ??= Promise.all([
-        requiredSecret(() => readSecret(e.token), `the Mixpanel GDPR API token (${describeSecret(e.token)})`),
-        requiredSecret(() => readSecret(projectSource), `the Mixpanel project token (${describeSecret(projectSource)})`),
-      ]);
-      const [token, project] = await secrets;
+      const [token, project] = await secrets();
       return {
         url: `${base}/api/app/data-deletions/v3.0/?token=${encodeURIComponent(project)}`,
         headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}`, 'user-agent': 'sluice/0.1.0' },
@@ -182,19 +183,18 @@ function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, fields: st
 /** A webhook's receiver: the erasure request signed as the batches are, with an id that is the same on every retry of the same ids. */
 function webhookTarget(stream: string, d: WebhookDestinationConfig, fields: string[]): VendorTarget {
   const url = d.erasure!.url;
-  let secret: Promise<string> | undefined;
+  const secret = onceUntilFailed(() => requiredSecret(() => readSecret(d.secret), `the webhook signing secret (${describeSecret(d.secret)})`));
   return {
     stream,
     vendor: 'webhook',
     fields,
     spacingMs: 0,
     async request(ids) {
-      secret ??= requiredSecret(() => readSecret(d.secret), `the webhook signing secret (${describeSecret(d.secret)})`);
       const id = createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 32);
       const body = JSON.stringify({ type: 'erasure', id, stream, pseudonyms: ids });
       return {
         url,
-        headers: { ...d.headers, 'content-type': 'application/json', 'idempotency-key': id, 'user-agent': 'sluice/0.1.0', ...sign(await secret, body, Math.floor(Date.now() / 1000)) },
+        headers: { ...d.headers, 'content-type': 'application/json', 'idempotency-key': id, 'user-agent': 'sluice/0.1.0', ...sign(await secret(), body, Math.floor(Date.now() / 1000)) },
         body,
       };
     },

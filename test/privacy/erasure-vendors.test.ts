@@ -416,6 +416,24 @@ for (const store of STORES) {
       assert.deepEqual(erasures.violations, []);
     });
 
+    it('a secret that cannot be read leaves the request pending, and is read again at the next attempt', async () => {
+      delete process.env.SLUICE_TEST_LATE_SECRET;
+      const c = webhookConfig({ hook: hook.url, erasures: erasures.url });
+      const d = c.streams!['to-webhook'].destination;
+      c.streams!['late-hook'] = { ...c.streams!['to-webhook'], destination: { ...d, secret: { env: 'SLUICE_TEST_LATE_SECRET' } } as typeof d };
+      const vendors = new VendorErasures(s.db, vendorTargets(c).filter((t) => t.stream === 'late-hook'));
+      const ids = ring.pseudonymsOf('u-ivy');
+      const [{ id }] = await s.db.query<{ id: number }>("insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms) values (0, 'late-hook', 'webhook', $1::text::jsonb) returning id::float8 as id", [JSON.stringify(ids)]);
+      assert.equal((await vendors.flush()).settled.get(id), 'pending');
+      const [row] = await vendors.list({ ids: [id] });
+      assert.match(row.last_error ?? '', /the webhook signing secret \(.*SLUICE_TEST_LATE_SECRET.*\) is not set/);
+      process.env.SLUICE_TEST_LATE_SECRET = 'whsec_erasure'; // set since (a file or Secrets Manager would be re-read the same way)
+      await s.db.query('update sluice.vendor_erasures set next_attempt_at = now() where id = $1', [id]);
+      assert.equal((await vendors.flush()).settled.get(id), 'sent');
+      for (const p of ids) assert.ok(erasures.unique.has(p));
+      assert.deepEqual(erasures.violations, []);
+    });
+
     it('a batch delivered while its subject is erased is followed by a second request, for each hashed field it holds', async () => {
       hook.answerAfter(1500);
       try {
@@ -427,7 +445,7 @@ for (const store of STORES) {
         assert.ok(hook.received > before, 'the batch was sent');
         await erase({ subject: 'hank@example.com', field: 'email' });
         await s.pipeline.whenIdle();
-        const followUp = await s.db.query<{ pseudonyms: string[] }>("select pseudonyms from sluice.vendor_erasures where erasure_id = 0 and vendor = 'webhook'");
+        const followUp = await s.db.query<{ pseudonyms: string[] }>("select pseudonyms from sluice.vendor_erasures where erasure_id = 0 and vendor = 'webhook' and stream = 'to-webhook'");
         assert.deepEqual(followUp.map((r) => r.pseudonyms), [[ring.pseudonym('hank@example.com')]], 'asked again for the email it carried, not the user id (not erased)');
       } finally {
         hook.answerAfter(0);
