@@ -33,7 +33,7 @@ function handlerOf(rt: LambdaRuntime): Promise<ReturnType<typeof handle>> {
       const rate = { ...DEFAULT_RATE, ...config.ingest?.rate_limit };
       const intake = new Intake(await rt.intakeLog(), rt.pipeline, new RateLimiter(rate, config.ingest?.tenants), config.ingest?.max_pending_bytes ?? DEFAULT_MAX_PENDING_BYTES);
       const { keyRing, counters, queries, metricsConfig } = rt.assembled;
-      const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
+      const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }), (pairs) => queries.invalidate(pairs));
       const embed = await EmbedKeys.open(db, config.embed);
       return handle(createApp({ config, keys: new KeyStore(db), intake, queries, counters, eraser, deadLetters: new DeadLetters(db), dashboards: new Dashboards(db), embed, log: rt.log, stopping: () => false }));
     });

@@ -81,10 +81,15 @@ export class Eraser {
   /** The queue of requests to vendors; the running Sluice retries what is pending (flush). */
   readonly vendors: VendorErasures;
 
+  /**
+   * @param onErased Told, once an erasure has committed, which tenants' metrics lost points (the
+   * running Sluice drops its cached query results for them).
+   */
   constructor(
     private readonly db: Database,
     private readonly targets: ErasureTargets,
     private readonly metrics: MetricsStore,
+    private readonly onErased: (pairs: Array<{ tenant: string; metric: string }>) => void = () => {},
   ) {
     this.vendors = new VendorErasures(db, targets.vendors);
   }
@@ -112,24 +117,28 @@ export class Eraser {
     }
     const pseudonymizers = this.targets.rings.map((ring) => new Pseudonymizer(ring, {}));
     const erased: Array<{ result: ErasureResult; auditId: number; requests: number[] }> = [];
+    const touched = new Map<string, { tenant: string; metric: string }>();
     for (const subject of subjects) {
       const pseudonyms = [...new Set(pseudonymizers.flatMap((p) => p.pseudonymsOf(subject)))].sort();
       erased.push({ result: { field, pseudonyms, dry_run: opts.dryRun, counts: {} }, auditId: 0, requests: [] });
       const one = erased[erased.length - 1];
       try {
+        const metrics: Array<{ tenant: string; metric: string }> = [];
         one.result.counts = await this.db.transaction(async (tx) => {
-          const c = await this.deleteRows(tx, field, pseudonyms, indexed, opts.dryRun);
+          const c = await this.deleteRows(tx, field, pseudonyms, indexed, opts.dryRun, metrics);
           for (const place of this.vendors.placesFor(field)) c[place] = pseudonyms.length;
           if (opts.dryRun) throw new DryRun(c);
           one.auditId = await audit(tx, field, JSON.stringify(pseudonyms), c, false);
           one.requests = await this.vendors.queue(tx, field, pseudonyms, one.auditId);
           return c;
         });
+        for (const m of metrics) touched.set(`${m.tenant}\u0000${m.metric}`, m);
       } catch (e) {
         if (!(e instanceof DryRun)) throw e;
         one.result.counts = e.counts;
       }
     }
+    if (touched.size > 0) this.onErased([...touched.values()]);
     // Archives after the database: the subjects' pseudonyms are suppressed by then, so no new
     // record of theirs is archived behind this pass (a batch whose write was under way when this
     // committed cleans its object after the write: removeErasedSince in the archive). A failure
@@ -161,7 +170,7 @@ export class Eraser {
    * (unless a dry run, which is rolled back) puts the pseudonyms on the suppression list; the
    * counts per place.
    */
-  private async deleteRows(tx: Queryable, field: string, pseudonyms: string[], indexed: string[], dryRun: boolean): Promise<Record<string, number>> {
+  private async deleteRows(tx: Queryable, field: string, pseudonyms: string[], indexed: string[], dryRun: boolean, metrics: Array<{ tenant: string; metric: string }>): Promise<Record<string, number>> {
     const list = JSON.stringify(pseudonyms);
     // Waits for the fenced writes in flight (their rows are then visible here) and holds new
     // ones until this commits; the epoch tells batches checked before it to check again.
@@ -190,6 +199,7 @@ export class Eraser {
     );
     c.metric_points = buckets.reduce((a, b) => a + b.n, 0);
     if (buckets.length > 0) await this.metrics.recompute(tx, buckets);
+    for (const b of buckets) metrics.push({ tenant: b.tenant, metric: b.metric });
     // The error output and the dead letters hold records as a whole: any that mentions a pseudonym goes.
     for (const table of ['stream_errors', 'dead_letters']) {
       const rows = await tx.query<{ n: number }>(

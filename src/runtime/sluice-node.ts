@@ -142,7 +142,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   pipeline.gauges(counters);
   if (js) counters.gauge('sluice_intake_lag_messages', 'JetStream messages not yet acknowledged by a worker (waiting or being delivered).', () => lagMessages);
   let stopping = false;
-  const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }));
+  const eraser = new Eraser(db, erasureTargets(config, pseudonymKeySources(config).map(keyRing)), new MetricsStore(db, { rollupDimensions: metricsConfig?.rollup_dimensions }), (pairs) => queries.invalidate(pairs));
   const app = createApp({ config, keys, intake, queries, counters, eraser, log,
     deadLetters: new DeadLetters(db),
     dashboards: new Dashboards(db),

@@ -106,10 +106,25 @@ for (const store of STORES) {
     });
 
     it('erases the subject everywhere, recomputes the rollups, audits without the raw id, and is idempotent', async () => {
+      // A query answered (and cached) before the erasure is not served after it.
+      const read = (await s.keys.create('acme', 'read')).key;
+      const from = Math.floor(Date.parse(at) / HOUR) * HOUR;
+      const query = { metric: 'findings_upload_completed', from: new Date(from).toISOString(), to: new Date(from + 2 * HOUR).toISOString(), step: '1h', aggregations: ['count'], group_by: ['user_id'] };
+      const byUser = async () => {
+        const q = await postJson(`${s.url}/v1/query`, read, query);
+        assert.equal(q.status, 200, JSON.stringify(q.body));
+        return (q.body.results[0].series as Array<{ group: { user_id: string }; values: { count: number[] } }>).map((g) => [g.group.user_id, g.values.count.reduce((a, b) => a + b, 0)]).sort();
+      };
+      const before = await byUser();
+      assert.equal(before.length, 2);
+      assert.deepEqual(before.map(([, n]) => n).sort(), [1, 2]);
       const res = await erase({ subject: 'alice@example.com' });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.deepEqual(res.body.counts, { 'bi.transactions': 1, metric_points: 2, stream_errors: 0, dead_letters: 0 });
       assert.deepEqual(await counts(), { points: 1, rows: 1, rolled: 1 });
+      const after = await byUser();
+      assert.deepEqual(after, before.filter(([, n]) => n === 1), "alice's group is gone at once, not when the cached answer expires");
+      assert.ok(!res.body.pseudonyms.includes(after[0][0]));
       const again = await erase({ subject: 'alice@example.com' });
       assert.deepEqual(again.body.counts, { 'bi.transactions': 0, metric_points: 0, stream_errors: 0, dead_letters: 0 });
       const audit = await s.db.query<{ field: string; dry_run: boolean; pseudonyms: string[] }>('select field, dry_run, pseudonyms from sluice.erasures order by id');
