@@ -240,6 +240,8 @@ export class LambdaRuntime {
       for (const state of settled.values()) vendor_requests[state]++;
       if (vendor_requests.failed > 0) this.log.warn(`vendor erasure requests refused: ${vendor_requests.failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
       if (unconfigured.length > 0) this.log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')}`);
+      // What became of the deletions the vendors took, asked of each at most hourly.
+      if (Date.now() < deadline) await this.vendors.track(3_600_000);
     }
     return { delivered, remaining, vendor_requests };
   }

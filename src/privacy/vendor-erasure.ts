@@ -21,7 +21,8 @@
  * token) marks it failed, with the vendor's answer. Erasing the subject again queues a new one.
  * A request for a destination the config no longer has stays pending, saying so.
  * Requests due at one time are merged per vendor, up to its limit. Both vendors process a
- * request asynchronously (days to weeks); the reference they answer with is kept.
+ * request asynchronously (days to weeks); the reference they answer with is kept, and the vendor
+ * is asked by it what became of the request until it says it is done ({@link VendorErasures.track}).
  *
  * A batch whose write to the vendor was under way when an erasure committed may land after that
  * erasure's request: {@link withErasureFollowUp} reads the epoch once the write is done and asks
@@ -67,7 +68,16 @@ export interface VendorTarget {
   request(ids: string[]): Promise<OutgoingRequest>;
   /** The vendor's id for an accepted request, from its answer. */
   reference(body: string): string | undefined;
+  /** How to ask the vendor what became of a request it took (a GET), when it says. */
+  status?: {
+    request(reference: string): Promise<OutgoingRequest>;
+    /** The vendor's status word in its answer, and once final whether the data was deleted. */
+    parse(body: string): { status: string; outcome?: VendorOutcome } | undefined;
+  };
 }
+
+/** What a vendor finally says of a deletion it took. */
+export type VendorOutcome = 'deleted' | 'not_deleted';
 
 /** What became of a queued request. */
 export interface VendorRequestState {
@@ -82,7 +92,21 @@ export interface VendorRequestState {
   last_error: string | null;
   next_attempt_at: string | null;
   created_at: string;
+  /** What the vendor last said of a request it took (Segment's overallStatus, Mixpanel's task status); null until asked. */
+  vendor_status: string | null;
+  /** Once the vendor's status is final: whether the data was deleted. */
+  outcome: VendorOutcome | null;
+  completed_at: string | null;
 }
+
+/** A status word that is final, by vendor, and whether it means the data is deleted. */
+const FINAL_STATUS: Record<string, Record<string, VendorOutcome>> = {
+  // Segment's regulation overallStatus (INITIALIZED and RUNNING are on their way).
+  segment: { FINISHED: 'deleted', PARTIAL_SUCCESS: 'not_deleted', FAILED: 'not_deleted', INVALID: 'not_deleted', NOT_SUPPORTED: 'not_deleted' },
+  // Mixpanel's deletion task status (PENDING, STAGING, STARTED and UNKNOWN are on their way).
+  mixpanel: { SUCCESS: 'deleted', FAILURE: 'not_deleted', REVOKED: 'not_deleted', NOT_FOUND: 'not_deleted' },
+};
+const statusWord = (vendor: Vendor, word: unknown) => (typeof word === 'string' && /^[A-Z_]{1,40}$/.test(word) ? { status: word, outcome: FINAL_STATUS[vendor]?.[word] } : undefined);
 
 /** The path a vendor destination takes its user id from. */
 function identityPath(d: SegmentDestinationConfig | MixpanelDestinationConfig): string {
@@ -146,6 +170,15 @@ function segmentTarget(stream: string, d: SegmentDestinationConfig, fields: stri
       const data = parsed(body)?.data;
       return isRecord(data) && typeof data.regulateId === 'string' ? data.regulateId : undefined;
     },
+    // GET /regulations/{regulateId}: { data: { regulation: { overallStatus } } }.
+    status: {
+      request: async (reference) => ({ url: `${base}/regulations/${encodeURIComponent(reference)}`, headers: { accept: 'application/json', authorization: `Bearer ${await token()}`, 'user-agent': 'sluice/0.1.0' }, body: '' }),
+      parse(body) {
+        const data = parsed(body)?.data;
+        const regulation = isRecord(data) ? data.regulation : undefined;
+        return statusWord('segment', isRecord(regulation) ? regulation.overallStatus : undefined);
+      },
+    },
   };
 }
 
@@ -176,6 +209,17 @@ function mixpanelTarget(stream: string, d: MixpanelDestinationConfig, fields: st
       const results = parsed(body)?.results;
       const id = isRecord(results) ? results.task_id : undefined;
       return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+    },
+    // GET /api/app/data-deletions/v3.0/{task_id}?token=…: { status: "ok", results: { status } }.
+    status: {
+      async request(reference) {
+        const [token, project] = await secrets();
+        return { url: `${base}/api/app/data-deletions/v3.0/${encodeURIComponent(reference)}?token=${encodeURIComponent(project)}`, headers: { accept: 'application/json', authorization: `Bearer ${token}`, 'user-agent': 'sluice/0.1.0' }, body: '' };
+      },
+      parse(body) {
+        const results = parsed(body)?.results;
+        return statusWord('mixpanel', isRecord(results) ? results.status : undefined);
+      },
     },
   };
 }
@@ -336,9 +380,7 @@ export class VendorErasures {
     for (const t of this.targets) {
       const rows: Claimed[] = claimed.filter((r) => r.stream === t.stream && r.vendor === t.vendor);
       for (const group of packRows(rows, VENDOR_ID_LIMITS[t.vendor])) {
-        const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        this.lastSent.set(t, Date.now());
+        await this.spaced(t);
         const outcome = await this.send(t, [...new Set(group.flatMap((r) => r.pseudonyms))]);
         await this.record(group, outcome);
         for (const r of group) settled.set(r.id, outcome.state);
@@ -359,6 +401,73 @@ export class VendorErasures {
       for (const r of rows) settled.set(r.id, 'pending');
     }
     return { settled, unconfigured: [...unconfigured.keys()] };
+  }
+
+  /** Waits until this process may call the vendor again (its rate limit), and notes the call. */
+  private async spaced(t: VendorTarget): Promise<void> {
+    const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.lastSent.set(t, Date.now());
+  }
+
+  /**
+   * Asks the vendors what became of the requests they took and have not finished, each at most
+   * once per `everyMs` (one call per vendor reference, however many rows it carried), and records
+   * their status word and, once final, whether the data was deleted. Runs in turn with flushes
+   * (the vendors' rate limits). Resolves with how many references were asked, how many answered
+   * a final status, and how many could not be asked (network, non-2xx: asked again next time).
+   */
+  track(everyMs: number): Promise<{ asked: number; final: number; errors: number }> {
+    const run = this.flushing.then(() => this.trackDue(everyMs));
+    this.flushing = run.catch(() => {});
+    return run;
+  }
+
+  private async trackDue(everyMs: number): Promise<{ asked: number; final: number; errors: number }> {
+    const out = { asked: 0, final: 0, errors: 0 };
+    const tracked = this.targets.filter((t) => t.status);
+    if (tracked.length === 0) return out;
+    const rows = await this.db.query<{ id: number; stream: string; vendor: string; reference: string }>(
+      `update sluice.vendor_erasures v set status_checked_at = now()
+        where v.id in (select id from sluice.vendor_erasures
+                        where state = 'sent' and outcome is null and reference is not null
+                          and (status_checked_at is null or status_checked_at <= now() - $2::float8 * interval '1 millisecond')
+                          and (stream, vendor) in (select s->>'stream', s->>'vendor' from json_array_elements($1::text::json) s)
+                        order by status_checked_at nulls first, id limit ${MAX_ROWS} for update skip locked)
+        returning v.id::float8 as id, v.stream, v.vendor, v.reference`,
+      [JSON.stringify(tracked.map((t) => ({ stream: t.stream, vendor: t.vendor }))), everyMs],
+    );
+    for (const t of tracked) {
+      const byReference = new Map<string, number[]>();
+      for (const r of rows) if (r.stream === t.stream && r.vendor === t.vendor) byReference.set(r.reference, [...(byReference.get(r.reference) ?? []), r.id]);
+      for (const [reference, ids] of byReference) {
+        await this.spaced(t);
+        out.asked++;
+        const said = await this.askStatus(t, reference);
+        if (!said) {
+          out.errors++;
+          continue;
+        }
+        if (said.outcome) out.final++;
+        await this.db.query(
+          `update sluice.vendor_erasures set vendor_status = $2, outcome = $3, completed_at = case when $3::text is null then null else now() end
+            where id in (select (json_array_elements_text($1::text::json))::bigint)`,
+          [JSON.stringify(ids), said.status, said.outcome ?? null],
+        );
+      }
+    }
+    return out;
+  }
+
+  private async askStatus(t: VendorTarget, reference: string): Promise<{ status: string; outcome?: VendorOutcome } | undefined> {
+    try {
+      const request = await t.status!.request(reference);
+      const res = await fetch(request.url, { method: 'GET', headers: request.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const body = await res.text();
+      return res.status >= 200 && res.status < 300 ? t.status!.parse(body) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async send(t: VendorTarget, ids: string[]): Promise<Outcome> {
@@ -397,10 +506,11 @@ export class VendorErasures {
 
   /** The requests in the queue, newest first: all, or those in one state. */
   async list(opts: { state?: VendorRequestState['state']; limit?: number; ids?: number[] } = {}): Promise<VendorRequestState[]> {
-    const rows = await this.db.query<{ id: number; stream: string; vendor: string; ids: number; state: VendorRequestState['state']; attempts: number; reference: string | null; last_error: string | null; next_attempt_at: string | null; created_at: string }>(
+    const rows = await this.db.query<Omit<VendorRequestState, 'place'> & { stream: string; vendor: string }>(
       `select id::float8 as id, stream, vendor, jsonb_array_length(pseudonyms) as ids, state, attempts, reference, last_error,
               case when state = 'pending' then to_char(next_attempt_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') end as next_attempt_at,
-              to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at
+              to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at,
+              vendor_status, outcome, to_char(completed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as completed_at
          from sluice.vendor_erasures
         where ($1::text is null or state = $1) and ($2::text is null or id in (select (json_array_elements_text($2::text::json))::bigint))
         order by id desc limit $3`,
@@ -409,12 +519,14 @@ export class VendorErasures {
     return rows.map(({ stream, vendor, ...r }) => ({ ...r, place: placeOf({ vendor, stream }) }));
   }
 
-  /** Requests pending and failed, for the metrics endpoint. */
-  async backlog(): Promise<{ pending: number; failed: number }> {
+  /** Requests pending and failed, and those the vendor took but says it did not delete, for the metrics endpoint. */
+  async backlog(): Promise<{ pending: number; failed: number; not_deleted: number }> {
     // Sent requests are kept (what was asked of whom, and the vendor's reference) and only grow:
-    // the count reads the index of the others.
-    const [r] = await this.db.query<{ pending: number; failed: number }>(
-      "select count(*) filter (where state = 'pending')::int as pending, count(*) filter (where state = 'failed')::int as failed from sluice.vendor_erasures where state <> 'sent'",
+    // the counts read the partial indexes of the others.
+    const [r] = await this.db.query<{ pending: number; failed: number; not_deleted: number }>(
+      `select count(*) filter (where state = 'pending')::int as pending, count(*) filter (where state = 'failed')::int as failed,
+              (select count(*)::int from sluice.vendor_erasures where outcome = 'not_deleted') as not_deleted
+         from sluice.vendor_erasures where state <> 'sent'`,
     );
     return r;
   }

@@ -42,6 +42,8 @@ export interface SluiceOptions {
   leaseSeconds?: number;
   /** How often erasure requests to vendors that are due are sent (retries). Default 15. */
   vendorRetrySeconds?: number;
+  /** How often a vendor is asked what became of a deletion it took and has not finished. Default 3600. */
+  vendorStatusSeconds?: number;
   /** Also serve the embedded database on this TCP port of 127.0.0.1 (PostgreSQL wire protocol), for psql and BI tools. */
   pgPort?: number;
   /** Writes of the stdout destination (tests capture them). */
@@ -205,22 +207,26 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   compactTimer.unref();
   // Erasure requests a vendor has not taken yet (down, rate-limited) are retried when due; also
   // with no vendor destination in this config, since requests queued under an earlier one wait.
-  let vendorBacklog = { pending: 0, failed: 0 };
+  let vendorBacklog = { pending: 0, failed: 0, not_deleted: 0 };
   let flushingVendors: Promise<unknown> = Promise.resolve();
   const flushVendors = async (): Promise<void> => {
     const { settled, unconfigured } = await eraser.vendors.flush();
     const failed = [...settled.values()].filter((s) => s === 'failed').length;
     if (failed > 0) log.warn(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
     if (unconfigured.length > 0) log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')} (kept pending; GET /v1/admin/erasures/vendor-requests?state=pending)`);
+    await eraser.vendors.track((opts.vendorStatusSeconds ?? 3600) * 1000);
+    const before = vendorBacklog.not_deleted;
     vendorBacklog = await eraser.vendors.backlog();
+    if (vendorBacklog.not_deleted > before) log.warn(`vendor erasure requests the vendor says it did not delete: ${vendorBacklog.not_deleted} (GET /v1/admin/erasures/vendor-requests?state=sent shows their vendor_status)`);
   };
   const vendorTimer = setInterval(() => {
     flushingVendors = flushingVendors.then(flushVendors).catch((e: Error) => log.warn(`vendor erasure requests: ${e.name}`));
   }, (opts.vendorRetrySeconds ?? 15) * 1000);
   vendorTimer.unref();
-  counters.gauge('sluice_vendor_erasure_requests', 'Erasure requests to vendors not taken: pending (retried) and failed (refused).', () => [
+  counters.gauge('sluice_vendor_erasure_requests', 'Erasure requests to vendors not done: pending (retried), failed (refused), not_deleted (taken, and the vendor says it did not delete).', () => [
     [{ state: 'pending' }, vendorBacklog.pending],
     [{ state: 'failed' }, vendorBacklog.failed],
+    [{ state: 'not_deleted' }, vendorBacklog.not_deleted],
   ]);
 
   const server = await new Promise<Server>((ready) => {

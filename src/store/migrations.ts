@@ -288,6 +288,18 @@ export const MIGRATIONS: string[] = [
     primary key (subject, object)
   );
   `,
+  // 15: what the vendors say of the deletions they took (privacy/vendor-erasure.ts, track): their
+  // own status word, when it was last asked, and, once final, whether the data was deleted.
+  `
+  alter table sluice.vendor_erasures
+    add column vendor_status text,
+    add column status_checked_at timestamptz,
+    add column outcome text check (outcome in ('deleted', 'not_deleted')),
+    add column completed_at timestamptz;
+  create index vendor_erasures_tracked on sluice.vendor_erasures (status_checked_at nulls first, id)
+    where state = 'sent' and outcome is null and reference is not null;
+  create index vendor_erasures_not_deleted on sluice.vendor_erasures (id) where outcome = 'not_deleted';
+  `,
 ];
 
 /**

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
 import { validateConfig } from '../../src/config/validate-config.ts';
 import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
-import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, startFakeWebhook, startFakeWebhookErasures, type FakeVendor } from '../support/fake-vendors.ts';
+import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, startFakeWebhook, startFakeWebhookErasures, type FakeVendor, type StatusFake } from '../support/fake-vendors.ts';
 import { VendorErasures, vendorTargets } from '../../src/privacy/vendor-erasure.ts';
 import { STORES, findingsConfig, postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
@@ -101,9 +101,9 @@ for (const store of STORES) {
     let ingest: string;
     let admin: string;
     let segment: FakeVendor;
-    let regulations: FakeVendor;
+    let regulations: StatusFake;
     let mixpanel: FakeVendor;
-    let deletions: FakeVendor;
+    let deletions: StatusFake;
     before(async () => {
       segment = await startFakeSegment('wk_erasure');
       regulations = await startFakeSegmentRegulations('sgp_public_api_token');
@@ -241,18 +241,36 @@ for (const store of STORES) {
       assert.equal(pending.length, 0);
       noViolations();
     });
+
+    it('asks each vendor what became of the deletions it took, until it says they are done', async () => {
+      const vendors = new VendorErasures(s.db, vendorTargets(config({ segment: segment.url, regulations: regulations.url, mixpanel: mixpanel.url, deletions: deletions.url })));
+      // Only Alice's two requests are still open (the others as if their vendors had finished).
+      await s.db.query("update sluice.vendor_erasures set outcome = 'deleted', completed_at = now() where reference not in ('reg-1', '1001')");
+      const ids = (await s.db.query<{ id: number }>("select id::float8 as id from sluice.vendor_erasures where reference in ('reg-1', '1001')")).map((r) => r.id);
+      const states = async () => new Map((await vendors.list({ ids })).map((r) => [r.place, [r.vendor_status, r.outcome, r.completed_at !== null]]));
+      await new Promise((r) => setTimeout(r, 1000)); // the last erasure's call to Mixpanel was made by the running Sluice's queue
+      assert.deepEqual(await vendors.track(0), { asked: 2, final: 0, errors: 0 });
+      assert.deepEqual(await states(), new Map([['mixpanel.to-mixpanel', ['PENDING', null, false]], ['segment.to-segment', ['INITIALIZED', null, false]]]));
+      regulations.setStatus('reg-1', 'FINISHED');
+      deletions.setStatus('1001', 'FAILURE');
+      assert.deepEqual(await vendors.track(0), { asked: 2, final: 2, errors: 0 });
+      assert.deepEqual(await states(), new Map([['mixpanel.to-mixpanel', ['FAILURE', 'not_deleted', true]], ['segment.to-segment', ['FINISHED', 'deleted', true]]]));
+      assert.deepEqual(await vendors.track(0), { asked: 0, final: 0, errors: 0 }, 'a final status is not asked again');
+      assert.equal((await vendors.backlog()).not_deleted, 1);
+      noViolations(); // Mixpanel's one request a second holds for the status calls too
+    });
   });
 
   describe(`vendor erasure retries on ${store}`, () => {
     let s: TestSluice;
     let admin: string;
-    let regulations: FakeVendor;
+    let regulations: StatusFake;
     before(async () => {
       regulations = await startFakeSegmentRegulations('sgp_public_api_token');
       const c = config({ segment: 'http://127.0.0.1:1', regulations: regulations.url, mixpanel: 'http://127.0.0.1:1', deletions: 'http://127.0.0.1:1' });
       delete c.streams!['to-mixpanel'];
       c.rules![0].targets = c.rules![0].targets.filter((t) => t.stream !== 'to-mixpanel');
-      s = await startTestSluice(store, c, { vendorRetrySeconds: 1 });
+      s = await startTestSluice(store, c, { vendorRetrySeconds: 1, vendorStatusSeconds: 1 });
       admin = (await s.keys.create('*', 'admin')).key;
     });
     after(async () => {
@@ -282,6 +300,21 @@ for (const store of STORES) {
       await until('the request to be sent', async () => (await s.db.query<{ state: string }>('select state from sluice.vendor_erasures where id = $1', [seg.id]))[0].state === 'sent');
       assert.deepEqual([...regulations.unique.keys()].sort(), ring.pseudonymsOf('gina@example.com').sort());
       await until('the gauge to drop to 0', async () => (await gauge()) === '0');
+      assert.deepEqual(regulations.violations, []);
+    });
+
+    it("the running Sluice asks Segment what became of a regulation, and counts one it says it did not finish", async () => {
+      const res = await postJson(`${s.url}/v1/admin/erasures`, admin, { subject: 'judy@example.com' });
+      const [seg] = res.body.vendor_requests;
+      assert.equal(seg.state, 'sent');
+      const row = async () => (await s.db.query<{ vendor_status: string | null; outcome: string | null }>('select vendor_status, outcome from sluice.vendor_erasures where id = $1', [seg.id]))[0];
+      await until('Segment to be asked', async () => (await row()).vendor_status === 'INITIALIZED');
+      regulations.setStatus(seg.reference, 'FAILED');
+      await until('the final status', async () => (await row()).outcome === 'not_deleted');
+      assert.equal((await row()).vendor_status, 'FAILED');
+      const notDeleted = async () => /sluice_vendor_erasure_requests\{state="not_deleted"\} (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1];
+      await until('the gauge to count it', async () => (await notDeleted()) === '1');
+      assert.ok(s.warnings.some((w) => w.includes('the vendor says it did not delete: 1')), s.warnings.join('\n'));
       assert.deepEqual(regulations.violations, []);
     });
 

@@ -308,10 +308,19 @@ export function startFakeWebhook(secret: string): Promise<FakeVendor> {
  * ids; answers `{ data: { regulateId } }`, or 401/400 with `{ errors: [{ type, message }] }`.
  * `unique` holds each regulated id with its regulation.
  */
-export function startFakeSegmentRegulations(token: string): Promise<FakeVendor> {
+export async function startFakeSegmentRegulations(token: string): Promise<StatusFake> {
   let n = 0;
-  return startFake((req, raw, violations) => {
+  const statuses = new Map<string, string>();
+  const fake = await startFake((req, raw, violations) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    // GET /regulations/{regulateId}: { data: { regulation: { id, workspaceId, overallStatus, createdAt } } }.
+    const asked = req.method === 'GET' ? /^\/regulations\/([A-Za-z0-9_-]+)$/.exec(path) : null;
+    if (asked) {
+      if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { errors: [{ type: 'unauthorized', message: 'Unauthorized' }] }, accept: [] };
+      const status = statuses.get(asked[1]);
+      if (!status) return { status: 404, body: { errors: [{ type: 'not-found', message: 'regulation not found' }] }, accept: [] };
+      return { status: 200, body: { data: { regulation: { id: asked[1], workspaceId: 'ws-1', overallStatus: status, createdAt: new Date().toISOString() } } }, accept: [] };
+    }
     if (req.method !== 'POST' || !/^\/regulations(\/sources\/[A-Za-z0-9_-]+)?$/.test(path)) {
       violations.push(`segment regulations: ${req.method} ${req.url}`);
       return { status: 404, body: { errors: [{ type: 'not-found', message: 'Not Found' }] }, accept: [] };
@@ -338,8 +347,15 @@ export function startFakeSegmentRegulations(token: string): Promise<FakeVendor> 
     const ids = body.subjectIds;
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > 5000 || ids.some((i) => typeof i !== 'string' || i.length === 0)) return bad('subjectIds must be 1 to 5000 non-empty strings');
     const regulateId = `reg-${++n}`;
+    statuses.set(regulateId, 'INITIALIZED');
     return { status: 200, body: { data: { regulateId } }, accept: ids.map((i: string) => [i, { regulateId, regulationType: body.regulationType, path }]) };
   });
+  return Object.assign(fake, { setStatus: (reference: string, status: string) => void statuses.set(reference, status) });
+}
+
+/** A vendor whose deletions have a status the test moves on (`setStatus`), and which answers GETs for it. */
+export interface StatusFake extends FakeVendor {
+  setStatus(reference: string, status: string): void;
 }
 
 /**
@@ -348,11 +364,23 @@ export function startFakeSegmentRegulations(token: string): Promise<FakeVendor> 
  * "CCPA" }`; answers `{ status: "ok", results: { task_id } }`. At most one request a second: a
  * faster one gets 429 and is a violation. `unique` holds each distinct id with its task.
  */
-export function startFakeMixpanelDeletions(auth: { oauthToken: string; projectToken: string }): Promise<FakeVendor> {
+export async function startFakeMixpanelDeletions(auth: { oauthToken: string; projectToken: string }): Promise<StatusFake> {
   let n = 0;
   let last = 0;
-  return startFake((req, raw, violations) => {
+  const statuses = new Map<string, string>();
+  const fake = await startFake((req, raw, violations) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    // GET /api/app/data-deletions/v3.0/{task_id}?token=…: { status: "ok", results: { status } }; one request a second, as for creating.
+    const asked = req.method === 'GET' ? /^\/api\/app\/data-deletions\/v3\.0\/([0-9]+)$/.exec(url.pathname) : null;
+    if (asked) {
+      if (req.headers.authorization !== `Bearer ${auth.oauthToken}`) return { status: 401, body: { status: 'error', error: 'Invalid OAuth token' }, accept: [] };
+      if (url.searchParams.get('token') !== auth.projectToken) violations.push(`mixpanel deletions: project token ${url.searchParams.get('token')}`);
+      const now = Date.now();
+      if (now - last < 950) violations.push(`mixpanel deletions: two requests ${now - last} ms apart (one a second at most)`);
+      last = now;
+      const status = statuses.get(asked[1]) ?? 'NOT_FOUND';
+      return { status: 200, body: { status: 'ok', results: { status, result: '', distinct_ids: [] } }, accept: [] };
+    }
     if (req.method !== 'POST' || url.pathname !== '/api/app/data-deletions/v3.0/') {
       violations.push(`mixpanel deletions: ${req.method} ${req.url}`);
       return { status: 404, body: { status: 'error', error: 'not found' }, accept: [] };
@@ -382,6 +410,8 @@ export function startFakeMixpanelDeletions(auth: { oauthToken: string; projectTo
     }
     if (body.compliance_type !== undefined && body.compliance_type !== 'GDPR' && body.compliance_type !== 'CCPA') violations.push(`mixpanel deletions: compliance_type ${JSON.stringify(body.compliance_type)}`);
     const task_id = 1000 + ++n;
+    statuses.set(String(task_id), 'PENDING');
     return { status: 200, body: { status: 'ok', results: { task_id } }, accept: ids.map((i: string) => [i, { task_id, compliance_type: body.compliance_type ?? 'GDPR' }]) };
   });
+  return Object.assign(fake, { setStatus: (reference: string, status: string) => void statuses.set(reference, status) });
 }

@@ -43,7 +43,7 @@ export function findingsConfig(extra: Partial<SluiceConfig> = {}): SluiceConfig 
   };
 }
 
-export async function startTestSluice(store: (typeof STORES)[number], config: SluiceConfig, opts: { leaseSeconds?: number; vendorRetrySeconds?: number } = {}): Promise<TestSluice> {
+export async function startTestSluice(store: (typeof STORES)[number], config: SluiceConfig, opts: { leaseSeconds?: number; vendorRetrySeconds?: number; vendorStatusSeconds?: number } = {}): Promise<TestSluice> {
   const issues = validateConfig(config);
   if (issues.length > 0) throw new Error(JSON.stringify(issues));
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
@@ -51,7 +51,7 @@ export async function startTestSluice(store: (typeof STORES)[number], config: Sl
   const warnings: string[] = [];
   const stdout: string[] = [];
   const log = createLogger('text', (s) => warnings.push(s));
-  const s = await startSluice({ mode: 'start', config, port: 0, dataDir, databaseUrl: server?.url, log, stdout: (l) => stdout.push(l), leaseSeconds: opts.leaseSeconds, vendorRetrySeconds: opts.vendorRetrySeconds });
+  const s = await startSluice({ mode: 'start', config, port: 0, dataDir, databaseUrl: server?.url, log, stdout: (l) => stdout.push(l), leaseSeconds: opts.leaseSeconds, vendorRetrySeconds: opts.vendorRetrySeconds, vendorStatusSeconds: opts.vendorStatusSeconds });
   return {
     ...s,
     warnings,
