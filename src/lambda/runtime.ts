@@ -241,7 +241,7 @@ export class LambdaRuntime {
       if (vendor_requests.failed > 0) this.log.warn(`vendor erasure requests refused: ${vendor_requests.failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
       if (unconfigured.length > 0) this.log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')}`);
       // What became of the deletions the vendors took, asked of each at most hourly.
-      if (Date.now() < deadline) await this.vendors.track(3_600_000);
+      await this.vendors.track(3_600_000, deadline);
     }
     return { delivered, remaining, vendor_requests };
   }

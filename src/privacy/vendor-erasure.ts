@@ -54,6 +54,8 @@ const FIRST_RETRY_MS = 30_000;
 const MAX_RETRY_MS = 6 * 3_600_000;
 /** Requests settled per flush at most; the rest wait for the next one. */
 const MAX_ROWS = 2000;
+/** Requests whose status one run asks at most (Mixpanel's one call a second makes a run of 100 last up to 100 s). */
+const TRACK_ROWS = 100;
 
 export type Vendor = keyof typeof VENDOR_ID_LIMITS;
 
@@ -333,7 +335,11 @@ const placeOf = (t: { vendor: string; stream: string }) => `${t.vendor}.${t.stre
 export class VendorErasures {
   /** When this process last sent to each vendor (its rate limit spaces requests). */
   private readonly lastSent = new Map<VendorTarget, number>();
+  /** The last call each vendor has been promised (spaced). */
+  private readonly slots = new Map<VendorTarget, Promise<void>>();
   private flushing: Promise<unknown> = Promise.resolve();
+  private tracking: Promise<{ asked: number; final: number; errors: number }> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly db: Database,
@@ -403,27 +409,37 @@ export class VendorErasures {
     return { settled, unconfigured: [...unconfigured.keys()] };
   }
 
-  /** Waits until this process may call the vendor again (its rate limit), and notes the call. */
-  private async spaced(t: VendorTarget): Promise<void> {
-    const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    this.lastSent.set(t, Date.now());
+  /**
+   * Waits until this process may call the vendor again (its rate limit), and notes the call.
+   * Callers (a flush, a status run) take their turns one call at a time, so neither holds up the
+   * other for longer than one call's spacing.
+   */
+  private spaced(t: VendorTarget): Promise<void> {
+    const slot = (this.slots.get(t) ?? Promise.resolve()).then(async () => {
+      const wait = (this.lastSent.get(t) ?? 0) + t.spacingMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.lastSent.set(t, Date.now());
+    });
+    this.slots.set(t, slot);
+    return slot;
   }
 
   /**
    * Asks the vendors what became of the requests they took and have not finished, each at most
-   * once per `everyMs` (one call per vendor reference, however many rows it carried), and records
-   * their status word and, once final, whether the data was deleted. Runs in turn with flushes
-   * (the vendors' rate limits). Resolves with how many references were asked, how many answered
-   * a final status, and how many could not be asked (network, non-2xx: asked again next time).
+   * once per `everyMs` (one call per vendor reference, however many rows it carried; at most
+   * TRACK_ROWS rows a run), and records their status word and, once final, whether the data was
+   * deleted; with `until` (epoch ms), no call is begun that could end after it. A call while a
+   * run is under way joins it. Resolves with how many references were
+   * asked, how many answered a final status, and how many could not be asked (network, non-2xx:
+   * asked again next time).
    */
-  track(everyMs: number): Promise<{ asked: number; final: number; errors: number }> {
-    const run = this.flushing.then(() => this.trackDue(everyMs));
-    this.flushing = run.catch(() => {});
-    return run;
+  track(everyMs: number, until?: number): Promise<{ asked: number; final: number; errors: number }> {
+    return (this.tracking ??= this.trackDue(everyMs, until).finally(() => {
+      this.tracking = undefined;
+    }));
   }
 
-  private async trackDue(everyMs: number): Promise<{ asked: number; final: number; errors: number }> {
+  private async trackDue(everyMs: number, until = Infinity): Promise<{ asked: number; final: number; errors: number }> {
     const out = { asked: 0, final: 0, errors: 0 };
     const tracked = this.targets.filter((t) => t.status);
     if (tracked.length === 0) return out;
@@ -433,7 +449,7 @@ export class VendorErasures {
                         where state = 'sent' and outcome is null and reference is not null
                           and (status_checked_at is null or status_checked_at <= now() - $2::float8 * interval '1 millisecond')
                           and (stream, vendor) in (select s->>'stream', s->>'vendor' from json_array_elements($1::text::json) s)
-                        order by status_checked_at nulls first, id limit ${MAX_ROWS} for update skip locked)
+                        order by status_checked_at nulls first, id limit ${TRACK_ROWS} for update skip locked)
         returning v.id::float8 as id, v.stream, v.vendor, v.reference`,
       [JSON.stringify(tracked.map((t) => ({ stream: t.stream, vendor: t.vendor }))), everyMs],
     );
@@ -441,6 +457,7 @@ export class VendorErasures {
       const byReference = new Map<string, number[]>();
       for (const r of rows) if (r.stream === t.stream && r.vendor === t.vendor) byReference.set(r.reference, [...(byReference.get(r.reference) ?? []), r.id]);
       for (const [reference, ids] of byReference) {
+        if (this.stopping || Date.now() + t.spacingMs + TIMEOUT_MS > until) return out; // the rest are asked after the next interval
         await this.spaced(t);
         out.asked++;
         const said = await this.askStatus(t, reference);
@@ -457,6 +474,12 @@ export class VendorErasures {
       }
     }
     return out;
+  }
+
+  /** Ends a status run under way after its current call (shutdown); resolves when it has. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.tracking?.catch(() => {});
   }
 
   private async askStatus(t: VendorTarget, reference: string): Promise<{ status: string; outcome?: VendorOutcome } | undefined> {

@@ -209,12 +209,15 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   // with no vendor destination in this config, since requests queued under an earlier one wait.
   let vendorBacklog = { pending: 0, failed: 0, not_deleted: 0 };
   let flushingVendors: Promise<unknown> = Promise.resolve();
+  let trackingVendors: Promise<unknown> = Promise.resolve();
   const flushVendors = async (): Promise<void> => {
     const { settled, unconfigured } = await eraser.vendors.flush();
     const failed = [...settled.values()].filter((s) => s === 'failed').length;
     if (failed > 0) log.warn(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
     if (unconfigured.length > 0) log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')} (kept pending; GET /v1/admin/erasures/vendor-requests?state=pending)`);
-    await eraser.vendors.track((opts.vendorStatusSeconds ?? 3600) * 1000);
+    // What became of the deletions the vendors took: a run of its own (Mixpanel's calls are a
+    // second apart), so a long one holds up neither this timer's flushes nor an erasure's.
+    trackingVendors = eraser.vendors.track((opts.vendorStatusSeconds ?? 3600) * 1000).catch((e: Error) => log.warn(`vendor erasure status: ${e.name}`));
     const before = vendorBacklog.not_deleted;
     vendorBacklog = await eraser.vendors.backlog();
     if (vendorBacklog.not_deleted > before) log.warn(`vendor erasure requests the vendor says it did not delete: ${vendorBacklog.not_deleted} (GET /v1/admin/erasures/vendor-requests?state=sent shows their vendor_status)`);
@@ -262,6 +265,8 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
       await recovering;
       await compacting;
       await flushingVendors;
+      await eraser.vendors.stop();
+      await trackingVendors;
       await pipeline.drain();
       await activity?.stop();
       await intakeLog.stop();

@@ -259,6 +259,23 @@ for (const store of STORES) {
       assert.equal((await vendors.backlog()).not_deleted, 1);
       noViolations(); // Mixpanel's one request a second holds for the status calls too
     });
+
+    it('a status run takes its turns with a flush, one call at a time, so it does not hold the flush up', async () => {
+      const vendors = new VendorErasures(s.db, vendorTargets(config({ segment: segment.url, regulations: regulations.url, mixpanel: mixpanel.url, deletions: deletions.url })));
+      await s.db.query("update sluice.vendor_erasures set outcome = null, completed_at = null, status_checked_at = null where vendor = 'mixpanel' and state = 'sent'");
+      const open = (await s.db.query("select distinct reference from sluice.vendor_erasures where vendor = 'mixpanel' and state = 'sent'")).length;
+      assert.ok(open >= 4, `${open} Mixpanel tasks to ask about, a second apart`);
+      await new Promise((r) => setTimeout(r, 1000));
+      const order: string[] = [];
+      const run = vendors.track(0).then((r) => (order.push('status run'), r));
+      const [{ id }] = await s.db.query<{ id: number }>("insert into sluice.vendor_erasures (erasure_id, stream, vendor, pseudonyms) values (0, 'to-mixpanel', 'mixpanel', $1::text::jsonb) returning id::float8 as id", [JSON.stringify(ring.pseudonymsOf('kim@example.com'))]);
+      const flushed = await vendors.flush();
+      order.push('flush');
+      assert.equal(flushed.settled.get(id), 'sent');
+      assert.equal((await run).asked, open);
+      assert.deepEqual(order, ['flush', 'status run']);
+      noViolations();
+    });
   });
 
   describe(`vendor erasure retries on ${store}`, () => {
