@@ -89,3 +89,14 @@ export function policyFieldIssues(config: SluiceConfig): ConfigIssue[] {
   }
   return issues;
 }
+
+/** The dotted fields a stream's pseudonymize steps hash (`metadata.user_id`), each once. */
+export function hashedPaths(stream: StreamConfig): string[] {
+  return [...new Set((stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.keys(p.fields).filter((f) => p.fields[f] === 'hash') : [])))];
+}
+
+/** A dotted field's last name (`metadata.user_id` → `user_id`): what an erasure calls the field. */
+export const leafOf = (dottedPath: string): string => dottedPath.split('.').at(-1)!;
+
+/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions in the metrics store. */
+export const hashedFields = (stream: StreamConfig): string[] => hashedPaths(stream).map(leafOf);

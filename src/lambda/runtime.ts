@@ -18,7 +18,7 @@ import { assemblePipeline } from '../runtime/assemble.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
 import type { Database } from '../store/database.ts';
 import { openDatabase } from '../store/open-database.ts';
-import { VendorErasures, vendorTargets } from '../privacy/vendor-erasure.ts';
+import { flushWarnings, VendorErasures, vendorTargets } from '../privacy/vendor-erasure.ts';
 import { streamRecordToEvent, type DynamoDBStreamEvent } from '../sources/dynamodb/stream-record.ts';
 
 /** What Lambda's context offers that the handlers use. */
@@ -236,10 +236,9 @@ export class LambdaRuntime {
     const vendor_requests = { sent: 0, pending: 0, failed: 0 };
     if (Date.now() < deadline) {
       this.vendors ??= new VendorErasures(this.db, vendorTargets(this.config));
-      const { settled, unconfigured } = await this.vendors.flush();
-      for (const state of settled.values()) vendor_requests[state]++;
-      if (vendor_requests.failed > 0) this.log.warn(`vendor erasure requests refused: ${vendor_requests.failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
-      if (unconfigured.length > 0) this.log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')}`);
+      const flushed = await this.vendors.flush();
+      for (const state of flushed.settled.values()) vendor_requests[state]++;
+      for (const w of flushWarnings(flushed)) this.log.warn(w);
       // What became of the deletions the vendors took, asked of each at most hourly.
       await this.vendors.track(3_600_000, deadline);
     }

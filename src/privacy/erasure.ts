@@ -13,13 +13,14 @@
  */
 import type { KeyRing } from '../core/privacy/pseudonymizer.ts';
 import { Pseudonymizer } from '../core/privacy/pseudonymizer.ts';
-import type { SecretSource, SluiceConfig, StreamConfig } from '../config/config.ts';
+import type { SecretSource, SluiceConfig } from '../config/config.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { columnText, dimensionText, subjectIn } from '../store/subject-key.ts';
 import type { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import { qualified, quoteIdent } from '../destinations/table/table-schema.ts';
 import { archiveStore, removeLines, type ArchiveStore } from '../destinations/archive/index.ts';
 import { ERASURE_LOCK } from './fence.ts';
+import { hashedFields } from '../config/policy-fields.ts';
 import { VendorErasures, vendorTargets, type VendorRequestState, type VendorTarget } from './vendor-erasure.ts';
 
 export interface ErasureTargets {
@@ -222,11 +223,6 @@ export class Eraser {
     const fields = new Set([...this.targets.tables.flatMap((t) => [...t.subjects.keys()]), ...this.targets.hashedFields, ...indexed]);
     return { fields: [...fields].sort(), indexed };
   }
-}
-
-/** The leaf names of a stream's hashed fields (`metadata.user_id` → `user_id`): its subject dimensions in the metrics store. */
-export function hashedFields(stream: StreamConfig): string[] {
-  return (stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.entries(p.fields).filter(([, v]) => v === 'hash').map(([k]) => k.split('.').at(-1)!) : []));
 }
 
 /** Where an erasure looks, for a config and its key rings. */

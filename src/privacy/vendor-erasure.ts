@@ -41,6 +41,7 @@ import type { Destination } from '../destinations/destination.ts';
 import { sign } from '../destinations/webhook/index.ts';
 import type { Database, Queryable } from '../store/database.ts';
 import { erasedAfter } from './fence.ts';
+import { hashedPaths, leafOf } from '../config/policy-fields.ts';
 
 export const SEGMENT_API = 'https://api.segmentapis.com';
 export const MIXPANEL_GDPR_API = 'https://mixpanel.com';
@@ -121,11 +122,6 @@ function dotted(path: string): string | null {
   if (typeof p === 'string' || p.steps.length === 0) return null;
   const keys = p.steps.map((s) => ('key' in s ? s.key : null));
   return keys.every((k) => k !== null) ? keys.join('.') : null;
-}
-
-/** The dotted fields a stream's pseudonymize steps hash (`metadata.user_id`). */
-function hashedPaths(stream: StreamConfig): string[] {
-  return [...new Set((stream.processors ?? []).flatMap((p) => (p.type === 'pseudonymize' ? Object.keys(p.fields).filter((f) => p.fields[f] === 'hash') : [])))];
 }
 
 /**
@@ -260,8 +256,6 @@ function parsed(body: string): Record<string, unknown> | undefined {
   }
 }
 
-const leaf = (dottedPath: string): string => dottedPath.split('.').at(-1)!;
-
 /**
  * The dotted fields of a stream's records that hold pseudonyms its destination's recipient
  * keeps, when the destination takes erasures: the vendor's user id, or every field a webhook's
@@ -280,7 +274,7 @@ export function vendorTargets(config: SluiceConfig): VendorTarget[] {
   const out: VendorTarget[] = [];
   for (const [stream, s] of Object.entries(config.streams ?? {})) {
     const d = s.destination;
-    const fields = [...new Set(recipientPaths(s).map(leaf))];
+    const fields = [...new Set(recipientPaths(s).map(leafOf))];
     if (fields.length === 0) continue;
     if (d.type === 'segment') out.push(segmentTarget(stream, d, fields));
     else if (d.type === 'mixpanel') out.push(mixpanelTarget(stream, d, fields));
@@ -301,6 +295,15 @@ interface Claimed {
 export interface VendorFlush {
   settled: Map<number, VendorRequestState['state']>;
   unconfigured: string[];
+}
+
+/** What the operator's log says of a flush: requests refused, and places waiting for a destination (never an id). */
+export function flushWarnings(f: VendorFlush): string[] {
+  const out: string[] = [];
+  const failed = [...f.settled.values()].filter((s) => s === 'failed').length;
+  if (failed > 0) out.push(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
+  if (f.unconfigured.length > 0) out.push(`vendor erasure requests wait for destinations the config does not have: ${f.unconfigured.join(', ')} (kept pending; GET /v1/admin/erasures/vendor-requests?state=pending)`);
+  return out;
 }
 
 /** Queues one request per vendor for these pseudonyms; their row ids. */

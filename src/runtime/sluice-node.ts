@@ -18,6 +18,7 @@ import { RateLimiter } from '../pipeline/rate-limiter.ts';
 import { StreamCounters } from '../pipeline/stream-counters.ts';
 import type { BufferLimits } from '../pipeline/stream.ts';
 import { Eraser, pseudonymKeySources, erasureTargets } from '../privacy/erasure.ts';
+import { flushWarnings } from '../privacy/vendor-erasure.ts';
 import { MetricsStore } from '../destinations/metrics/metrics-store.ts';
 import type { Database } from '../store/database.ts';
 import { DEFAULT_DATA_DIR, openDatabase, socketPath } from '../store/open-database.ts';
@@ -211,10 +212,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
   let flushingVendors: Promise<unknown> = Promise.resolve();
   let trackingVendors: Promise<unknown> = Promise.resolve();
   const flushVendors = async (): Promise<void> => {
-    const { settled, unconfigured } = await eraser.vendors.flush();
-    const failed = [...settled.values()].filter((s) => s === 'failed').length;
-    if (failed > 0) log.warn(`vendor erasure requests refused: ${failed} (GET /v1/admin/erasures/vendor-requests?state=failed says why)`);
-    if (unconfigured.length > 0) log.warn(`vendor erasure requests wait for destinations the config does not have: ${unconfigured.join(', ')} (kept pending; GET /v1/admin/erasures/vendor-requests?state=pending)`);
+    for (const w of flushWarnings(await eraser.vendors.flush())) log.warn(w);
     // What became of the deletions the vendors took: a run of its own (Mixpanel's calls are a
     // second apart), so a long one holds up neither this timer's flushes nor an erasure's.
     trackingVendors = eraser.vendors.track((opts.vendorStatusSeconds ?? 3600) * 1000).catch((e: Error) => log.warn(`vendor erasure status: ${e.name}`));

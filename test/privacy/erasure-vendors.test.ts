@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { SluiceConfig } from '../../src/config/config.ts';
+import type { DestinationConfig, SluiceConfig, StreamConfig } from '../../src/config/config.ts';
 import { validateConfig } from '../../src/config/validate-config.ts';
 import { parseKeyRing, Pseudonymizer } from '../../src/core/privacy/pseudonymizer.ts';
 import { startFakeMixpanel, startFakeMixpanelDeletions, startFakeSegment, startFakeSegmentRegulations, startFakeWebhook, startFakeWebhookErasures, type FakeVendor, type StatusFake } from '../support/fake-vendors.ts';
@@ -34,26 +34,20 @@ function config(urls: { segment: string; regulations: string; mixpanel: string; 
   target.input_transformer!.input_template = target.input_transformer!.input_template.replace('"event_time":<at>', '"event_time":<at>,"user_id":<u>');
   base.rules![0].targets.push({ ...target, stream: 'to-segment' }, { ...target, stream: 'to-mixpanel' });
   base.streams!.metrics.processors = [{ type: 'validate' }, pseudonymize];
-  base.streams!['to-segment'] = {
-    buffer: { interval_seconds: 0 },
-    processors: [pseudonymize],
-    destination: {
-      type: 'segment',
-      write_key: { env: 'SLUICE_TEST_SEGMENT_WRITE_KEY' },
-      endpoint: urls.segment,
-      erasure: { token: { env: 'SLUICE_TEST_SEGMENT_API_TOKEN' }, endpoint: urls.regulations },
-    },
-  };
-  base.streams!['to-mixpanel'] = {
-    buffer: { interval_seconds: 0 },
-    processors: [pseudonymize],
-    destination: {
-      type: 'mixpanel',
-      project_token: { env: 'SLUICE_TEST_MIXPANEL_TOKEN' },
-      endpoint: urls.mixpanel,
-      erasure: { token: { env: 'SLUICE_TEST_MIXPANEL_GDPR_TOKEN' }, endpoint: urls.deletions },
-    },
-  };
+  // Each vendor's stream forwards every record at once, its user id hashed.
+  const forward = (destination: DestinationConfig): StreamConfig => ({ buffer: { interval_seconds: 0 }, processors: [pseudonymize], destination });
+  base.streams!['to-segment'] = forward({
+    type: 'segment',
+    write_key: { env: 'SLUICE_TEST_SEGMENT_WRITE_KEY' },
+    endpoint: urls.segment,
+    erasure: { token: { env: 'SLUICE_TEST_SEGMENT_API_TOKEN' }, endpoint: urls.regulations },
+  });
+  base.streams!['to-mixpanel'] = forward({
+    type: 'mixpanel',
+    project_token: { env: 'SLUICE_TEST_MIXPANEL_TOKEN' },
+    endpoint: urls.mixpanel,
+    erasure: { token: { env: 'SLUICE_TEST_MIXPANEL_GDPR_TOKEN' }, endpoint: urls.deletions },
+  });
   return base;
 }
 

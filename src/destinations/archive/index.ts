@@ -122,8 +122,8 @@ export function archiveStore(config: ArchiveWhere): ArchiveStore {
 
 const gzipLines = (lines: string[]): Promise<Buffer> => gzipAsync(lines.join('\n') + '\n', { level: 6 });
 
-/** The 32 hex digits of a pseudonym (`<key id>:<32 hex digits>`), wherever it is in a line. */
-const PSEUDONYM_HEX = /:([0-9a-f]{32})(?![0-9a-f])/g;
+/** A pseudonym wherever it stands in a line (`"k1:<32 hex digits>"` in JSON): its key id, and its 32 hex digits. */
+const PSEUDONYM_IN_LINE = /([A-Za-z0-9_-]+):([0-9a-f]{32})(?![0-9a-f])/g;
 /** A pseudonym as a whole: its key id, and its 32 hex digits. */
 const PSEUDONYM = /^([A-Za-z0-9_-]+):([0-9a-f]{32})$/;
 
@@ -135,7 +135,7 @@ export interface ArchiveIndex {
 
 const hexesIn = (lines: string[]): string[] => {
   const hexes = new Set<string>();
-  for (const line of lines) for (const m of line.matchAll(PSEUDONYM_HEX)) hexes.add(m[1]);
+  for (const line of lines) for (const m of line.matchAll(PSEUDONYM_IN_LINE)) hexes.add(m[2]);
   return [...hexes];
 };
 
@@ -288,9 +288,6 @@ export async function removeLines(store: ArchiveStore, groups: string[][], dryRu
   }
   return removed;
 }
-
-/** A pseudonym as it stands in a line (`"k1:<32 hex digits>"` in JSON). */
-const PSEUDONYM_IN_LINE = /[A-Za-z0-9_-]+:[0-9a-f]{32}(?![0-9a-f])/g;
 
 /**
  * After an object of a batch checked at `epoch` is written (and indexed): when an erasure has
