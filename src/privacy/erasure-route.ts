@@ -5,7 +5,7 @@
  * one request (one pass over the archives) and answers `{ "erasures": [ … ] }` in their order.
  *
  * `GET /v1/admin/erasures/vendor-requests?state=pending|sent|failed&limit=100`: the requests to
- * Segment and Mixpanel (vendor-erasure.ts), newest first.
+ * Segment, Mixpanel and webhook receivers (vendor-erasure.ts), newest first.
  */
 import type { Context } from 'hono';
 import type { AppContext } from '../api/app-context.ts';
