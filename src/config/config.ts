@@ -339,7 +339,7 @@ export interface IngestConfig {
   max_pending_bytes?: number;
 }
 
-/** Embedded charts (docs/embedding.md). */
+/** Embedded charts (docs/ui.md, "Embedding a chart in your product"). */
 export interface EmbedConfig {
   /**
    * The HS256 secret embed tokens are signed with, for backends that sign their own (at least 32

@@ -4,7 +4,7 @@
  * `POST /v1/embed-tokens`, or a customer's backend signs the same claims itself: HS256 with the
  * configured shared secret, or EdDSA (Ed25519) with a key whose public half is configured.
  *
- * Claims (docs/embedding.md): `aud` "sluice:embed", `sub` the tenant, `exp` (at most 24 h after
+ * Claims (docs/ui.md, "Embedding a chart in your product"): `aud` "sluice:embed", `sub` the tenant, `exp` (at most 24 h after
  * `iat`, or after now when there is no `iat`), `metrics` (names) or `dashboard` (an id), and
  * `origins` (the web origins a browser may read from; CORS is set for those only).
  */
