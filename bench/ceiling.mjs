@@ -10,8 +10,9 @@
 //
 //   npm run build && node bench/ceiling.mjs [--rounds 3] [--seconds 8] [--clients 8]
 //
-// Each round measures the bare parse-and-COPY loop, then every kind and variant (in an order that
-// turns each round, so that the machine's drift does not favour one), then the bare loop again;
+// Each round measures DESIGN.md's bare loop (bench/e2e-runs.mjs), then every kind and variant (in
+// an order that turns each round, so that the machine's drift does not favour one), then the bare
+// loop again;
 // ratios are to the mean of the round's two baselines. The summary is the median over rounds.
 import { VARIANTS, bareLoop, sluiceRun } from './e2e-runs.mjs';
 import { arg, median } from './support.mjs';
