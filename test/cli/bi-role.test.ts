@@ -1,9 +1,11 @@
 // `sluice bi-role create` on the PostgreSQL server: the role reads the BI tables (also tables
 // created after it) and nothing else: not the intake log, the keys, the metrics store or the
-// error output.
+// error output. On the embedded database, which enforces no roles, it refuses.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { createTableDestination } from '../../src/destinations/table/index.ts';
@@ -58,5 +60,23 @@ describe('sluice bi-role on PostgreSQL', () => {
     const again = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', role], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: server.url }, timeout: 60_000 });
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already exists/);
+  });
+});
+
+describe('sluice bi-role on the embedded database', () => {
+  it('refuses with exit 2, since the embedded database enforces no roles, and opens nothing', () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'sluice-bi-role-')), 'data');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.DATABASE_URL;
+    try {
+      const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', 'metabase', '--data-dir', dataDir], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /enforces no roles/);
+      assert.match(r.stderr, /DATABASE_URL/);
+      assert.equal(r.stdout, '', 'no password is printed');
+      assert.equal(existsSync(dataDir), false, 'the embedded database was not opened');
+    } finally {
+      rmSync(dirname(dataDir), { recursive: true, force: true });
+    }
   });
 });

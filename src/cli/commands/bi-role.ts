@@ -2,6 +2,9 @@
  * `sluice bi-role create --name NAME [--json]`: a PostgreSQL login role for BI tools (Metabase,
  * Superset, psql) that can read the tables in schema `bi` (now and later) and nothing else: not
  * the intake log, the keys, the metrics store or the error output. The password is printed once.
+ * Only on PostgreSQL: the embedded database runs every connection as its one user, so a role
+ * there would restrict nothing, and the command refuses rather than print a password that
+ * protects nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,9 +25,17 @@ export async function run(argv: string[]): Promise<number> {
   if (!ROLE_NAME.test(values.name)) throw new UsageError(`--name: expected a role name (lower-case letters, digits and _, 1 to 63), got ${JSON.stringify(values.name)}`);
   if (['postgres', 'sluice_tenant'].includes(values.name) || values.name.startsWith('pg_')) throw new UsageError(`--name: ${values.name} is reserved`);
   const name = values.name;
+  const where = storeLocation(values);
+  if (!where.databaseUrl) {
+    throw new UsageError(
+      'a BI role needs the PostgreSQL server: the embedded database (PGlite) runs every connection as its one user and enforces no roles, ' +
+        'so a role there would restrict nothing. Set DATABASE_URL to the server Sluice writes to (docs/bi.md, "Connecting BI tools"); ' +
+        'in development, sluice dev --pg-port 5433 serves the embedded database to BI tools as user postgres',
+    );
+  }
   // base64url: safe inside a quoted literal (utility statements take no parameters).
   const password = randomBytes(24).toString('base64url');
-  const db = await openDatabase(storeLocation(values), { exclusive: false });
+  const db = await openDatabase(where, { exclusive: false });
   try {
     const exists = await db.query<{ n: number }>('select count(*)::int as n from pg_roles where rolname = $1', [name]);
     if (exists[0].n > 0) {
