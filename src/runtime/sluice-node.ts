@@ -238,6 +238,7 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
 
   let pgPortServed = false;
   if (db instanceof PgliteDriver) {
+    db.onWarning = (message) => log.warn(message);
     const path = socketPath(dataDir);
     rmSync(path, { force: true });
     await db.serve({ path });

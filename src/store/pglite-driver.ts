@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { BatchStep, Database, Param, Queryable, Row } from './database.ts';
-import type { WireError, WorkerReply, WorkerRequest } from './pglite-worker.ts';
+import type { WireError, WorkerNotice, WorkerReply, WorkerRequest } from './pglite-worker.ts';
 
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -37,9 +37,15 @@ export class PgliteDriver implements Database {
   private nextId = 1;
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
+  /** Where the database thread's warnings go (a client holding Sluice's work up); the running Sluice logs them. */
+  onWarning: (message: string) => void = (message) => process.stderr.write(`warn: ${message}\n`);
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: WorkerReply) => {
+    worker.on('message', (m: WorkerReply | WorkerNotice) => {
+      if ('warn' in m) {
+        this.onWarning(m.warn);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

@@ -25,6 +25,9 @@ export type WireError = Record<string, string | number> & { message: string; nam
 
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
+/** A warning from the database thread, for the process's log. */
+export type WorkerNotice = { warn: string };
+
 const TEXT_OID = 25;
 const JSON_OID = 114;
 
@@ -59,14 +62,25 @@ const ENDS = new Set([0x53, 0x51, 0x58]);
 /** How long Sluice's queries wait for a client to finish an extended-query sequence. */
 const SEQUENCE_WAIT_MS = 2_000;
 
+/** After this long, a client's open transaction holding up Sluice's own work is reported. */
+const TRANSACTION_WARN_MS = 10_000;
+
 /**
  * One user of the session at a time: a socket client's message, or Sluice's own query or
- * transaction. Sluice's wait, besides, while a client is inside an extended-query sequence (see
- * `leavesSequenceOpen`), up to SEQUENCE_WAIT_MS.
+ * transaction. Sluice's own work waits, besides, while a client is inside an extended-query
+ * sequence (up to SEQUENCE_WAIT_MS) and for as long as a client's transaction is open: PGlite has
+ * one session, so a statement of Sluice's would run inside the client's transaction (undone by
+ * its ROLLBACK, acknowledged events included) and Sluice's COMMIT would end the client's
+ * transaction halfway. A client that leaves is rolled back by pglite-socket (`transactionEnded`).
  */
 class Gate {
   private tail: Promise<unknown> = Promise.resolve();
-  private open: { since: number; closed: Promise<void>; close: () => void } | null = null;
+  private open: { since: number; closed: Promise<void>; close: () => void; tx: boolean; warned?: boolean } | null = null;
+
+  constructor(
+    private readonly inTransaction: () => boolean,
+    private readonly warn: (message: string) => void,
+  ) {}
 
   private take<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.tail.then(fn, fn);
@@ -81,10 +95,14 @@ class Gate {
         return await fn();
       } finally {
         const t = type();
-        if (OPENS.has(t) && !this.open) {
-          let close!: () => void;
-          const closed = new Promise<void>((r) => (close = r));
-          this.open = { since: Date.now(), closed, close };
+        const tx = this.inTransaction();
+        if (tx || OPENS.has(t)) {
+          if (!this.open) {
+            let close!: () => void;
+            const closed = new Promise<void>((r) => (close = r));
+            this.open = { since: Date.now(), closed, close, tx };
+          }
+          this.open.tx = tx;
         } else if (ENDS.has(t)) this.endSequence();
       }
     });
@@ -95,10 +113,27 @@ class Gate {
     this.open = null;
   }
 
-  /** Sluice's own work, once no client is inside a sequence (or it has had its time). */
+  /** pglite-socket rolled back the transaction of a client that left (or ran something outside the gate). */
+  transactionEnded(): void {
+    if (this.open?.tx && !this.inTransaction()) this.endSequence();
+  }
+
+  /** Sluice's own work, once no client is inside a sequence (or it has had its time) or a transaction. */
   async own<T>(fn: () => Promise<T>): Promise<T> {
     for (;;) {
       const open = this.open;
+      if (open?.tx) {
+        const held = Date.now() - open.since;
+        const warnIn = TRANSACTION_WARN_MS - held;
+        if (warnIn > 0) {
+          await Promise.race([open.closed, new Promise((r) => setTimeout(r, warnIn))]);
+          if (this.open === open && open.tx && !open.warned) {
+            open.warned = true; // once per transaction, however much work waits on it
+            this.warn(`a client of the embedded database has held a transaction open for ${Math.round((Date.now() - open.since) / 1000)} s; Sluice's own reads and writes wait until it commits or rolls back (the embedded database has one session)`);
+          }
+        } else await open.closed;
+        continue;
+      }
       if (open) {
         const left = open.since + SEQUENCE_WAIT_MS - Date.now();
         if (left > 0) {
@@ -126,6 +161,90 @@ async function copy(q: Pick<PGlite, 'query'>, into: string, rows: string): Promi
   return (await q.query(`copy ${into} from '/dev/blob'`, [], { blob: new Blob([rows]) })).affectedRows ?? 0;
 }
 
+/** A COPY's data held in memory at most (COPY through the socket is loaded at its end). */
+const COPY_IN_MAX_BYTES = 256 * 1024 * 1024;
+/** A COPY whose client sent nothing for this long is taken as abandoned by a new one. */
+const COPY_IN_IDLE_MS = 30_000;
+
+/** A simple Query message (`Q`) for `sql`. */
+function queryMessage(sql: string): Uint8Array {
+  const text = Buffer.from(sql);
+  const m = Buffer.alloc(6 + text.length);
+  m[0] = 0x51;
+  m.writeInt32BE(5 + text.length, 1);
+  text.copy(m, 5);
+  return m;
+}
+
+/** A statement that fails with SQLSTATE `code` and `message`, as PostgreSQL's own errors do (and a transaction it is in is aborted). */
+const failingStatement = (code: string, message: string): string =>
+  `do $sluice$ begin raise exception using errcode = '${code}', message = $m$${message.replace(/\$/g, '')}$m$; end $sluice$`;
+
+const COPY_FROM_STDIN = /^\s*copy\s+([\s\S]+?)\s+from\s+stdin\b([\s\S]*?);?\s*$/i;
+
+/**
+ * COPY FROM STDIN for socket clients (node-postgres' COPY in `sluice backfill` beside a running
+ * Sluice, psql's \copy over `--pg-port`). PGlite cannot read a COPY's data from the protocol
+ * stream, which pglite-socket hands it one message at a time: given the Query, the engine fails
+ * with "unexpected EOF" and its session is left unusable. So the Query is answered here with
+ * CopyInResponse, the CopyData is held, and at CopyDone the same COPY runs from PGlite's
+ * `/dev/blob`, its answer (CommandComplete or the error, then ReadyForQuery) going back to the
+ * client as it comes. A CopyFail, or data past COPY_IN_MAX_BYTES, fails the COPY with an error
+ * of PostgreSQL's kind. One COPY at a time: another client's COPY meanwhile gets an error.
+ */
+class CopyIn {
+  private active: { target: string; options: string; chunks: Array<Uint8Array<ArrayBuffer>>; bytes: number; last: number } | null = null;
+
+  constructor(private readonly pg: PGlite) {}
+
+  /** Handles `m` if it belongs to a COPY FROM STDIN; false when PGlite should run it. */
+  async handle(m: Uint8Array, reply: (data: Uint8Array) => void): Promise<boolean> {
+    const type = m[0];
+    if (type === 0x51) {
+      const sql = Buffer.from(m.buffer, m.byteOffset + 5, m.byteLength - 6).toString('utf8');
+      const copy = COPY_FROM_STDIN.exec(sql);
+      if (!copy) return false;
+      if (this.active && Date.now() - this.active.last < COPY_IN_IDLE_MS) {
+        await this.run(failingStatement('55006', 'another COPY FROM STDIN is in progress on the embedded database; retry when it has ended'), reply);
+        return true;
+      }
+      this.active = { target: copy[1], options: copy[2], chunks: [], bytes: 0, last: Date.now() };
+      const binary = /\bbinary\b/i.test(copy[2]);
+      // CopyInResponse: overall format, and no per-column formats (clients do not need them).
+      reply(Uint8Array.from([0x47, 0, 0, 0, 7, binary ? 1 : 0, 0, 0]));
+      return true;
+    }
+    const active = this.active;
+    if (!active || (type !== 0x64 && type !== 0x63 && type !== 0x66 && type !== 0x48 && type !== 0x53)) return false;
+    if (type === 0x48 || type === 0x53) return true; // Flush and Sync mean nothing during COPY IN
+    active.last = Date.now();
+    if (type === 0x64) {
+      active.bytes += m.byteLength - 5;
+      if (active.bytes <= COPY_IN_MAX_BYTES) active.chunks.push(new Uint8Array(m.subarray(5)));
+      return true;
+    }
+    this.active = null;
+    if (type === 0x66) {
+      const why = Buffer.from(m.buffer, m.byteOffset + 5, Math.max(0, m.byteLength - 6)).toString('utf8');
+      await this.run(failingStatement('57014', `COPY from stdin failed: ${why}`), reply);
+    } else if (active.bytes > COPY_IN_MAX_BYTES) {
+      await this.run(failingStatement('54000', `a COPY through the embedded database's socket is held in memory: at most ${COPY_IN_MAX_BYTES} bytes; split it`), reply);
+    } else {
+      await this.pg._handleBlob(new Blob(active.chunks));
+      try {
+        await this.run(`copy ${active.target} from '/dev/blob'${active.options}`, reply);
+      } finally {
+        await this.pg._cleanupBlob();
+      }
+    }
+    return true;
+  }
+
+  private run(sql: string, reply: (data: Uint8Array) => void): Promise<void> {
+    return this.pg.execProtocolRawStream(queryMessage(sql), { onRawData: reply });
+  }
+}
+
 /** Thrown inside PGlite's transaction to roll it back. */
 const ROLLBACK = Symbol('rollback');
 
@@ -141,17 +260,28 @@ async function main(): Promise<void> {
     return;
   }
   const servers: PGLiteSocketServer[] = [];
-  const gate = new Gate();
+  const gate = new Gate(
+    () => pg.isInTransaction(),
+    (message) => port.postMessage({ warn: message } satisfies WorkerNotice),
+  );
+  const copyIn = new CopyIn(pg);
   // What the socket servers see of PGlite: each client message passes the gate.
   let messageType = 0;
   const shared = {
     waitReady: pg.waitReady,
     isInTransaction: () => pg.isInTransaction(),
-    exec: (sql: string) => pg.exec(sql),
+    // pglite-socket's ROLLBACK for a client that left inside its transaction.
+    exec: async (sql: string) => {
+      try {
+        return await pg.exec(sql);
+      } finally {
+        gate.transactionEnded();
+      }
+    },
     runExclusive: <T>(fn: () => Promise<T>): Promise<T> => gate.client(() => messageType, () => pg.runExclusive(fn)),
-    execProtocolRawStream: (m: Uint8Array, opts: Parameters<PGlite['execProtocolRawStream']>[1]) => {
+    execProtocolRawStream: async (m: Uint8Array, opts: Parameters<PGlite['execProtocolRawStream']>[1]) => {
       messageType = m[0] ?? 0;
-      return pg.execProtocolRawStream(m, opts);
+      if (!(await copyIn.handle(m, opts.onRawData))) await pg.execProtocolRawStream(m, opts);
     },
   };
   const txs = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; done: Promise<void> }>();

@@ -3,6 +3,7 @@
 // rows with COPY exactly, and a COPY the database refuses fails whole with its error, inside a
 // batch too, leaving the driver usable.
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { after, before, describe, it } from 'node:test';
 import { sqlState } from '../../src/store/database.ts';
 import { copyField, copyJson, copyText } from '../../src/store/copy-text.ts';
@@ -112,6 +113,55 @@ describe('the embedded database shared over its socket', () => {
       assert.deepEqual(theirs, Array.from({ length: 60 }, (_, i) => `c${i}!`));
       assert.ok(ours.length > 60, `Sluice's own queries ran meanwhile (${ours.length})`);
       assert.deepEqual(ours, Array.from({ length: ours.length }, (_, i) => `o${i}?`));
+    });
+  });
+  it("a client's transaction is its own: Sluice's writes meanwhile wait for it, neither joining nor ending it", { timeout: 30_000 }, async () => {
+    await withServedPglite(async (db, client, socket) => {
+      await db.query('create table t_client (a int)');
+      await db.query('create table t_own (a int)');
+      let ownDone = false;
+      let own: Promise<void> | undefined;
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query('insert into t_client values (1)');
+          own = Promise.all([db.query('insert into t_own values (1)'), db.transaction(async (t) => void (await t.query('insert into t_own values (2)')))]).then(() => {
+            ownDone = true;
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(ownDone, false, "Sluice's writes wait for the client's transaction to end");
+          await tx.query('insert into t_client values (2)');
+          throw new Error('undo');
+        }),
+        /undo/,
+      );
+      await own;
+      assert.deepEqual(await db.query('select count(*)::int as n from t_client'), [{ n: 0 }], "the client's rollback undid all its rows");
+      assert.deepEqual(await db.query('select a from t_own order by a'), [{ a: 1 }, { a: 2 }], "Sluice's writes are committed");
+
+      // A client that goes away inside its transaction: it is rolled back, and Sluice goes on.
+      const raw = new pg.Client({ host: socket.dir, database: 'postgres', user: 'postgres' });
+      await raw.connect();
+      await raw.query('begin');
+      await raw.query('insert into t_client values (3)');
+      const later = db.query('insert into t_own values (3)');
+      await raw.end();
+      await later;
+      assert.deepEqual(await db.query('select count(*)::int as n from t_client'), [{ n: 0 }]);
+      assert.deepEqual(await db.query('select count(*)::int as n from t_own'), [{ n: 3 }]);
+    });
+  });
+
+  it('COPY FROM STDIN over the socket loads its rows, fails whole on a bad row, and the session goes on', { timeout: 30_000 }, async () => {
+    await withServedPglite(async (db, client) => {
+      await db.query('create table t_copy (a text, b int)');
+      assert.equal(await client.copy('t_copy (a, b)', 'x\t1\ny\t2\n'), 2);
+      await assert.rejects(client.copy('t_copy (a, b)', 'z\t5\nz\tnot a number\n'), (e: { code?: string }) => e.code === '22P02');
+      const [loaded, count] = await client.batch([{ copy: 't_copy (a, b)', rows: 'w\t3\n' }, { sql: 'select count(*)::int as n from t_copy' }]);
+      assert.equal(loaded, 1);
+      assert.deepEqual(count, [{ n: 3 }]);
+      await assert.rejects(client.batch([{ copy: 't_copy (a, b)', rows: 'v\t4\n' }, { sql: 'select 1/0' }]), (e: { code?: string }) => e.code === '22012');
+      assert.deepEqual(await db.query('select a, b from t_copy order by b'), [{ a: 'x', b: 1 }, { a: 'y', b: 2 }, { a: 'w', b: 3 }], 'the failed COPY and the undone batch left nothing');
+      assert.deepEqual(await client.query("select 'still here' as s"), [{ s: 'still here' }]);
     });
   });
 });

@@ -69,7 +69,7 @@ export const VARIANTS: Array<{ name: string; open: () => Promise<TestDatabase> }
  * An embedded database in a temporary data dir, served on its socket as a running Sluice serves
  * it, and a server-driver client connected through that socket (as `sluice keys` connects).
  */
-export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDriver) => Promise<void>): Promise<void> {
+export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDriver, socket: { dir: string; path: string }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-socket-'));
   const db = await PgliteDriver.open(join(dir, 'pgdata'));
   try {
@@ -77,7 +77,7 @@ export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDr
     await db.serve({ path });
     const client = new PostgresDriver({ path, max: 1 });
     try {
-      await fn(db, client);
+      await fn(db, client, { dir, path });
     } finally {
       await client.close();
     }
