@@ -72,14 +72,20 @@ const TRANSACTION_WARN_MS = 10_000;
  * one session, so a statement of Sluice's would run inside the client's transaction (undone by
  * its ROLLBACK, acknowledged events included) and Sluice's COMMIT would end the client's
  * transaction halfway. A client that leaves is rolled back by pglite-socket (`transactionEnded`).
+ * Settings are the session's too: after a client, Sluice's work first puts its own back.
  */
 class Gate {
   private tail: Promise<unknown> = Promise.resolve();
   private open: { since: number; closed: Promise<void>; close: () => void; tx: boolean; warned?: boolean } | null = null;
 
+  /** A client ran something since Sluice's own work last did: the session's settings may be the client's. */
+  private touched = false;
+
   constructor(
     private readonly inTransaction: () => boolean,
     private readonly warn: (message: string) => void,
+    /** Puts the session's settings back to Sluice's (a client's SET outlives its connection in the one session). */
+    private readonly resetSession: () => Promise<void>,
   ) {}
 
   private take<T>(fn: () => Promise<T>): Promise<T> {
@@ -91,6 +97,7 @@ class Gate {
   /** A client's message; `type` reads its type once it has run. */
   client<T>(type: () => number, fn: () => Promise<T>): Promise<T> {
     return this.take(async () => {
+      this.touched = true;
       try {
         return await fn();
       } finally {
@@ -148,6 +155,10 @@ class Gate {
         if (this.open) {
           blocked = true;
           return undefined;
+        }
+        if (this.touched) {
+          await this.resetSession();
+          this.touched = false;
         }
         return fn();
       });
@@ -245,6 +256,9 @@ class CopyIn {
   }
 }
 
+/** The session's settings for Sluice's own work: the defaults, in UTC. */
+const SESSION_SETTINGS = "reset all; set timezone = 'UTC'";
+
 /** Thrown inside PGlite's transaction to roll it back. */
 const ROLLBACK = Symbol('rollback');
 
@@ -254,7 +268,7 @@ async function main(): Promise<void> {
   let pg: PGlite;
   try {
     pg = await PGlite.create(dataDir ? { dataDir } : {});
-    await pg.exec("set timezone = 'UTC'");
+    await pg.exec(SESSION_SETTINGS);
   } catch (e) {
     port.postMessage({ id: 0, ok: false, error: toWire(e) } satisfies WorkerReply);
     return;
@@ -263,6 +277,8 @@ async function main(): Promise<void> {
   const gate = new Gate(
     () => pg.isInTransaction(),
     (message) => port.postMessage({ warn: message } satisfies WorkerNotice),
+    // A BI tool's or psql's SET (time zone, statement_timeout, read-only transactions…) is not Sluice's.
+    async () => void (await pg.exec(SESSION_SETTINGS)),
   );
   const copyIn = new CopyIn(pg);
   // What the socket servers see of PGlite: each client message passes the gate.

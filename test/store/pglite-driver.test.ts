@@ -164,4 +164,16 @@ describe('the embedded database shared over its socket', () => {
       assert.deepEqual(await client.query("select 'still here' as s"), [{ s: 'still here' }]);
     });
   });
+  it("a client's settings do not reach Sluice's own work: time zone, statement timeout, read-only transactions", { timeout: 30_000 }, async () => {
+    await withServedPglite(async (db, client) => {
+      await db.query('create table t_settings (a int)');
+      await client.query("set timezone = 'America/New_York'");
+      await client.query("set statement_timeout = '1ms'");
+      await client.query('set default_transaction_read_only = on');
+      assert.deepEqual(await db.query('select current_setting($1) as v', ['TimeZone']), [{ v: 'UTC' }]);
+      await db.query('insert into t_settings select g from generate_series(1, 20000) g');
+      await db.transaction(async (tx) => void (await tx.query('insert into t_settings values (0)')));
+      assert.deepEqual(await db.query('select count(*)::int as n from t_settings'), [{ n: 20001 }]);
+    });
+  });
 });
