@@ -3,6 +3,7 @@
 // bad input, rate limits, idempotent retries, and records landing in the metrics store.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { FirehoseClient, PutRecordBatchCommand, PutRecordCommand } from '@aws-sdk/client-firehose';
 import type { CreatedKey } from '../../src/auth/api-keys.ts';
@@ -177,6 +178,41 @@ for (const store of STORES) {
       const wrongKind = await postJson(`${s.url}/v1/events`, read.key, []);
       assert.equal(wrongKind.status, 403);
       assert.equal(wrongKind.body.error.message, 'this endpoint takes an ingest or admin key, not a read key');
+    });
+
+    it('/v1/events takes gzip and deflate bodies, bounded decompressed, and ignores a byte order mark', async () => {
+      const at = new Date().toISOString();
+      const nd = [findings('acme', 'z-1', at, 1), findings('acme', 'z-2', at, 2)].map((e) => JSON.stringify(e)).join('\n');
+      const gz = await postJson(`${s.url}/v1/events`, acme.key, gzipSync(nd), { 'content-encoding': 'gzip', 'content-type': 'application/x-ndjson' });
+      assert.equal(gz.status, 200, JSON.stringify(gz.body));
+      assert.equal(gz.body.accepted, 2);
+      const df = await postJson(`${s.url}/v1/events`, acme.key, deflateSync(JSON.stringify([findings('acme', 'z-3', at, 3)])), { 'content-encoding': 'deflate' });
+      assert.equal(df.body.accepted, 1, JSON.stringify(df.body));
+      const raw = await postJson(`${s.url}/v1/events`, acme.key, deflateRawSync(JSON.stringify([findings('acme', 'z-4', at, 4)])), { 'content-encoding': 'deflate' });
+      assert.equal(raw.body.accepted, 1, 'raw deflate, as some clients send it');
+      const bom = await postJson(`${s.url}/v1/events`, acme.key, `\uFEFF${JSON.stringify(findings('acme', 'z-5', at, 5))}`);
+      assert.equal(bom.body.accepted, 1, JSON.stringify(bom.body));
+      await s.pipeline.whenIdle();
+      const rows = await s.db.query<{ record_id: string }>("select record_id from sluice.metric_points where record_id like 'e:z-%' order by 1");
+      assert.deepEqual(rows.map((r) => r.record_id), ['e:z-1', 'e:z-2', 'e:z-3', 'e:z-4', 'e:z-5']);
+
+      const br = await postJson(`${s.url}/v1/events`, acme.key, nd, { 'content-encoding': 'br' });
+      assert.equal(br.status, 415);
+      assert.equal(br.body.error.code, 'unsupported_encoding');
+      assert.match(br.body.error.message, /Content-Encoding br is not supported: .*gzip or deflate/);
+      const corrupt = await postJson(`${s.url}/v1/events`, acme.key, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
+      assert.equal(corrupt.status, 400);
+      assert.equal(corrupt.body.error.code, 'invalid_encoding');
+      // 6 MiB of spaces compress to a few KiB: the limit is of what the body decompresses to.
+      const bomb = gzipSync(Buffer.alloc(6 * 1024 * 1024, 0x20));
+      assert.ok(bomb.length < 64 * 1024);
+      const big = await postJson(`${s.url}/v1/events`, acme.key, bomb, { 'content-encoding': 'gzip' });
+      assert.equal(big.status, 413);
+      assert.equal(big.body.error.code, 'body_too_large');
+      // A query request may be compressed too.
+      const read = await s.keys.create('acme', 'read');
+      const q = await postJson(`${s.url}/v1/query`, read.key, gzipSync(JSON.stringify({ metric: 'findings_upload_completed', from: 'now-1h', step: '1h', aggregations: ['count'] })), { 'content-encoding': 'gzip' });
+      assert.equal(q.status, 200, JSON.stringify(q.body));
     });
 
     it('a served path asked with another method is 405 with Allow; an unknown path is 404', async () => {

@@ -73,7 +73,8 @@ export function findings(tenant: string, eventId: string, at: Date | string, n: 
 // Test answers are read field by field; their shapes are asserted, not typed.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function postJson(url: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const payload = typeof body === 'string' ? body : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body);
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: payload });
   const text = await res.text();
   let parsed: unknown = text;
   try {

@@ -11,7 +11,7 @@ import { ANY_TENANT } from '../../auth/api-keys.ts';
 import type { AppContext } from '../../api/app-context.ts';
 import { bearer } from '../../api/bearer.ts';
 import { httpError } from '../../api/http-error.ts';
-import { BodyTooLarge, jsonErrorAt, readBody } from '../../api/read-body.ts';
+import { bodyError, jsonErrorAt, readBody, withoutBom } from '../../api/read-body.ts';
 import { toEntry } from '../event-envelope.ts';
 
 export const EVENTS_LIMITS = { bodyBytes: 5 * 1024 * 1024, entries: 500, entryBytes: 256 * 1024 } as const;
@@ -31,12 +31,13 @@ export async function postEvents(c: Context, app: AppContext): Promise<Response>
 
   let body: Uint8Array;
   try {
-    body = await readBody(c, EVENTS_LIMITS.bodyBytes);
+    body = await readBody(c, EVENTS_LIMITS.bodyBytes, { decode: true });
   } catch (e) {
-    if (e instanceof BodyTooLarge) return httpError(c, 413, 'body_too_large', `a request body may hold at most ${EVENTS_LIMITS.bodyBytes} bytes; split the batch`);
+    const refused = bodyError(c, e, EVENTS_LIMITS.bodyBytes, 'a request body');
+    if (refused) return refused;
     throw e;
   }
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const text = withoutBom(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   const trimmed = text.trimStart();
   if (trimmed.length === 0) return httpError(c, 400, 'empty_body', 'send a JSON array or NDJSON of events');
 
