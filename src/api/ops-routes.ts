@@ -13,12 +13,20 @@ export interface OpsContext {
   stopping: () => boolean;
 }
 
+/** How long /readyz waits for the store and the intake log before it answers 503. */
+export const READY_WAIT_MS = 2_000;
+
 export function opsRoutes(app: Hono, ctx: OpsContext): void {
   ctx.counters.gauge('process_resident_memory_bytes', 'Resident memory of the process in bytes.', () => process.memoryUsage.rss());
   app.get('/healthz', (c) => c.json({ ok: !ctx.stopping() }, ctx.stopping() ? 503 : 200));
-  // Ready only when the store and the intake log answer: a load balancer sends traffic elsewhere meanwhile.
+  // Ready only when the store and the intake log answer, within READY_WAIT_MS: a load balancer
+  // sends traffic elsewhere meanwhile, and a probe is answered even when the store hangs.
   app.get('/readyz', async (c) => {
-    const r = ctx.ready ? await ctx.ready() : { store: true, log: true };
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<{ store: boolean; log: boolean; waited_ms: number }>((resolve) => {
+      timer = setTimeout(() => resolve({ store: false, log: false, waited_ms: READY_WAIT_MS }), READY_WAIT_MS);
+    });
+    const r = ctx.ready ? await Promise.race([ctx.ready(), late]).finally(() => clearTimeout(timer)) : { store: true, log: true };
     const ok = r.store && r.log && !ctx.stopping();
     return c.json({ ok, ...r }, ok ? 200 : 503);
   });

@@ -14,6 +14,8 @@ import { createServerDatabase } from './databases.ts';
 export const STORES = ['PGlite', 'PostgreSQL'] as const;
 
 export interface TestSluice extends RunningSluice {
+  /** Where its data lives (the embedded database's socket too). */
+  dataDir: string;
   warnings: string[];
   stdout: string[];
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startTestSluice(store: (typeof STORES)[number], config: Sl
   const s = await startSluice({ mode: 'start', config, port: 0, dataDir, databaseUrl: server?.url, log, stdout: (l) => stdout.push(l), leaseSeconds: opts.leaseSeconds, vendorRetrySeconds: opts.vendorRetrySeconds, vendorStatusSeconds: opts.vendorStatusSeconds });
   return {
     ...s,
+    dataDir,
     warnings,
     stdout,
     close: async () => {
