@@ -89,9 +89,55 @@ export async function eachStdinLine(handle: (line: string) => string): Promise<v
 }
 
 /**
+ * A batch case's `name` and `expect`, checked: `name` a string, echoed first in the answer;
+ * `expect` what the case should give (`isExpected` says whether it is of the right kind).
+ * The answer gets `"expect"` and `"pass"` when an expectation was given.
+ */
+export function withExpectation(
+  fields: Partial<Record<string, Loose>>,
+  isExpected: (v: Loose) => boolean,
+  expectedKind: string,
+  answer: Record<string, unknown>,
+  passes: (expect: Loose) => boolean,
+): object {
+  const { name, expect } = fields;
+  if (name !== undefined && typeof name !== 'string') throw new UsageError('"name" must be a string');
+  if (expect !== undefined && !isExpected(expect)) throw new UsageError(`"expect" must be ${expectedKind}`);
+  return { ...(name === undefined ? {} : { name }), ...answer, ...(expect === undefined ? {} : { expect, pass: passes(expect) }) };
+}
+
+/**
+ * Runs a batch (eachStdinLine) whose cases may carry `expect`. Without any expectation it only
+ * answers, exit 0. With them, a case that does not pass or a line that is an error fails the
+ * batch: stderr says which lines, and the exit status is 1.
+ */
+export async function expectationBatch(command: string, answer: (line: string) => string): Promise<number> {
+  let lines = 0;
+  let expecting = false;
+  const failed: number[] = [];
+  await eachStdinLine((line) => {
+    lines++;
+    const out = answer(line);
+    const r = JSON.parse(out) as { pass?: boolean; error?: string };
+    if (r.pass !== undefined) expecting = true;
+    if (r.pass === false || r.error !== undefined) failed.push(lines);
+    return out;
+  });
+  if (!expecting) return 0;
+  if (failed.length === 0) {
+    process.stderr.write(`${command}: all ${lines} cases passed\n`);
+    return 0;
+  }
+  const shown = failed.slice(0, 20).join(', ') + (failed.length > 20 ? ', …' : '');
+  process.stderr.write(`${command}: ${failed.length} of ${lines} cases failed (line${failed.length === 1 ? '' : 's'} ${shown})\n`);
+  return 1;
+}
+
+/**
  * Answers one batch line: parses it as a JSON object whose keys must be among `allowed` (a
  * duplicate key keeps its last value), computes the answer, and turns an error into
- * `{"error": …}` with `describe` (which rethrows what it does not recognise).
+ * `{"error": …}` with `describe` (which rethrows what it does not recognise), after the line's
+ * `name` when it has one.
  */
 export function answerLine(
   text: string,
@@ -99,6 +145,7 @@ export function answerLine(
   compute: (fields: Partial<Record<string, Loose>>) => object,
   describe: (e: unknown) => string,
 ): string {
+  const fields: Partial<Record<string, Loose>> = {};
   try {
     let line: Loose;
     try {
@@ -107,14 +154,15 @@ export function answerLine(
       throw new UsageError(`line is not valid JSON: ${(e as Error).message}`);
     }
     if (!(line instanceof JsonEntries)) throw new UsageError(`line must be a JSON object with ${allowed.join(', ')}`);
-    const fields: Partial<Record<string, Loose>> = {};
     for (const [k, v] of line.entries) {
       if (!allowed.includes(k)) throw new UsageError(`unknown field "${k}"; allowed: ${allowed.join(', ')}`);
       fields[k] = v;
     }
     return JSON.stringify(compute(fields));
   } catch (e) {
-    return JSON.stringify({ error: describe(e) });
+    // A named case keeps its name on an error too, so a CI log says which case it was.
+    const error = describe(e);
+    return JSON.stringify(typeof fields.name === 'string' ? { name: fields.name, error } : { error });
   }
 }
 

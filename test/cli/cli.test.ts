@@ -65,6 +65,44 @@ describe('sluice test-pattern', () => {
   });
 });
 
+describe('sluice test-pattern and test-transform --batch with expectations, for CI', () => {
+  it('echoes name, says pass per case, and exits 1 naming the lines that failed', () => {
+    const cases = [
+      { name: 'running matches', pattern: { detail: { state: [{ 'anything-but': 'pending' }] } }, event: { detail: { state: 'running' } }, expect: true },
+      { name: 'pending does not', pattern: { detail: { state: [{ 'anything-but': 'pending' }] } }, event: { detail: { state: 'pending' } }, expect: true },
+      { pattern: { a: [1] }, event: { a: 1 } },
+    ].map((c) => JSON.stringify(c));
+    const r = sluice(['test-pattern', '--batch'], cases.join('\n') + '\n');
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l)), [
+      { name: 'running matches', matches: true, expect: true, pass: true },
+      { name: 'pending does not', matches: false, expect: true, pass: false },
+      { matches: true },
+    ]);
+    assert.match(r.stderr, /sluice test-pattern: 1 of 3 cases failed \(line 2\)/);
+
+    const ok = sluice(['test-pattern', '--batch'], [cases[0], cases[2]].join('\n'));
+    assert.equal(ok.status, 0);
+    assert.match(ok.stderr, /all 2 cases passed/);
+    const badExpect = sluice(['test-pattern', '--batch'], JSON.stringify({ pattern: { a: [1] }, event: { a: 1 }, expect: 'yes' }));
+    assert.match(JSON.parse(badExpect.stdout).error, /"expect" must be true or false/);
+
+    const transforms = [
+      { name: 'state text', event: { detail: { state: 'running' } }, inputPathsMap: { s: '$.detail.state' }, inputTemplate: '"state is <s>"', expect: '"state is running"' },
+      { name: 'wrong text', event: { detail: { state: 'running' } }, inputPathsMap: { s: '$.detail.state' }, inputTemplate: '"<s>"', expect: 'running' },
+      { name: 'refused', event: {}, inputPathsMap: { a: '$.a' }, inputTemplate: '{<a>: 1}', expect: 'x' },
+    ].map((c) => JSON.stringify(c));
+    const t = sluice(['test-transform', '--batch'], transforms.join('\n'));
+    assert.equal(t.status, 1);
+    const out = t.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(out[0], { name: 'state text', output: '"state is running"', expect: '"state is running"', pass: true });
+    assert.deepEqual(out[1], { name: 'wrong text', output: '"running"', expect: 'running', pass: false });
+    assert.equal(out[2].name, 'refused');
+    assert.match(out[2].error, /object key/);
+    assert.match(t.stderr, /sluice test-transform: 2 of 3 cases failed \(lines 2, 3\)/);
+  });
+});
+
 describe('sluice test-transform', () => {
   const event = '{"time":"2024-01-01T00:00:00Z","detail":{"id":"i-1","n":3}}';
 

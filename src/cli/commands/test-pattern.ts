@@ -1,12 +1,13 @@
 /**
  * `sluice test-pattern`: like EventBridge's TestEventPattern. One pattern and event, or a batch
- * of `{"pattern":…,"event":…}` lines on stdin (each may be a JSON value or a string of JSON text).
+ * of `{"pattern":…,"event":…}` lines on stdin (each may be a JSON value or a string of JSON text),
+ * with an optional `"name"` and `"expect"` for checking a rule file in CI.
  */
 import { parseArgs } from 'node:util';
 import { isObject, type Loose } from '../../core/json/json-text.ts';
 import { PatternError } from '../../core/pattern/compile-pattern.ts';
 import { RuleMachine } from '../../core/pattern/rule-machine.ts';
-import { answerLine, argText, eachStdinLine, parseJsonArg, UsageError } from '../cli-io.ts';
+import { answerLine, argText, expectationBatch, parseJsonArg, UsageError, withExpectation } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-pattern --pattern <json|@file> --event <json|@file>
        sluice test-pattern --batch < cases.ndjson`;
@@ -20,15 +21,17 @@ export function testPattern(pattern: Loose | string, event: Loose | string): boo
   return machine.matchEvent(e).length > 0;
 }
 
-/** One batch line `{"pattern","event"}` in, one result line out. */
+/** One batch line `{"pattern","event"}` (optionally `"name"` and `"expect": true|false`) in, one result line out. */
 export function testPatternLine(text: string): string {
   return answerLine(
     text,
-    ['pattern', 'event'],
-    ({ pattern, event }) => {
+    ['pattern', 'event', 'name', 'expect'],
+    (fields) => {
+      const { pattern, event } = fields;
       if (pattern === undefined) throw new UsageError('missing "pattern"');
       if (event === undefined) throw new UsageError('missing "event"');
-      return { matches: testPattern(pattern, event) };
+      const matches = testPattern(pattern, event);
+      return withExpectation(fields, (v) => typeof v === 'boolean', 'true or false', { matches }, (expect) => expect === matches);
     },
     describe,
   );
@@ -47,8 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (values.batch) {
     if (values.pattern || values.event) throw new UsageError('--batch reads pattern and event from stdin; do not also pass --pattern or --event');
-    await eachStdinLine(testPatternLine);
-    return 0;
+    return expectationBatch('sluice test-pattern', testPatternLine);
   }
   if (!values.pattern || !values.event) throw new UsageError('--pattern and --event are required');
   const pattern = argText(values.pattern, 'pattern');

@@ -10,7 +10,7 @@ import {
   TransformConfigError,
   type TransformResult,
 } from '../../core/transform/input-transformer.ts';
-import { answerLine, argText, eachStdinLine, parseJsonArg, UsageError } from '../cli-io.ts';
+import { answerLine, argText, expectationBatch, parseJsonArg, UsageError, withExpectation } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-transform --event <json|@file> (--input-paths-map <json|@file> --input-template <text|@file> | --input-path <path>)
                              [--rule-name N] [--rule-arn A] [--ingestion-time T]
@@ -86,9 +86,9 @@ function describe(e: unknown): string {
   throw e;
 }
 
-const BATCH_FIELDS = ['event', 'inputPathsMap', 'inputTemplate', 'inputPath', 'ruleName', 'ruleArn', 'ingestionTime'];
+const BATCH_FIELDS = ['event', 'inputPathsMap', 'inputTemplate', 'inputPath', 'ruleName', 'ruleArn', 'ingestionTime', 'name', 'expect'];
 
-/** One batch line in, one result line out. */
+/** One batch line in (optionally with `"name"` and `"expect"`: the exact output text), one result line out. */
 export function testTransformLine(text: string): string {
   return answerLine(
     text,
@@ -96,7 +96,8 @@ export function testTransformLine(text: string): string {
     (fields) => {
       if (fields.event === undefined) throw new UsageError('missing "event"');
       const r = testTransform({ ...fields, event: fields.event });
-      return r.ok ? { output: r.output } : { error: r.error };
+      if (!r.ok) return fields.name === undefined ? { error: r.error } : { name: fields.name, error: r.error };
+      return withExpectation(fields, (v) => typeof v === 'string', 'the exact output text, a string', { output: r.output }, (expect) => expect === r.output);
     },
     describe,
   );
@@ -118,8 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (values.batch) {
     if (values.event) throw new UsageError('--batch reads its cases from stdin; do not also pass --event');
-    await eachStdinLine(testTransformLine);
-    return 0;
+    return expectationBatch('sluice test-transform', testTransformLine);
   }
   if (!values.event) throw new UsageError('--event is required');
   const map = values['input-paths-map'];
