@@ -62,8 +62,9 @@ export default defineConfig({
       // The scanner that found them: kept in the hourly rollups, so charts by scanner stay fast.
       destination: { type: 'metrics', retention_days: 400, rollup_dimensions: ['scanner'] },
     },
-    // The BI pipeline: immutable transactions into a wide table any SQL BI tool reads
-    // (sluice bi-role create), with the user pseudonymized by the same key as everywhere else.
+    // The BI pipeline: immutable transactions into a wide table any SQL BI tool reads (on
+    // PostgreSQL through a role from sluice bi-role create; in dev over --pg-port), with the user
+    // pseudonymized by the same key as everywhere else.
     transactions: {
       buffer: { max_records: 5000, interval_seconds: 60 },
       processors: [{ type: 'pseudonymize', key: { env: 'SLUICE_PSEUDONYM_KEYS' }, fields: { user_id: 'hash', ip_address: 'truncate-ip' } }],
