@@ -29,20 +29,6 @@ process.env.SLUICE_BENCH_KEYS = BENCH_KEYS;
 
 let bareError = false;
 
-/**
- * What a bare loop does with each line, by name:
- *
- * - `design`: the loop DESIGN.md measured on this machine at ~105,000 events/s, the figure the
- *   issue's targets are set against ("NDJSON over HTTP → parse, route, transform, 2×HMAC,
- *   validate → COPY"). Written by hand with no Sluice code: the rule's two exact fields
- *   compared, the input transformer's record built as an object, the unified metric schema
- *   checked by Ajv (compiled, ajv-formats' fast formats), the user id HMAC'd, one row COPYed.
- *   It HMACs once per event, the one field the benchmark's stream hashes, where DESIGN.md's
- *   loop did twice: if anything it is faster than the reference loop.
- * - `copy`: parse and COPY only, the baseline of every run before the seventeenth session.
- */
-export const BARE_STEPS = ['design', 'copy'];
-
 const BARE_KEY = 'bench-secret-0123456789abcdef';
 
 /** The per-line work of the `design` loop: the event's row, or '' when no rule matches or it is invalid. */
@@ -67,13 +53,30 @@ function designRow() {
 const copyRow = (e) => `${e.detail.tenant_id}\tfindings\t${e.detail.created_at}\t${e.detail.event_id}\t${e.detail.user_id}\t${e.detail.new_findings_count}\n`;
 
 /**
+ * What each bare loop does with a line, by name (each entry makes its per-line function):
+ *
+ * - `design`: the loop DESIGN.md measured on this machine at ~105,000 events/s, the figure the
+ *   issue's targets are set against ("NDJSON over HTTP → parse, route, transform, 2×HMAC,
+ *   validate → COPY"). Written by hand with none of Sluice's code but its unified metric
+ *   schema: the rule's two exact fields compared, the input transformer's record built as an
+ *   object, the schema checked by Ajv (compiled, ajv-formats' fast formats), the user id
+ *   HMAC'd, one row COPYed.
+ *   It HMACs once per event, the one field the benchmark's stream hashes, where DESIGN.md's
+ *   loop did twice: if anything it is faster than the reference loop.
+ * - `copy`: parse and COPY only, the baseline of every run before the seventeenth session.
+ */
+const ROWS = { design: designRow, copy: () => copyRow };
+export const BARE_STEPS = Object.keys(ROWS);
+
+/**
  * The baseline: an HTTP server that parses each NDJSON line, does `steps` (BARE_STEPS) with it
  * and COPYs the request's rows into PostgreSQL (node-postgres with pg-copy-streams, COPY FROM
  * STDIN per request, concurrent over a pool), into a table without indexes. Resolves with its
  * events per second.
  */
 export async function bareLoop({ seconds, warmup, clients, steps = 'design' }) {
-  const toRow = steps === 'design' ? designRow() : copyRow;
+  if (!ROWS[steps]) throw new Error(`bare loop steps: one of ${BARE_STEPS.join(', ')}, not ${steps}`);
+  const toRow = ROWS[steps]();
   const db = await freshDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: clients });
   pool.on('error', () => {}); // the forced drop at the end terminates idle connections

@@ -18,7 +18,7 @@
 //
 // How rates are counted: bench/e2e-runs.mjs. Where the rest of the time goes, and what even a
 // free store would leave: bench/ceiling.mjs.
-import { bareLoop, sluiceRun } from './e2e-runs.mjs';
+import { BARE_STEPS, bareLoop, sluiceRun } from './e2e-runs.mjs';
 import { arg, median } from './support.mjs';
 
 const SECONDS = arg('seconds', 8);
@@ -30,7 +30,11 @@ const TARGETS = { PostgreSQL: 60_000, PGlite: 25_000 };
 const opts = { seconds: SECONDS, warmup: WARMUP, clients: CLIENTS };
 const sluice = (store, kind = 'findings') => sluiceRun(store, kind, opts);
 /** Both baselines, DESIGN.md's loop first. */
-const baselines = async () => ({ design: await bareLoop({ ...opts, steps: 'design' }), copy: await bareLoop({ ...opts, steps: 'copy' }) });
+async function baselines() {
+  const rates = {};
+  for (const steps of BARE_STEPS) rates[steps] = await bareLoop({ ...opts, steps });
+  return rates;
+}
 
 const detail = (r) => `acknowledged ${Math.round(r.acked).toLocaleString('en')}/s, delivered ${Math.round(r.delivered).toLocaleString('en')}/s, drained in ${r.drain.toFixed(2)} s`;
 const fmt = (n) => Math.round(n).toLocaleString('en');

@@ -103,7 +103,12 @@ export function withExpectation(
   const { name, expect } = fields;
   if (name !== undefined && typeof name !== 'string') throw new UsageError('"name" must be a string');
   if (expect !== undefined && !isExpected(expect)) throw new UsageError(`"expect" must be ${expectedKind}`);
-  return { ...(name === undefined ? {} : { name }), ...answer, ...(expect === undefined ? {} : { expect, pass: passes(expect) }) };
+  return named(fields, { ...answer, ...(expect === undefined ? {} : { expect, pass: passes(expect) }) });
+}
+
+/** An answer with the case's `name` first, when the line has one: a CI log then says which case it was. */
+export function named(fields: Partial<Record<string, Loose>>, answer: object): object {
+  return typeof fields.name === 'string' ? { name: fields.name, ...answer } : answer;
 }
 
 /**
@@ -160,9 +165,7 @@ export function answerLine(
     }
     return JSON.stringify(compute(fields));
   } catch (e) {
-    // A named case keeps its name on an error too, so a CI log says which case it was.
-    const error = describe(e);
-    return JSON.stringify(typeof fields.name === 'string' ? { name: fields.name, error } : { error });
+    return JSON.stringify(named(fields, { error: describe(e) }));
   }
 }
 

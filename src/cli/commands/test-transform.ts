@@ -10,7 +10,7 @@ import {
   TransformConfigError,
   type TransformResult,
 } from '../../core/transform/input-transformer.ts';
-import { answerLine, argText, expectationBatch, parseJsonArg, UsageError, withExpectation } from '../cli-io.ts';
+import { answerLine, argText, expectationBatch, named, parseJsonArg, UsageError, withExpectation } from '../cli-io.ts';
 
 export const usage = `usage: sluice test-transform --event <json|@file> (--input-paths-map <json|@file> --input-template <text|@file> | --input-path <path>)
                              [--rule-name N] [--rule-arn A] [--ingestion-time T]
@@ -96,7 +96,7 @@ export function testTransformLine(text: string): string {
     (fields) => {
       if (fields.event === undefined) throw new UsageError('missing "event"');
       const r = testTransform({ ...fields, event: fields.event });
-      if (!r.ok) return fields.name === undefined ? { error: r.error } : { name: fields.name, error: r.error };
+      if (!r.ok) return named(fields, { error: r.error });
       return withExpectation(fields, (v) => typeof v === 'string', 'the exact output text, a string', { output: r.output }, (expect) => expect === r.output);
     },
     describe,
