@@ -2,6 +2,10 @@
  * Query results cached per tenant and query. Each (tenant, metric) has a generation bumped when
  * points are written for it; a cached result from an older generation is never served. Entries
  * also expire after `ttlMs`, which bounds staleness from writes by other processes.
+ *
+ * Both maps are bounded: a producer that writes many metric names (an id in the name, say) would
+ * otherwise grow the generations without end. Past `maxGenerations` they all start again in a new
+ * era, which every stamp includes, so a result computed before the reset is never served after it.
  */
 import type { MetricQuery } from './parse-query.ts';
 import type { QueryResult } from './query-service.ts';
@@ -9,11 +13,19 @@ import type { QueryResult } from './query-service.ts';
 export class QueryCache {
   private readonly generations = new Map<string, number>();
   private readonly entries = new Map<string, { at: number; gen: number; result: QueryResult }>();
+  /** Bumped when the generations start again; the high part of every stamp. */
+  private era = 0;
 
   constructor(
     private readonly maxEntries = 2000,
     private readonly ttlMs = 10_000,
+    private readonly maxGenerations = 100_000,
   ) {}
+
+  /** (tenant, metric) pairs with a generation, and results held. */
+  get size(): { generations: number; entries: number } {
+    return { generations: this.generations.size, entries: this.entries.size };
+  }
 
   private static key(tenant: string, q: MetricQuery): string {
     // The tenant is part of every key: one tenant's entry can never answer another's query.
@@ -22,12 +34,18 @@ export class QueryCache {
 
   /** The generation to store a result under, taken before the query runs. */
   stamp(tenant: string, metric: string): number {
-    return this.generations.get(tenant + '\u0000' + metric) ?? 0;
+    return this.era * 2 ** 32 + (this.generations.get(tenant + '\u0000' + metric) ?? 0);
   }
 
   bump(tenant: string, metric: string): void {
     const k = tenant + '\u0000' + metric;
-    this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
+    const gen = this.generations.get(k);
+    if (gen === undefined && this.generations.size >= this.maxGenerations) {
+      this.era++;
+      this.generations.clear();
+      this.entries.clear();
+    }
+    this.generations.set(k, (gen ?? 0) + 1);
   }
 
   get(tenant: string, q: MetricQuery): QueryResult | undefined {
