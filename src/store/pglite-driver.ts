@@ -24,11 +24,16 @@ const WORKER = new URL(FROM_SOURCES ? './pglite-worker.ts' : './pglite-worker.js
  * The database thread. Run from the TypeScript sources (`bin/sluice.js`, the tests), the thread
  * registers tsx itself first: a worker does not inherit the loader hooks of its parent.
  */
-function startWorker(dataDir: string | undefined): Worker {
-  if (!FROM_SOURCES) return new Worker(WORKER, { workerData: { dataDir } });
+function startWorker(dataDir: string | undefined, opts: PgliteOptions): Worker {
+  if (!FROM_SOURCES) return new Worker(WORKER, { workerData: { dataDir, ...opts } });
   const boot = `const { workerData } = require('node:worker_threads');
 import(workerData.tsx).then((m) => { m.register(); return import(workerData.entry); });`;
-  return new Worker(boot, { eval: true, workerData: { dataDir, tsx: import.meta.resolve('tsx/esm/api'), entry: WORKER.href } });
+  return new Worker(boot, { eval: true, workerData: { dataDir, ...opts, tsx: import.meta.resolve('tsx/esm/api'), entry: WORKER.href } });
+}
+
+export interface PgliteOptions {
+  /** After how long a socket client's open transaction that holds up Sluice's own work is reported (onWarning). Default 10,000. */
+  transactionWarnMs?: number;
 }
 
 export class PgliteDriver implements Database {
@@ -68,8 +73,8 @@ export class PgliteDriver implements Database {
    *
    * @example const db = await PgliteDriver.open('.sluice/pgdata');
    */
-  static async open(dataDir: string | undefined): Promise<PgliteDriver> {
-    const worker = startWorker(dataDir);
+  static async open(dataDir: string | undefined, opts: PgliteOptions = {}): Promise<PgliteDriver> {
+    const worker = startWorker(dataDir, opts);
     const ready = await new Promise<WorkerReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { BatchStep } from './database.ts';
+import type { PgliteOptions } from './pglite-driver.ts';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 /** A request from the driver; `id` pairs it with its reply. */
@@ -62,7 +63,7 @@ const ENDS = new Set([0x53, 0x51, 0x58]);
 /** How long Sluice's queries wait for a client to finish an extended-query sequence. */
 const SEQUENCE_WAIT_MS = 2_000;
 
-/** After this long, a client's open transaction holding up Sluice's own work is reported. */
+/** After this long, a client's open transaction holding up Sluice's own work is reported (PgliteOptions.transactionWarnMs). */
 const TRANSACTION_WARN_MS = 10_000;
 
 /**
@@ -86,6 +87,7 @@ class Gate {
     private readonly warn: (message: string) => void,
     /** Puts the session's settings back to Sluice's (a client's SET outlives its connection in the one session). */
     private readonly resetSession: () => Promise<void>,
+    private readonly warnAfterMs = TRANSACTION_WARN_MS,
   ) {}
 
   private take<T>(fn: () => Promise<T>): Promise<T> {
@@ -131,7 +133,7 @@ class Gate {
       const open = this.open;
       if (open?.tx) {
         const held = Date.now() - open.since;
-        const warnIn = TRANSACTION_WARN_MS - held;
+        const warnIn = this.warnAfterMs - held;
         if (warnIn > 0) {
           await Promise.race([open.closed, new Promise((r) => setTimeout(r, warnIn))]);
           if (this.open === open && open.tx && !open.warned) {
@@ -264,7 +266,7 @@ const ROLLBACK = Symbol('rollback');
 
 async function main(): Promise<void> {
   const port = parentPort!;
-  const { dataDir } = workerData as { dataDir?: string };
+  const { dataDir, transactionWarnMs } = workerData as { dataDir?: string } & PgliteOptions;
   let pg: PGlite;
   try {
     pg = await PGlite.create(dataDir ? { dataDir } : {});
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
     (message) => port.postMessage({ warn: message } satisfies WorkerNotice),
     // A BI tool's or psql's SET (time zone, statement_timeout, read-only transactions…) is not Sluice's.
     async () => void (await pg.exec(SESSION_SETTINGS)),
+    transactionWarnMs,
   );
   const copyIn = new CopyIn(pg);
   // What the socket servers see of PGlite: each client message passes the gate.

@@ -151,6 +151,41 @@ describe('the embedded database shared over its socket', () => {
     });
   });
 
+  it("a client's transaction held past the warning time is reported once, and Sluice's work goes on when it ends", { timeout: 30_000 }, async () => {
+    const warnings: string[] = [];
+    await withServedPglite(
+      async (db, _client, socket) => {
+        db.onWarning = (m) => warnings.push(m);
+        const raw = new pg.Client({ host: socket.dir, database: 'postgres', user: 'postgres' });
+        await raw.connect();
+        try {
+          await raw.query('begin');
+          let done = 0;
+          const waiting = [db.query('select 1'), db.query('select 2'), db.transaction(async (t) => t.query('select 3'))].map((q) => q.then(() => done++));
+          await new Promise((r) => setTimeout(r, 150));
+          assert.deepEqual(warnings, [], 'no warning before its time');
+          await new Promise((r) => setTimeout(r, 450));
+          assert.equal(done, 0, "Sluice's work still waits for the client's transaction");
+          assert.equal(warnings.length, 1, `one warning for the transaction, however much work waits on it: ${JSON.stringify(warnings)}`);
+          assert.match(warnings[0], /held a transaction open .*Sluice's own reads and writes wait until it commits or rolls back/);
+          await raw.query('commit');
+          await Promise.all(waiting);
+          assert.equal(done, 3);
+          // A new transaction gets its own warning.
+          await raw.query('begin');
+          const again = db.query('select 4');
+          await new Promise((r) => setTimeout(r, 600));
+          assert.equal(warnings.length, 2);
+          await raw.query('rollback');
+          await again;
+        } finally {
+          await raw.end();
+        }
+      },
+      { transactionWarnMs: 300 },
+    );
+  });
+
   it('COPY FROM STDIN over the socket loads its rows, fails whole on a bad row, and the session goes on', { timeout: 30_000 }, async () => {
     await withServedPglite(async (db, client) => {
       await db.query('create table t_copy (a text, b int)');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import type { Database } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { PgliteDriver } from '../../src/store/pglite-driver.ts';
+import { PgliteDriver, type PgliteOptions } from '../../src/store/pglite-driver.ts';
 import { PostgresDriver } from '../../src/store/postgres-driver.ts';
 
 /** The server the PostgreSQL variants use (a database on it is created per suite). */
@@ -69,9 +69,9 @@ export const VARIANTS: Array<{ name: string; open: () => Promise<TestDatabase> }
  * An embedded database in a temporary data dir, served on its socket as a running Sluice serves
  * it, and a server-driver client connected through that socket (as `sluice keys` connects).
  */
-export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDriver, socket: { dir: string; path: string }) => Promise<void>): Promise<void> {
+export async function withServedPglite(fn: (db: PgliteDriver, client: PostgresDriver, socket: { dir: string; path: string }) => Promise<void>, opts: PgliteOptions = {}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-socket-'));
-  const db = await PgliteDriver.open(join(dir, 'pgdata'));
+  const db = await PgliteDriver.open(join(dir, 'pgdata'), opts);
   try {
     const path = join(dir, '.s.PGSQL.5432');
     await db.serve({ path });
