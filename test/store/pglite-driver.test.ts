@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { sqlState } from '../../src/store/database.ts';
 import { copyField, copyJson, copyText } from '../../src/store/copy-text.ts';
 import { VARIANTS, withServedPglite, type TestDatabase } from '../support/databases.ts';
+import { waitUntil } from '../support/sluice-process.ts';
 
 const LONG = `${'é€😀 "quoted" \\ back\nslash\t'.repeat(400)}end`;
 
@@ -152,37 +153,39 @@ describe('the embedded database shared over its socket', () => {
   });
 
   it("a client's transaction held past the warning time is reported once, and Sluice's work goes on when it ends", { timeout: 30_000 }, async () => {
-    const warnings: string[] = [];
+    const WARN_MS = 300;
+    const warnings: Array<{ message: string; at: number }> = [];
     await withServedPglite(
       async (db, _client, socket) => {
-        db.onWarning = (m) => warnings.push(m);
+        db.onWarning = (message) => warnings.push({ message, at: Date.now() });
         const raw = new pg.Client({ host: socket.dir, database: 'postgres', user: 'postgres' });
         await raw.connect();
         try {
+          const began = Date.now();
           await raw.query('begin');
           let done = 0;
           const waiting = [db.query('select 1'), db.query('select 2'), db.transaction(async (t) => t.query('select 3'))].map((q) => q.then(() => done++));
-          await new Promise((r) => setTimeout(r, 150));
-          assert.deepEqual(warnings, [], 'no warning before its time');
-          await new Promise((r) => setTimeout(r, 450));
+          // Well before the default 10 s: the option is what decides.
+          await waitUntil('the warning', () => warnings.length > 0, 5_000);
+          assert.ok(warnings[0].at - began >= WARN_MS, `warned ${warnings[0].at - began} ms after the transaction began, before its time`);
+          assert.match(warnings[0].message, /held a transaction open .*Sluice's own reads and writes wait until it commits or rolls back/);
+          await new Promise((r) => setTimeout(r, 2 * WARN_MS));
           assert.equal(done, 0, "Sluice's work still waits for the client's transaction");
           assert.equal(warnings.length, 1, `one warning for the transaction, however much work waits on it: ${JSON.stringify(warnings)}`);
-          assert.match(warnings[0], /held a transaction open .*Sluice's own reads and writes wait until it commits or rolls back/);
           await raw.query('commit');
           await Promise.all(waiting);
           assert.equal(done, 3);
-          // A new transaction gets its own warning.
+          // The next transaction that holds Sluice's work up gets its own warning.
           await raw.query('begin');
           const again = db.query('select 4');
-          await new Promise((r) => setTimeout(r, 600));
-          assert.equal(warnings.length, 2);
+          await waitUntil('the second warning', () => warnings.length === 2, 5_000);
           await raw.query('rollback');
           await again;
         } finally {
           await raw.end();
         }
       },
-      { transactionWarnMs: 300 },
+      { transactionWarnMs: WARN_MS },
     );
   });
 
