@@ -1,5 +1,7 @@
 // Kill -9 under load, restart: every acknowledged event is delivered, none counted twice.
-// A real `sluice start` process on a PGlite data dir, producers on loopback, bounded in time.
+// A real `sluice start` process on a PGlite data dir, and on the PostgreSQL server (where the
+// restarted process claims the dead one's entries once its heartbeat is 30 s old), producers on
+// loopback, bounded in time.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,19 +9,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port.ts';
 import { after, describe, it } from 'node:test';
+import type { Database } from '../../src/store/database.ts';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
-import { findings, findingsConfig } from '../support/test-sluice.ts';
+import { PostgresDriver } from '../../src/store/postgres-driver.ts';
+import { socketPath } from '../../src/store/open-database.ts';
+import { createServerDatabase } from '../support/databases.ts';
+import { findings, findingsConfig, STORES } from '../support/test-sluice.ts';
 import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
-describe('crash safety', () => {
+for (const store of STORES) describe(`crash safety on ${store}`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-crash-'));
   const children: ChildProcess[] = [];
-  after(() => {
+  let server: Awaited<ReturnType<typeof createServerDatabase>> | undefined;
+  after(async () => {
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    await server?.drop();
   });
 
-  it('kill -9 mid-load, restart: every acknowledged event is stored exactly once', async () => {
+  it('kill -9 mid-load, restart: every acknowledged event is stored exactly once', { timeout: 180_000 }, async () => {
+    if (store === 'PostgreSQL') server = await createServerDatabase();
+    const { DATABASE_URL: _, ...withoutServer } = process.env;
+    const env = server ? { ...withoutServer, DATABASE_URL: server.url } : withoutServer;
     const config = findingsConfig();
     config.streams!.metrics.buffer = { max_records: 2000, interval_seconds: 1 };
     const configFile = join(dir, 'sluice.config.json');
@@ -28,7 +39,7 @@ describe('crash safety', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const start = () => {
-      const child = spawn(process.execPath, [BIN, 'start', '--config', configFile, '--data-dir', dataDir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'start', '--config', configFile, '--data-dir', dataDir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env });
       let err = '';
       child.stderr!.on('data', (d) => (err += d));
       children.push(child);
@@ -37,7 +48,7 @@ describe('crash safety', () => {
     const healthy = () => waitFor('healthz', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
 
     // Keys are made before the server holds the data dir.
-    const created = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir]);
+    const created = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir], env);
     assert.equal(created.code, 0, created.err);
     const key = JSON.parse(created.out).key as string;
 
@@ -74,10 +85,10 @@ describe('crash safety', () => {
 
     const second = start();
     await healthy();
+    // While the second process runs: the embedded database through its socket, or the server.
+    const connect = () => new PostgresDriver(server ? { url: server.url, max: 1 } : { path: socketPath(dataDir), max: 1 });
     await waitFor('the intake log to drain', async () => {
-      const { PostgresDriver } = await import('../../src/store/postgres-driver.ts');
-      const { socketPath } = await import('../../src/store/open-database.ts');
-      const db = new PostgresDriver({ path: socketPath(dataDir), max: 1 });
+      const db = connect();
       try {
         const rows = await db.query<{ n: number }>('select count(*)::int as n from sluice.intake_log');
         return rows[0].n === 0 ? true : undefined;
@@ -99,7 +110,7 @@ describe('crash safety', () => {
     second.child.kill('SIGTERM');
     assert.equal(await code, 0, second.err());
 
-    const db = await PgliteDriver.open(join(dataDir, 'pgdata'));
+    const db: Database = server ? connect() : await PgliteDriver.open(join(dataDir, 'pgdata'));
     try {
       const ids = new Set((await db.query<{ record_id: string }>("select record_id from sluice.metric_points where tenant = 'acme'")).map((r) => r.record_id.slice(2)));
       const missing = [...acked].filter((id) => !ids.has(id));
