@@ -1,6 +1,8 @@
 // A real `sluice start`: its log is pino JSON, one line per request with the request's id (and
 // no key or event content); SIGTERM exits within --shutdown-timeout even while a destination is
-// down, and what it could not deliver is delivered after the restart; bad settings exit 2.
+// down, and what it could not deliver is delivered after the restart (on the embedded database,
+// and on the PostgreSQL server, where the restart claims it after the cut-off process's lease);
+// bad settings exit 2.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,24 +10,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
+import { createServerDatabase } from '../support/databases.ts';
 import { startFakeWebhook, type FakeVendor } from '../support/fake-vendors.ts';
+import { STORES } from '../support/test-sluice.ts';
 import { freePort } from '../support/free-port.ts';
 import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
 const SECRET = 'whsec_shutdown_test_secret';
 const NOTE = 'private-note-7f3a';
 
-describe('sluice start: JSON logs with request ids, bounded shutdown', () => {
+for (const store of STORES) describe(`sluice start on ${store}: JSON logs with request ids, bounded shutdown`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-shutdown-'));
   const dataDir = join(dir, 'data');
   const configFile = join(dir, 'sluice.config.json');
   const children: ChildProcess[] = [];
-  const env = { ...process.env, TEST_SHUTDOWN_HOOK_SECRET: SECRET, SLUICE_LOG_LEVEL: 'debug' };
+  const { DATABASE_URL: _, ...withoutServer } = process.env;
+  const env: NodeJS.ProcessEnv = { ...withoutServer, TEST_SHUTDOWN_HOOK_SECRET: SECRET, SLUICE_LOG_LEVEL: 'debug' };
+  let server: Awaited<ReturnType<typeof createServerDatabase>> | undefined;
   let hook: FakeVendor;
   let key: string;
   let port: number;
 
   before(async () => {
+    if (store === 'PostgreSQL') {
+      server = await createServerDatabase();
+      env.DATABASE_URL = server.url;
+    }
     hook = await startFakeWebhook(SECRET);
     const config: SluiceConfig = {
       rules: [{ name: 'orders', pattern: { source: ['shop'] }, targets: [{ stream: 'fast', input_path: '$.detail' }, { stream: 'hook', input_path: '$.detail' }] }],
@@ -35,7 +45,7 @@ describe('sluice start: JSON logs with request ids, bounded shutdown', () => {
       },
     };
     writeFileSync(configFile, JSON.stringify(config));
-    const created = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir]);
+    const created = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir], env);
     assert.equal(created.code, 0, created.err);
     key = (JSON.parse(created.out) as { key: string }).key;
     port = await freePort();
@@ -44,6 +54,7 @@ describe('sluice start: JSON logs with request ids, bounded shutdown', () => {
     for (const c of children) c.kill('SIGKILL');
     await hook.close();
     rmSync(dir, { recursive: true, force: true });
+    await server?.drop();
   });
 
   const start = (...extra: string[]) => {
