@@ -13,7 +13,7 @@ import type { Database } from '../../src/store/database.ts';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
 import { PostgresDriver } from '../../src/store/postgres-driver.ts';
 import { socketPath } from '../../src/store/open-database.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { findings, findingsConfig, STORES } from '../support/test-sluice.ts';
 import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
@@ -29,8 +29,7 @@ for (const store of STORES) describe(`crash safety on ${store}`, () => {
 
   it('kill -9 mid-load, restart: every acknowledged event is stored exactly once', { timeout: 180_000 }, async () => {
     if (store === 'PostgreSQL') server = await createServerDatabase();
-    const { DATABASE_URL: _, ...withoutServer } = process.env;
-    const env = server ? { ...withoutServer, DATABASE_URL: server.url } : withoutServer;
+    const env = storeEnv(server);
     const config = findingsConfig();
     config.streams!.metrics.buffer = { max_records: 2000, interval_seconds: 1 };
     const configFile = join(dir, 'sluice.config.json');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SluiceConfig } from '../../src/config/config.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { startFakeWebhook, type FakeVendor } from '../support/fake-vendors.ts';
 import { STORES } from '../support/test-sluice.ts';
 import { freePort } from '../support/free-port.ts';
@@ -24,18 +24,15 @@ for (const store of STORES) describe(`sluice start on ${store}: JSON logs with r
   const dataDir = join(dir, 'data');
   const configFile = join(dir, 'sluice.config.json');
   const children: ChildProcess[] = [];
-  const { DATABASE_URL: _, ...withoutServer } = process.env;
-  const env: NodeJS.ProcessEnv = { ...withoutServer, TEST_SHUTDOWN_HOOK_SECRET: SECRET, SLUICE_LOG_LEVEL: 'debug' };
+  let env: NodeJS.ProcessEnv;
   let server: Awaited<ReturnType<typeof createServerDatabase>> | undefined;
   let hook: FakeVendor;
   let key: string;
   let port: number;
 
   before(async () => {
-    if (store === 'PostgreSQL') {
-      server = await createServerDatabase();
-      env.DATABASE_URL = server.url;
-    }
+    if (store === 'PostgreSQL') server = await createServerDatabase();
+    env = storeEnv(server, { TEST_SHUTDOWN_HOOK_SECRET: SECRET, SLUICE_LOG_LEVEL: 'debug' });
     hook = await startFakeWebhook(SECRET);
     const config: SluiceConfig = {
       rules: [{ name: 'orders', pattern: { source: ['shop'] }, targets: [{ stream: 'fast', input_path: '$.detail' }, { stream: 'hook', input_path: '$.detail' }] }],

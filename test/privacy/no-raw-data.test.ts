@@ -15,7 +15,7 @@ import { socketPath } from '../../src/store/open-database.ts';
 import { PgliteDriver } from '../../src/store/pglite-driver.ts';
 import { PostgresDriver } from '../../src/store/postgres-driver.ts';
 import type { Queryable } from '../../src/store/database.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
 import { runSluice, SLUICE_BIN as BIN, waitFor } from '../support/sluice-process.ts';
 
@@ -107,8 +107,7 @@ for (const store of ['PGlite', 'PostgreSQL'] as const) {
         const configFile = join(dir, 'sluice.config.json');
         writeFileSync(configFile, JSON.stringify(config));
         const dataDir = join(dir, 'data');
-        const { DATABASE_URL: _inherited, ...rest } = process.env;
-        const env = { ...rest, SLUICE_PSEUDONYM_KEYS: 'k1:privacy-test-secret-0123456789', ...(server ? { DATABASE_URL: server.url } : {}) };
+        const env = storeEnv(server, { SLUICE_PSEUDONYM_KEYS: 'k1:privacy-test-secret-0123456789' });
         const logs: string[] = [];
 
         const keys = await runSluice(['keys', 'create', '--tenant', 'acme', '--kind', 'ingest', '--json', '--data-dir', dataDir], env);

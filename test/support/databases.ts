@@ -38,6 +38,16 @@ export async function createServerDatabase(): Promise<{ url: string; drop: () =>
   };
 }
 
+/**
+ * The environment of a `sluice` child process on a store: this process's, without an inherited
+ * DATABASE_URL, with the server's when `server` is given (else the child uses its data dir), and
+ * `extra`.
+ */
+export function storeEnv(server: { url: string } | null | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _inherited, ...rest } = process.env;
+  return { ...rest, ...extra, ...(server ? { DATABASE_URL: server.url } : {}) };
+}
+
 export const VARIANTS: Array<{ name: string; open: () => Promise<TestDatabase> }> = [
   {
     name: 'PGlite',
