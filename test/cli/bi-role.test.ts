@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import { createTableDestination } from '../../src/destinations/table/index.ts';
 import { migrate } from '../../src/store/migrations.ts';
 import { PostgresDriver } from '../../src/store/postgres-driver.ts';
-import { createServerDatabase, SERVER_URL } from '../support/databases.ts';
+import { createServerDatabase, SERVER_URL, storeEnv } from '../support/databases.ts';
 
 const root = join(import.meta.dirname, '../..');
 const role = `bi_test_${process.pid}_${Date.now() % 100000}`;
@@ -35,7 +35,7 @@ describe('sluice bi-role on PostgreSQL', () => {
   });
 
   it('creates a login role that reads schema bi and nothing else', async () => {
-    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', role, '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: server.url }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', role, '--json'], { cwd: root, encoding: 'utf8', env: storeEnv(server), timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const created = JSON.parse(r.stdout);
     assert.equal(created.name, role);
@@ -57,7 +57,7 @@ describe('sluice bi-role on PostgreSQL', () => {
     } finally {
       await bi.end();
     }
-    const again = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', role], { cwd: root, encoding: 'utf8', env: { ...process.env, DATABASE_URL: server.url }, timeout: 60_000 });
+    const again = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', role], { cwd: root, encoding: 'utf8', env: storeEnv(server), timeout: 60_000 });
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already exists/);
   });
@@ -66,8 +66,7 @@ describe('sluice bi-role on PostgreSQL', () => {
 describe('sluice bi-role on the embedded database', () => {
   it('refuses with exit 2, since the embedded database enforces no roles, and opens nothing', () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'sluice-bi-role-')), 'data');
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    delete env.DATABASE_URL;
+    const env = storeEnv(null);
     try {
       const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'bi-role', 'create', '--name', 'metabase', '--data-dir', dataDir], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
       assert.equal(r.status, 2, r.stderr);
