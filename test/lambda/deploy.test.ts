@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -253,6 +253,44 @@ describe('sluice build aws', () => {
       await db.drop();
       rmSync(bundles, { recursive: true, force: true });
     }
+  });
+
+  it('builds again over an earlier build, replacing only what a build writes', async () => {
+    // What `sam deploy --guided` leaves beside the template, and a file a handler no longer has.
+    writeFileSync(join(out, 'samconfig.toml'), 'version = 0.1\n');
+    writeFileSync(join(out, 'http', 'stale.mjs'), '// from an older build\n');
+    const r = await runSluice(['build', 'aws', '--env', 'prod', '--config', join(work, 'sluice.config.ts'), '--out', out]);
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.equal(readFileSync(join(out, 'samconfig.toml'), 'utf8'), 'version = 0.1\n');
+    assert.ok(!existsSync(join(out, 'http', 'stale.mjs')));
+    for (const name of Object.keys(LAMBDA_HANDLERS)) assert.ok(existsSync(join(out, name, 'index.mjs')), name);
+    assert.deepEqual(parse(readFileSync(join(out, 'template.yaml'), 'utf8')), template);
+  });
+
+  it('refuses an --out that is not a directory it may write, deleting nothing (exit 2)', async () => {
+    // A project's own directory: `--out .` there must not delete the project.
+    const project = join(work, 'project');
+    mkdirSync(join(project, 'http'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), '{}\n');
+    writeFileSync(join(project, 'http', 'routes.ts'), 'export {};\n');
+    const r = await runSluice(['build', 'aws', '--config', EXAMPLE, '--out', project]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /holds files that are not an earlier build .* give a new or empty directory/);
+    assert.deepEqual(readdirSync(project).sort(), ['http', 'package.json']);
+    assert.deepEqual(readdirSync(join(project, 'http')), ['routes.ts']);
+    const file = join(project, 'package.json');
+    const cases: Array<[string, RegExp]> = [
+      [file, /--out .*package\.json is a file; give a directory/],
+      [join(file, 'aws'), /--out: cannot create .*package\.json[/\\]aws \(ENOTDIR\)/],
+      // Node's own recursive mkdir never returns here; created a level at a time, it fails.
+      ['/proc/sluice-build', /--out: cannot create \/proc\/sluice-build \(ENOENT\)/],
+    ];
+    for (const [dir, message] of cases) {
+      const c = await runSluice(['build', 'aws', '--config', EXAMPLE, '--out', dir]);
+      assert.equal(c.code, 2, `${dir}: ${c.err}`);
+      assert.match(c.err, message);
+    }
+    assert.equal(readFileSync(file, 'utf8'), '{}\n');
   });
 
   it('refuses an unknown environment or target with exit 2', async () => {

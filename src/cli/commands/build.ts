@@ -3,8 +3,8 @@
  * Lambda bundles (one per handler, config compiled in, no node_modules needed) and the SAM
  * template beside them. Deploy with `sam deploy` (docs/lambda.md).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { bundleHandlers, LAMBDA_HANDLERS, MAX_BUNDLE_BYTES, type HandlerName } from '../../build/bundle.ts';
@@ -13,6 +13,48 @@ import { loadConfigOrReport, UsageError, choice } from '../cli-io.ts';
 
 export const usage = `usage: sluice build aws [--env ${DEPLOY_ENVS.join('|')}] [--config FILE] [--out DIR]
   writes DIR (default dist/aws): one bundle per handler (<handler>/index.mjs) and template.yaml`;
+
+/** The first line of every template this command writes; an earlier build's directory is recognized by it. */
+const TEMPLATE_HEADER = '# Written by sluice build aws';
+
+/** What a build writes into its directory: a directory per handler and the template. */
+const BUILD_ENTRIES = new Set<string>([...Object.keys(LAMBDA_HANDLERS), 'template.yaml']);
+
+/** Whether `dir` holds an earlier build: its template is this command's, or it holds nothing else. */
+function earlierBuild(dir: string, entries: string[]): boolean {
+  if (entries.every((e) => BUILD_ENTRIES.has(e))) return true;
+  const template = join(dir, 'template.yaml');
+  return existsSync(template) && readFileSync(template, 'utf8').startsWith(TEMPLATE_HEADER);
+}
+
+/**
+ * Makes `out` ready for the bundles: created when missing, one level at a time (Node's recursive
+ * mkdir never returns under /proc). An existing directory must be empty or an earlier build; of
+ * an earlier build, only what a build writes is removed, so `sam deploy`'s samconfig.toml and
+ * anything else kept beside it stay. Any other directory is refused: `--out .` in a project
+ * must not delete the project.
+ */
+function prepareOut(out: string): void {
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; give a directory`);
+    const entries = readdirSync(out);
+    if (entries.length === 0) return;
+    if (!earlierBuild(out, entries)) {
+      throw new UsageError(`--out ${out} holds files that are not an earlier build (no template.yaml written by sluice build aws); give a new or empty directory`);
+    }
+    for (const e of entries) if (BUILD_ENTRIES.has(e)) rmSync(join(out, e), { recursive: true, force: true });
+    return;
+  }
+  const missing: string[] = [];
+  for (let d = out; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      throw new UsageError(`--out: cannot create ${d} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { env: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' } } });
@@ -23,11 +65,11 @@ export async function run(argv: string[]): Promise<number> {
   const loaded = await loadConfigOrReport(values.config);
   if (loaded === null) return 2;
   const out = resolve(values.out ?? join('dist', 'aws'));
-  rmSync(out, { recursive: true, force: true });
+  prepareOut(out);
   const names = Object.keys(LAMBDA_HANDLERS) as HandlerName[];
   const sizes = await bundleHandlers(loaded.file, out, names);
   const digest = buildDigest(names.map((n) => readFileSync(join(out, n, 'index.mjs'))));
-  writeFileSync(join(out, 'template.yaml'), `# Written by sluice build aws --env ${env}; deploy with: sam deploy --guided (docs/lambda.md)\n` + stringify(samTemplate({ config: loaded.config, env, buildId: digest }), { lineWidth: 0 }));
+  writeFileSync(join(out, 'template.yaml'), `${TEMPLATE_HEADER} --env ${env}; deploy with: sam deploy --guided (docs/lambda.md)\n` + stringify(samTemplate({ config: loaded.config, env, buildId: digest }), { lineWidth: 0 }));
   let over = false;
   for (const n of names) {
     const kb = (sizes[n] / 1024).toFixed(0);
