@@ -1,13 +1,14 @@
 // Cold start of the bundled DynamoDB handler, as Lambda pays it: a new node process loads the
 // bundle (no node_modules) and handles its first event of 100 records against PostgreSQL (the
 // store already migrated, as the deploy's migration leaves it). Target: ≤ 300 ms for load plus
-// first invoke; bundle ≤ 1 MiB. Baseline in the same run: a process that imports the driver
+// first invoke; bundle ≤ 1 MB. Baseline in the same run: a process that imports the driver
 // Sluice uses (`pg`) and makes one query (the least any handler does).
 //   node bench/cold-start.mjs [--runs 7]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MAX_BUNDLE_BYTES } from '../dist/build/bundle.js';
 import { arg, freshDatabase, median } from './support.mjs';
 
 const RUNS = arg('runs', 7);
@@ -67,7 +68,7 @@ try {
     base.push(JSON.parse(b.stdout).total);
   }
   const m = (k) => median(runs.map((r) => r[k]));
-  console.log(`cold start, bundled dynamodb handler (${(size / 1024).toFixed(0)} KiB; budget 1024 KiB), ${RUNS} runs, medians:`);
+  console.log(`cold start, bundled dynamodb handler (${size.toLocaleString('en')} bytes; budget ${MAX_BUNDLE_BYTES.toLocaleString('en')}), ${RUNS} runs, medians:`);
   console.log(`  load ${m('load').toFixed(0)} ms + first invoke of 100 records ${m('invoke').toFixed(0)} ms = ${m('total').toFixed(0)} ms (target ≤ 300 ms)`);
   console.log(`  baseline (import pg + one query): ${median(base).toFixed(0)} ms; ratio ${(m('total') / median(base)).toFixed(1)}×`);
 } finally {

@@ -72,9 +72,9 @@ export async function run(argv: string[]): Promise<number> {
   writeFileSync(join(out, 'template.yaml'), `${TEMPLATE_HEADER} --env ${env}; deploy with: sam deploy --guided (docs/lambda.md)\n` + stringify(samTemplate({ config: loaded.config, env, buildId: digest }), { lineWidth: 0 }));
   let over = false;
   for (const n of names) {
-    const kb = (sizes[n] / 1024).toFixed(0);
+    const kb = (sizes[n] / 1000).toFixed(0);
     if (sizes[n] > MAX_BUNDLE_BYTES) over = true;
-    process.stdout.write(`${join(out, n, 'index.mjs')}  ${kb} KiB${sizes[n] > MAX_BUNDLE_BYTES ? '  (over the 1 MiB budget)' : ''}\n`);
+    process.stdout.write(`${join(out, n, 'index.mjs')}  ${kb} kB${sizes[n] > MAX_BUNDLE_BYTES ? '  (over the 1 MB budget)' : ''}\n`);
   }
   process.stdout.write(`${join(out, 'template.yaml')}\nnext: cd ${out} && sam deploy --guided --parameter-overrides Env=${env}\n`);
   return over ? 1 : 0;
