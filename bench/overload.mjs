@@ -20,9 +20,10 @@ const BIN = join(import.meta.dirname, '../bin/sluice.js');
 const CONFIG = join(import.meta.dirname, 'findings.mjs');
 const PORT = 18_000 + Math.floor(Math.random() * 2000);
 
+/** RSS in MB (10^6 bytes, as the target is stated); /proc's "kB" are KiB. */
 const rssMb = (pid) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
+  return m ? (Number(m[1]) * 1024) / 1e6 : 0;
 };
 
 /** Samples the process's RSS every 250 ms while `during` runs. */
