@@ -17,7 +17,7 @@ import { LambdaRuntime } from '../../src/lambda/runtime.ts';
 import { MetricsStore } from '../../src/destinations/metrics/metrics-store.ts';
 import { Eraser } from '../../src/privacy/erasure.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { TEST_CREDENTIALS } from '../support/fake-aws-json.ts';
 import { startS3Server } from '../support/s3-server.ts';
 
@@ -178,7 +178,7 @@ describe('sluice backfill', () => {
     writeFileSync(join(dir, 'sluice.config.json'), JSON.stringify({ ...CONFIG, rules: [], streams: { metrics: CONFIG.streams!.metrics } }));
     const run = (...args: string[]) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-        const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'backfill', ...args, '--config', join(dir, 'sluice.config.json')], { cwd: dir, env: { ...process.env, DATABASE_URL: db.url }, timeout: 60_000 });
+        const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'backfill', ...args, '--config', join(dir, 'sluice.config.json')], { cwd: dir, env: storeEnv(db), timeout: 60_000 });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d));

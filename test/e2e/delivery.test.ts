@@ -13,7 +13,7 @@ import type { SluiceConfig } from '../../src/config/config.ts';
 import { DeadLetters } from '../../src/pipeline/dead-letters.ts';
 import { PostgresDriver } from '../../src/store/postgres-driver.ts';
 import { migrate } from '../../src/store/migrations.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { startFakeSegment, startFakeWebhook, type FakeVendor } from '../support/fake-vendors.ts';
 import { postJson, startTestSluice, type TestSluice } from '../support/test-sluice.ts';
 
@@ -179,7 +179,7 @@ describe('sluice dlq', () => {
       const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'dlq', ...args, '--config', join(dir, 'sluice.config.json')], {
         cwd: dir,
         timeout: 60_000,
-        env: { ...process.env, DATABASE_URL: db.url, TEST_DLQ_HOOK_SECRET: 'whsec_cli' },
+        env: storeEnv(db, { TEST_DLQ_HOOK_SECRET: 'whsec_cli' }),
       });
       let stdout = '';
       let stderr = '';

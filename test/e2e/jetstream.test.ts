@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream as jetstreamClient, jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { startSluice, type RunningSluice } from '../../src/runtime/sluice-node.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { freePort } from '../support/free-port.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { startNats } from '../support/nats.ts';
@@ -33,7 +33,7 @@ describe('JetStream intake with workers', () => {
 
   const startWorker = (databaseUrl = db.url): ChildProcess => {
     const w = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'worker', '--nats', `nats://127.0.0.1:${natsPort}`, '--ack-wait', '4', '--config', join(dir, 'sluice.config.json')], {
-      env: { ...process.env, DATABASE_URL: databaseUrl },
+      env: storeEnv({ url: databaseUrl }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const show = (d: Buffer) => process.env.SLUICE_TEST_DEBUG && process.stderr.write(d);

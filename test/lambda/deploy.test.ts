@@ -22,7 +22,7 @@ import postgres from 'postgres';
 import { parse } from 'yaml';
 import { LAMBDA_HANDLERS, MAX_BUNDLE_BYTES } from '../../src/build/bundle.ts';
 import { apiGatewayEvent, dynamodbStreamEvent, firehoseTransformationEvent, s3Event } from '../../src/testing/events.ts';
-import { createServerDatabase } from '../support/databases.ts';
+import { createServerDatabase, storeEnv } from '../support/databases.ts';
 import { TEST_CREDENTIALS } from '../support/fake-aws-json.ts';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../support/fake-secrets-manager.ts';
 import { startFakeSsm } from '../support/fake-ssm.ts';
@@ -229,7 +229,7 @@ describe('sluice build aws', () => {
       assert.doesNotMatch(bad[0].record, /not json/);
 
       // HTTP: /v1/events behind API Gateway v1 and v2, with a key made by sluice keys.
-      const key = await runSluice(['keys', 'create', '--tenant', 'globex', '--kind', 'ingest', '--json', '--config', EXAMPLE], { ...process.env, DATABASE_URL: db.url });
+      const key = await runSluice(['keys', 'create', '--tenant', 'globex', '--kind', 'ingest', '--json', '--config', EXAMPLE], storeEnv(db));
       assert.equal(key.code, 0, key.err);
       const bearer = JSON.parse(key.out).key as string;
       const post = (version: 'v1' | 'v2', id: string) =>
