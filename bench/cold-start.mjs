@@ -5,7 +5,7 @@
 // Sluice uses (`pg`) and makes one query (the least any handler does).
 //   node bench/cold-start.mjs [--runs 7]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_BUNDLE_BYTES } from '../dist/build/bundle.js';
@@ -21,7 +21,9 @@ try {
   execFileSync(process.execPath, [join(root, 'bin/sluice.js'), 'build', 'aws', '--config', join(root, 'examples/sluice.config.ts'), '--out', join(work, 'build')], { stdio: 'ignore' });
   const dir = join(work, 'bundles');
   cpSync(join(work, 'build'), dir, { recursive: true });
-  const size = statSync(join(dir, 'dynamodb/index.mjs')).size;
+  // The handler's directory: index.mjs and the chunks it loads when needed.
+  const files = readdirSync(join(dir, 'dynamodb'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+  const size = files.reduce((sum, f) => sum + statSync(join(f.parentPath, f.name)).size, 0);
 
   // Each run: 100 INSERTs of new transactions, as a DynamoDB stream batch.
   const eventFor = (run) => {

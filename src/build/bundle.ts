@@ -1,9 +1,10 @@
 /**
  * One esbuild bundle per Lambda handler: the handler, the config compiled in, and every
- * dependency, in one ES module that runs without node_modules. The embedded database (PGlite)
- * is left out: deployed functions use PostgreSQL.
+ * dependency, as ES modules that run without node_modules: `index.mjs`, and in `chunks/` what it
+ * imports only when needed. The embedded database (PGlite) is left out: deployed functions use
+ * PostgreSQL.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -50,17 +51,23 @@ const stubs: Plugin = {
   },
 };
 
+/** A handler's bundle, in bytes: everything it deploys (`total`) and what a cold start loads (`entry`). */
+export interface BundleSize {
+  total: number;
+  entry: number;
+}
+
 /**
- * Writes `outDir/<handler>/index.mjs` (exporting `handler`) and returns each bundle's size.
+ * Writes `outDir/<handler>/index.mjs` (exporting `handler`) and its `chunks/`, and returns each
+ * bundle's size.
  *
  * @example await bundleHandlers('sluice.config.ts', 'dist/aws');
  */
-export async function bundleHandlers(configFile: string, outDir: string, names: HandlerName[] = Object.keys(LAMBDA_HANDLERS) as HandlerName[]): Promise<Record<string, number>> {
-  const sizes: Record<string, number> = {};
+export async function bundleHandlers(configFile: string, outDir: string, names: HandlerName[] = Object.keys(LAMBDA_HANDLERS) as HandlerName[]): Promise<Record<string, BundleSize>> {
+  const sizes: Record<string, BundleSize> = {};
   for (const name of names) {
     const dir = join(outDir, name);
     mkdirSync(dir, { recursive: true });
-    const outfile = join(dir, 'index.mjs');
     const [module, factory] = LAMBDA_HANDLERS[name];
     const entry = [
       `import * as configModule from ${JSON.stringify(resolve(configFile))};`,
@@ -69,7 +76,7 @@ export async function bundleHandlers(configFile: string, outDir: string, names: 
       `import { validConfig } from ${JSON.stringify(source('config/config-error.ts'))};`,
       `export const handler = ${factory}(lambdaContainer(async () => validConfig(configModule.default, ${JSON.stringify(basename(configFile))})));`,
     ].join('\n');
-    await build({
+    const result = await build({
       stdin: { contents: entry, resolveDir: process.cwd(), sourcefile: `${name}-handler.mjs`, loader: 'js' },
       bundle: true,
       platform: 'node',
@@ -80,13 +87,30 @@ export async function bundleHandlers(configFile: string, outDir: string, names: 
       mainFields: ['module', 'main'],
       minify: true,
       legalComments: 'none',
-      outfile,
+      // What a handler imports only when it needs it (the S3 client, the AWS SDK's credential
+      // providers) goes into chunks of its own, loaded then: a cold start loads index.mjs.
+      splitting: true,
+      outdir: dir,
+      entryNames: 'index',
+      chunkNames: 'chunks/[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
+      metafile: true,
       plugins: [stubs],
       // CommonJS dependencies call require() for Node's own modules.
       banner: { js: `import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);` },
       logLevel: 'silent',
     });
-    sizes[name] = statSync(outfile).size;
+    const outputs = result.metafile.outputs;
+    // A cold start loads index.mjs and the chunks it imports statically, not the dynamic ones.
+    const loaded = new Set<string>();
+    const load = (file: string): void => {
+      if (loaded.has(file) || !outputs[file]) return;
+      loaded.add(file);
+      for (const i of outputs[file].imports) if (i.kind === 'import-statement') load(i.path);
+    };
+    load(Object.keys(outputs).find((file) => file.endsWith('/index.mjs')) ?? '');
+    const bytes = (files: Iterable<string>): number => [...files].reduce((sum, f) => sum + outputs[f].bytes, 0);
+    sizes[name] = { total: bytes(Object.keys(outputs)), entry: bytes(loaded) };
   }
   return sizes;
 }
