@@ -1,7 +1,7 @@
 // The sluice command as users run it: a child process, its stdout, stderr and exit status.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -62,6 +62,18 @@ describe('sluice test-pattern', () => {
     assert.match(out[4].error, /not valid JSON/);
     assert.match(out[5].error, /not valid JSON/);
     assert.match(out[6].error, /event must be a JSON object/);
+  });
+});
+
+describe('sluice output into a pipe', () => {
+  it('ends quietly, exit 0, when the reader stops reading (| head)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    const cases = Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ pattern: { source: ['a'] }, event: { source: i % 2 ? 'a' : 'b' } }));
+    writeFileSync(join(dir, 'cases.ndjson'), cases.join('\n') + '\n');
+    // 50,000 answers are more than a pipe holds: sluice is still writing when head has gone.
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${bin}" test-pattern --batch < cases.ndjson 2> err.txt | head -1; echo "sluice exited \${PIPESTATUS[0]}"`], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.stdout, '{"matches":false}\nsluice exited 0\n');
+    assert.equal(readFileSync(join(dir, 'err.txt'), 'utf8'), '');
   });
 });
 
