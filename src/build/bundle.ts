@@ -88,7 +88,8 @@ export async function bundleHandlers(configFile: string, outDir: string, names: 
       minify: true,
       legalComments: 'none',
       // What a handler imports only when it needs it (the S3 client, the AWS SDK's credential
-      // providers) goes into chunks of its own, loaded then: a cold start loads index.mjs.
+      // providers) goes into chunks of its own, loaded then; a cold start loads index.mjs and
+      // the chunks it imports statically (code it shares with the others).
       splitting: true,
       outdir: dir,
       entryNames: 'index',
