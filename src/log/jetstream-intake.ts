@@ -83,7 +83,9 @@ export class JetStreamIntake {
     // API nodes and workers naming the same stream agree on its subjects without another flag.
     const subject = given.subject ?? (stream === JETSTREAM_DEFAULTS.stream ? JETSTREAM_DEFAULTS.subject : `sluice.${stream.toLowerCase()}`);
     const opts = { ...JETSTREAM_DEFAULTS, ...given, stream, subject } as typeof JETSTREAM_DEFAULTS & { servers: string };
-    const nc = await connect({ servers: opts.servers.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'sluice' });
+    const nc = await connect({ servers: opts.servers.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'sluice' }).catch((e: Error) => {
+      throw new Error(`NATS at ${opts.servers}: ${e.message}`);
+    });
     try {
       const jsm = await jetstreamManager(nc);
       const want = {

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from '../api/app.ts';
 import { KeyStore } from '../auth/api-keys.ts';
 import type { SluiceConfig } from '../config/config.ts';
@@ -89,19 +89,66 @@ export function streamBuffer(config: SluiceConfig, name: string, defaults: Buffe
 }
 
 
+type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
+
+/**
+ * The HTTP server, listening; it answers 503 until `serve` gives it the app. Bound before the
+ * store is opened, so a port in use fails at once and names the port.
+ */
+export async function listening(port: number, host: string): Promise<{ server: Server; serve: (fetch: Fetch) => void }> {
+  let app: Fetch | null = null;
+  const starting = (): Response => Response.json({ error: { code: 'starting', message: 'Sluice is starting; retry shortly' } }, { status: 503, headers: { 'Retry-After': '1' } });
+  const server = createAdaptorServer({ fetch: (request: Request, env: unknown) => (app ? app(request, env) : starting()), hostname: host }) as Server;
+  await new Promise<void>((ready, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const reason = e.code === 'EADDRINUSE' ? 'is in use (another Sluice, or another program): stop it or give --port' : e.code === 'EACCES' ? 'may not be used by this user' : `cannot be listened on (${e.code ?? e.message})`;
+      fail(new Error(`port ${port} on ${host} ${reason}`));
+    });
+    server.listen(port, host, () => ready());
+  });
+  return { server, serve: (fetch) => (app = fetch) };
+}
+
 export async function startSluice(opts: SluiceOptions): Promise<RunningSluice> {
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
-  const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
+  const http = await listening(opts.port, opts.host ?? '127.0.0.1');
+  let db: Database;
   try {
-    return await run(opts, dataDir, db);
+    db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir }, { exclusive: true, poolSize: 6 });
   } catch (e) {
+    http.server.close();
+    throw e;
+  }
+  try {
+    return await run(opts, dataDir, db, http);
+  } catch (e) {
+    http.server.close();
     await db.close().catch(() => {});
     throw e;
   }
 }
 
-async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<RunningSluice> {
+async function run(opts: SluiceOptions, dataDir: string, db: Database, { server, serve }: Awaited<ReturnType<typeof listening>>): Promise<RunningSluice> {
   const { config, log, mode } = opts;
+  // The embedded database's sockets first: a --pg-port in use fails before anything has started.
+  let pgPortServed = false;
+  if (db instanceof PgliteDriver) {
+    db.onWarning = (message) => log.warn(message);
+    const path = socketPath(dataDir);
+    rmSync(path, { force: true });
+    await db.serve({ path });
+    if (opts.pgPort !== undefined) {
+      try {
+        await db.serve({ host: '127.0.0.1', port: opts.pgPort });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? /\bE[A-Z]+\b/.exec((e as Error).message)?.[0];
+        throw new Error(`--pg-port ${opts.pgPort} on 127.0.0.1 ${code === 'EADDRINUSE' ? 'is in use: stop what uses it or give another port' : `cannot be listened on (${code ?? (e as Error).message})`}`);
+      }
+      pgPortServed = true;
+    }
+  } else if (opts.pgPort !== undefined) {
+    log.warn('--pg-port serves the embedded database only; with DATABASE_URL connect BI tools to that server');
+  }
   const keys = new KeyStore(db);
   const intakeLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: db.kind === 'pglite' });
   const { pipeline, destinations, counters, activity, queries, metricsConfig, keyRing } = await assemblePipeline(config, db, {
@@ -230,25 +277,9 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database): Promise<
     [{ state: 'not_deleted' }, vendorBacklog.not_deleted],
   ]);
 
-  const server = await new Promise<Server>((ready) => {
-    const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
-  });
+  serve(app.fetch);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-
-  let pgPortServed = false;
-  if (db instanceof PgliteDriver) {
-    db.onWarning = (message) => log.warn(message);
-    const path = socketPath(dataDir);
-    rmSync(path, { force: true });
-    await db.serve({ path });
-    if (opts.pgPort !== undefined) {
-      await db.serve({ host: '127.0.0.1', port: opts.pgPort });
-      pgPortServed = true;
-    }
-  } else if (opts.pgPort !== undefined) {
-    log.warn('--pg-port serves the embedded database only; with DATABASE_URL connect BI tools to that server');
-  }
 
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> =>

@@ -2,7 +2,7 @@
 // answers with data; and `sluice keys` working beside the running process on its data dir.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port.ts';
@@ -149,6 +149,25 @@ describe('sluice dev with the example config, and sluice keys beside it', () => 
     const bad = run('bi-role', 'create', '--name', 'Robert; drop table');
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--name: expected a role name/);
+  });
+
+  it('a second sluice dev on a port in use exits 1 at once, naming the port (HTTP, then --pg-port)', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'sluice-dev-other-'));
+    try {
+      const dev = (...args: string[]) => spawnSync(process.execPath, [bin, 'dev', '--config', 'examples/sluice.config.ts', '--data-dir', join(other, 'data'), ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      const port = new URL(url).port;
+      const http = dev('--port', port);
+      assert.equal(http.status, 1, http.stderr);
+      assert.match(http.stderr, new RegExp(`could not start: port ${port} on 127\\.0\\.0\\.1 is in use .*give --port`));
+      assert.ok(!existsSync(join(other, 'data')), 'the port is taken before the data dir is made');
+      // Before, a --pg-port in use left the process running with its recovery failing forever.
+      const pg = dev('--port', String(await freePort()), '--pg-port', String(pgPort));
+      assert.equal(pg.status, 1, pg.stderr);
+      assert.match(pg.stderr, new RegExp(`could not start: --pg-port ${pgPort} on 127\\.0\\.0\\.1 is in use`));
+      assert.doesNotMatch(pg.stderr, /recovery failed/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('bad keys arguments exit 2 with what is allowed', () => {
