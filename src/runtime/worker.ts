@@ -6,7 +6,6 @@
  */
 import type { Server } from 'node:http';
 import { Hono } from 'hono';
-import { serve } from '@hono/node-server';
 import { opsRoutes } from '../api/ops-routes.ts';
 import type { SluiceConfig } from '../config/config.ts';
 import { JetStreamIntake, type JetStreamOptions } from '../log/jetstream-intake.ts';
@@ -18,7 +17,7 @@ import type { Database } from '../store/database.ts';
 import { assemblePipeline } from './assemble.ts';
 import { DEFAULT_MAX_PENDING_BYTES } from './limits.ts';
 import type { Logger } from './logger.ts';
-import { FIREHOSE_DEFAULT_BUFFER, streamBuffer } from './sluice-node.ts';
+import { FIREHOSE_DEFAULT_BUFFER, listening, streamBuffer } from './sluice-node.ts';
 
 /** Messages asked for at a time, at most (each is a request's entry). */
 const FETCH_MESSAGES = 200;
@@ -67,7 +66,15 @@ export interface RunningWorker {
  */
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const { config, log } = opts;
-  const db = await openDatabase({ databaseUrl: opts.databaseUrl }, { exclusive: false, poolSize: 4 });
+  // The port first, as sluice start takes it: one in use fails before anything has started.
+  const http = opts.port === undefined ? null : await listening(opts.port, opts.host ?? '127.0.0.1');
+  let db: Database;
+  try {
+    db = await openDatabase({ databaseUrl: opts.databaseUrl }, { exclusive: false, poolSize: 4 });
+  } catch (e) {
+    http?.server.close();
+    throw e;
+  }
   let js: JetStreamIntake | null = null;
   try {
     const sqlLog = new SqlIntakeLog(db, { leaseSeconds: opts.leaseSeconds ?? 30, exclusive: false });
@@ -114,17 +121,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         .catch((e: Error) => log.warn(`recovery failed: ${e.name}`));
     }, 1000);
     const running = js;
-    let server: Server | null = null;
-    if (opts.port !== undefined) {
+    const server: Server | null = http?.server ?? null;
+    if (http) {
       const app = new Hono();
       opsRoutes(app, {
         counters,
         stopping: () => stopping,
         ready: async () => ({ store: await db.query('select 1').then(() => true, () => false), log: running.connected() }),
       });
-      server = await new Promise<Server>((ready) => {
-        const s = serve({ fetch: app.fetch, port: opts.port!, hostname: opts.host ?? '127.0.0.1' }, () => ready(s as Server));
-      });
+      http.serve(app.fetch);
     }
     const address = server?.address();
     const url = address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : undefined;
@@ -150,6 +155,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         })()),
     };
   } catch (e) {
+    http?.server.close();
     await js?.close().catch(() => {});
     await db.close().catch(() => {});
     throw e;
