@@ -91,6 +91,12 @@ export function streamBuffer(config: SluiceConfig, name: string, defaults: Buffe
 
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
+/** Why `what` (a port, named as the user gave it) could not be listened on; `inUse` says what to do when it is taken. */
+function cannotListen(what: string, e: NodeJS.ErrnoException, inUse: string): Error {
+  const reason = e.code === 'EADDRINUSE' ? `is in use${inUse}` : e.code === 'EACCES' ? 'may not be used by this user' : `cannot be listened on (${e.code ?? e.message})`;
+  return new Error(`${what} ${reason}`);
+}
+
 /**
  * The HTTP server, listening; it answers 503 until `serve` gives it the app. Bound before the
  * store is opened, so a port in use fails at once and names the port.
@@ -100,10 +106,7 @@ export async function listening(port: number, host: string): Promise<{ server: S
   const starting = (): Response => Response.json({ error: { code: 'starting', message: 'Sluice is starting; retry shortly' } }, { status: 503, headers: { 'Retry-After': '1' } });
   const server = createAdaptorServer({ fetch: (request: Request, env: unknown) => (app ? app(request, env) : starting()), hostname: host }) as Server;
   await new Promise<void>((ready, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = e.code === 'EADDRINUSE' ? 'is in use (another Sluice, or another program): stop it or give --port' : e.code === 'EACCES' ? 'may not be used by this user' : `cannot be listened on (${e.code ?? e.message})`;
-      fail(new Error(`port ${port} on ${host} ${reason}`));
-    });
+    server.once('error', (e: NodeJS.ErrnoException) => fail(cannotListen(`port ${port} on ${host}`, e, ' (another Sluice, or another program): stop it or give --port')));
     server.listen(port, host, () => ready());
   });
   return { server, serve: (fetch) => (app = fetch) };
@@ -141,8 +144,8 @@ async function run(opts: SluiceOptions, dataDir: string, db: Database, { server,
       try {
         await db.serve({ host: '127.0.0.1', port: opts.pgPort });
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? /\bE[A-Z]+\b/.exec((e as Error).message)?.[0];
-        throw new Error(`--pg-port ${opts.pgPort} on 127.0.0.1 ${code === 'EADDRINUSE' ? 'is in use: stop what uses it or give another port' : `cannot be listened on (${code ?? (e as Error).message})`}`);
+        // The database thread's errors keep their code (EADDRINUSE, EACCES).
+        throw cannotListen(`--pg-port ${opts.pgPort} on 127.0.0.1`, e as NodeJS.ErrnoException, ': stop what uses it or give another port');
       }
       pgPortServed = true;
     }
